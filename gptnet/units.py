@@ -1,0 +1,41 @@
+"""Parsing the user's numbers: parameter budgets (`10M`, `2.5M`, `500K`) and input shapes (`3x32x32`)."""
+
+from __future__ import annotations
+
+import re
+
+from .errors import UsageError
+
+_SUFFIX = {"": 1, "K": 1_000, "M": 1_000_000, "G": 1_000_000_000, "B": 1_000_000_000}
+_COUNT = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([KMGB]?)\s*$", re.IGNORECASE)
+
+
+def parse_count(text: str, what: str = "budget") -> int:
+    """`10M` -> 10_000_000. Rejects negatives, zero and unknown suffixes with a usable message."""
+    m = _COUNT.match(str(text))
+    if not m:
+        raise UsageError(
+            f"invalid {what} {text!r}",
+            "write a positive count with an optional K, M or G suffix, e.g. 10M, 2.5M, 500K or 1200000",
+        )
+    value = float(m.group(1)) * _SUFFIX[m.group(2).upper()]
+    if value < 1:
+        raise UsageError(f"invalid {what} {text!r}: it must be at least 1", "e.g. 10M")
+    return int(round(value))
+
+
+def format_count(n: float, unit: str = "") -> str:
+    """6_658_564 -> '6.66M'; the article's convention (decimal units, two decimals)."""
+    for factor, suffix in ((1e9, "G"), (1e6, "M"), (1e3, "K")):
+        if abs(n) >= factor:
+            return f"{n / factor:.2f}{suffix}{unit}"
+    return f"{int(n)}{unit}"
+
+
+def parse_input(text: str) -> tuple[int, int, int]:
+    """`3x32x32` -> (3, 32, 32)."""
+    parts = re.split(r"\s*[x×,]\s*", str(text).strip().lower())
+    if len(parts) != 3 or not all(p.isdigit() and int(p) > 0 for p in parts):
+        raise UsageError(f"invalid input shape {text!r}", "write it as CxHxW with positive integers, e.g. 3x32x32")
+    c, h, w = (int(p) for p in parts)
+    return c, h, w
