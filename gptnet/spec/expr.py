@@ -8,6 +8,7 @@ and/or/not), evaluated here without `eval`, and rendered back as normalized sour
 from __future__ import annotations
 
 import ast
+import functools
 import operator
 
 _BINOPS = {ast.Add: operator.add, ast.Sub: operator.sub, ast.Mult: operator.mul, ast.FloorDiv: operator.floordiv,
@@ -47,6 +48,7 @@ def _check(node: ast.AST) -> None:
     raise ExprError(f"not a size expression: {ast.unparse(node)!r}")
 
 
+@functools.lru_cache(maxsize=4096)
 def parse_expr(text: str) -> ast.Expression:
     try:
         tree = ast.parse(text.strip(), mode="eval")

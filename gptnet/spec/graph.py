@@ -6,9 +6,10 @@ from __future__ import annotations
 import re
 from typing import Annotated, Any, Literal, Union
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from .layers import LAYER_KINDS
+from . import expr
+from .layers import LAYER_KINDS, check_identifier, check_value
 
 _IDENT = r"^[A-Za-z_][A-Za-z0-9_]*$"
 
@@ -22,6 +23,17 @@ class Call(BaseModel):
     args: list[Any] = Field(default_factory=list, description="positional arguments")
     kwargs: dict[str, Any] = Field(default_factory=dict, description="keyword arguments")
     name: Union[str, None] = Field(None, description="attribute name inside a module (optional)")
+
+    _check_name = field_validator("name")(lambda cls, v: check_identifier(v))
+
+    @model_validator(mode="after")
+    def _check_arguments(self):
+        for key, value in self.kwargs.items():
+            check_identifier(key)
+            check_value(value, key)
+        for value in self.args:
+            check_value(value, self.module)
+        return self
 
     def signature(self) -> str:
         from .layers import fmt
@@ -39,6 +51,8 @@ class Residual(BaseModel):
     body: list[Node] = Field(description="the residual branch")
     shortcut: list[Node] = Field(default_factory=list, description="the shortcut branch; empty for identity")
     when: Union[str, None] = Field(None, description="condition for the shortcut; always when omitted")
+
+    _check_when = field_validator("when")(lambda cls, v: v if v is None else expr.normalize(v))
 
 
 class Concat(BaseModel):
@@ -63,6 +77,20 @@ class ModuleSpec(BaseModel):
                                     description="parameters computed from others when left None, e.g. groups")
     body: list[Node] = Field(description="the layers, in forward order")
     doc: Union[str, None] = Field(None, description="one-line description")
+
+    @model_validator(mode="after")
+    def _check_parameters(self):
+        for p in self.params:
+            check_identifier(p)
+        for key, value in self.defaults.items():
+            if key not in self.params:
+                raise ValueError(f"default for unknown parameter {key!r}")
+            check_value(value, key)
+        for key, value in self.derived.items():
+            if key not in self.params:
+                raise ValueError(f"derived value for unknown parameter {key!r}")
+            self.derived[key] = expr.normalize(value)
+        return self
 
 
 class ModelSpec(BaseModel):

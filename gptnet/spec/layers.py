@@ -13,7 +13,9 @@ from __future__ import annotations
 
 from typing import Any, ClassVar, Literal, Union
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from . import expr
 
 from .registry import add_alias, register_layer
 
@@ -24,6 +26,34 @@ Pair = Union[int, tuple[int, int], str]
 
 class SpecError(ValueError):
     """A layer cannot be applied as written (a shape rule failed)."""
+
+
+_KEYWORDS = frozenset(__import__("keyword").kwlist) | {"self", "torch", "nn", "x"}
+
+
+def check_identifier(v: Any) -> Any:
+    """Attribute and parameter names reach generated code: plain identifiers only."""
+    import re
+
+    if v is not None and (not isinstance(v, str) or not re.fullmatch(r"[A-Za-z][A-Za-z0-9_]{0,63}", v)
+                          or v in _KEYWORDS):
+        raise ValueError(f"{v!r} is not a usable name (letters, digits and _; not a Python keyword)")
+    return v
+
+
+def check_value(value: Any, where: str = "") -> Any:
+    """An argument value: a literal, or a size expression over module parameters (validated by `expr`)."""
+    if isinstance(value, str):
+        try:
+            return expr.normalize(value)
+        except expr.ExprError as e:
+            raise ValueError(f"{where}: {e}") from None
+    if isinstance(value, (list, tuple)):
+        for v in value:
+            check_value(v, where)
+    elif isinstance(value, dict) or not isinstance(value, (int, float, bool, type(None))):
+        raise ValueError(f"{where}: {value!r} is not a size or a literal")
+    return value
 
 
 def pair(v: Any) -> tuple[int, int]:
@@ -51,6 +81,18 @@ class Layer(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     name: Union[str, None] = Field(None, description="attribute name inside a module (optional)")
+
+    _check_name = field_validator("name")(lambda cls, v: check_identifier(v))
+
+    @model_validator(mode="after")
+    def _sizes_are_expressions(self):
+        # a string size is source text that templates copy into model.py: only whitelisted expressions pass
+        for key, value in self.args().items():
+            if isinstance(value, str):
+                setattr(self, key, check_value(value, key))
+            else:
+                check_value(value, key)
+        return self
 
     torch_name: ClassVar[str]  # the torch.nn class it renders to
     positional: ClassVar[tuple[str, ...]] = ()  # torch's positional argument order
@@ -411,7 +453,7 @@ class LayerNorm(Layer):
 class Upsample(Layer):
     op: Literal["Upsample"] = "Upsample"
     scale_factor: int = Field(2, description="spatial scale")
-    mode: str = Field("nearest", description="interpolation mode")
+    mode: Literal["nearest", "bilinear"] = Field("nearest", description="interpolation mode")
     torch_name: ClassVar[str] = "Upsample"
     positional: ClassVar[tuple[str, ...]] = ("size", "scale_factor", "mode")
     aliases: ClassVar[tuple[str, ...]] = ("upsample", "upsampling2d", "upsampling")

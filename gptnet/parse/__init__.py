@@ -1,0 +1,32 @@
+"""LLM text to specs. Answers are data: JSON, article-style layer lists or PyTorch source read with `ast`;
+nothing in them is ever executed, imported or evaluated."""
+
+from __future__ import annotations
+
+from .answer import Candidate, ParsedAnswer, ParseError
+from .jsonform import find_json, parse_json
+from .layerlist import parse_layer_list
+from .pysource import looks_like_python, parse_python
+
+
+def parse_answer(text: str) -> ParsedAnswer:
+    """The models and modules in an answer, whichever form it takes."""
+    errors = []
+    if find_json(text) is not None:
+        try:
+            return parse_json(text)
+        except ParseError as e:
+            errors.append(str(e))
+    if looks_like_python(text):
+        try:
+            return parse_python(text)
+        except ParseError as e:
+            errors.append(str(e))
+    try:
+        return parse_layer_list(text)
+    except ParseError as e:
+        errors.append(str(e))
+    raise ParseError("; ".join(dict.fromkeys(errors)))
+
+
+__all__ = ["Candidate", "ParseError", "ParsedAnswer", "parse_answer"]

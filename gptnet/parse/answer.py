@@ -1,0 +1,27 @@
+"""What a parser makes of one LLM answer: candidate models, module definitions, and notes on what was skipped."""
+
+from __future__ import annotations
+
+from typing import Literal, Union
+
+from pydantic import BaseModel, Field
+
+from ..spec.graph import ModuleSpec, Node
+
+
+class ParseError(ValueError):
+    """The answer holds nothing gptnet can read as the thing asked for; the message says what was looked for."""
+
+
+class Candidate(BaseModel):
+    """One model the answer proposes, as a top-level chain of layers and module calls."""
+
+    name: Union[str, None] = Field(None, description="the model's name when the answer gives one")
+    layers: list[Node]
+
+
+class ParsedAnswer(BaseModel):
+    form: Literal["json", "layers", "python"] = Field(description="how the answer was written")
+    models: list[Candidate] = Field(default_factory=list, description="candidate models, in answer order")
+    modules: list[ModuleSpec] = Field(default_factory=list, description="composite modules the answer defines")
+    notes: list[str] = Field(default_factory=list, description="what was read but left out, and why")

@@ -1,0 +1,137 @@
+"""JSON answers: bare, fenced, or with prose around. Lenient about the wrapping an LLM chooses (a model object, a
+list of models, a bare list of layers; layer keys `op`/`type`/`layer`; arguments inline or under `args`), strict
+about what ends up in the spec."""
+
+from __future__ import annotations
+
+import json
+import re
+from typing import Any
+
+from ..spec.graph import Concat, ModuleSpec, Residual
+from ..spec.registry import lookup
+from .answer import Candidate, ParsedAnswer, ParseError
+from .build import BuildError, make_node
+
+_FENCE = re.compile(r"```(?:json|JSON)?\s*\n(.*?)```", re.DOTALL)
+_OP_KEYS = ("op", "type", "layer", "kind", "operator", "class", "module")
+_ARG_KEYS = ("args", "params", "parameters", "config", "arguments", "kwargs")
+
+
+def find_json(text: str) -> Any | None:
+    """The first JSON object or array in the text that looks like an answer, or None."""
+    blocks = [m.group(1) for m in _FENCE.finditer(text)] + [text]
+    decoder = json.JSONDecoder()
+    for block in blocks:
+        for m in re.finditer(r"[\[{]", block):
+            try:
+                value, _ = decoder.raw_decode(block, m.start())
+            except json.JSONDecodeError:
+                continue
+            if isinstance(value, (dict, list)) and value:
+                return value
+    return None
+
+
+def _op_of(item: dict[str, Any]) -> tuple[str | None, str | None]:
+    for key in _OP_KEYS:
+        if isinstance(item.get(key), str):
+            return key, item[key]
+    if isinstance(item.get("name"), str) and lookup(item["name"]):
+        return "name", item["name"]
+    return None, None
+
+
+def _node(item: Any, notes: list[str], where: str):
+    if isinstance(item, str):  # "ReLU" or "Conv2d(3, 32, 3)" inside a JSON list
+        from .layerlist import parse_layer_list
+
+        layers = [n for c in parse_layer_list(item).models for n in c.layers]
+        if len(layers) != 1:
+            raise ParseError(f"{where}: cannot read {item!r} as one layer")
+        return layers[0]
+    if not isinstance(item, dict):
+        raise ParseError(f"{where}: expected a layer object, got {json.dumps(item)[:80]}")
+    key, op = _op_of(item)
+    if op is None:
+        raise ParseError(f"{where}: layer {json.dumps(item)[:80]} names no operator (use \"op\")")
+    rest = {k: v for k, v in item.items() if k != key}
+    args: list[Any] = []
+    for ak in _ARG_KEYS:
+        if isinstance(rest.get(ak), dict):
+            rest.update(rest.pop(ak))
+        elif isinstance(rest.get(ak), list) and op.lower() not in ("call",):
+            args = rest.pop(ak)
+    attr = rest.pop("name", None) if key != "name" else None
+    low = op.lower()
+    if low in ("add", "residual", "shortcut", "skip"):
+        return Residual(body=_chain(rest.get("body") or rest.get("layers") or [], notes, where),
+                        shortcut=_chain(rest.get("shortcut") or [], notes, where), when=rest.get("when"))
+    if low in ("concat", "cat", "concatenate"):
+        return Concat(branches=[_chain(b, notes, where) for b in rest.get("branches", [])])
+    if low == "call":
+        op = rest.pop("module")
+        args = rest.pop("args", args)
+        rest = rest.pop("kwargs", rest)
+    try:
+        return make_node(op, args, rest, attr=attr, notes=notes)
+    except (BuildError, ValueError) as e:
+        raise ParseError(f"{where}: {e}") from None
+
+
+def _chain(items: Any, notes: list[str], where: str) -> list:
+    if not isinstance(items, list):
+        raise ParseError(f"{where}: expected a list of layers")
+    return [_node(item, notes, f"{where} layer {i}") for i, item in enumerate(items)]
+
+
+def _module(item: dict[str, Any], notes: list[str]) -> ModuleSpec:
+    name = item.get("name") or item.get("class")
+    where = f"module {name}"
+    params = item.get("params", item.get("parameters", []))
+    defaults = dict(item.get("defaults", {}))
+    if isinstance(params, dict):  # {"in_channels": null, "stride": 1}: a value is a default
+        defaults.update({k: v for k, v in params.items() if v is not None})
+        params = list(params)
+    body = item.get("body") or item.get("layers") or item.get("forward") or []
+    try:
+        return ModuleSpec(name=name, params=params, defaults=defaults, derived=item.get("derived", {}),
+                          body=_chain(body, notes, where), doc=item.get("doc") or item.get("description"))
+    except ValueError as e:
+        raise ParseError(f"{where}: {e}") from None
+
+
+def _is_model(value: Any) -> bool:
+    return isinstance(value, dict) and isinstance(value.get("layers"), list)
+
+
+def parse_json(text: str) -> ParsedAnswer:
+    data = find_json(text)
+    if data is None:
+        raise ParseError("no JSON object in the answer")
+    notes: list[str] = []
+    answer = ParsedAnswer(form="json")
+    if isinstance(data, dict) and isinstance(data.get("model"), dict):
+        data = {**data["model"], "modules": data.get("modules", data["model"].get("modules", []))}
+    if isinstance(data, dict) and isinstance(data.get("models"), list):
+        models, modules = data["models"], data.get("modules", [])
+    elif isinstance(data, list) and data and all(_is_model(m) for m in data):
+        models, modules = data, []
+    elif isinstance(data, list):
+        models, modules = [{"layers": data}], []
+    elif _is_model(data):
+        models, modules = [data], data.get("modules", [])
+    elif isinstance(data, dict) and ("body" in data or "name" in data) and not _op_of(data)[1]:
+        models, modules = [], [data]  # a lone module definition
+    else:
+        raise ParseError(f"JSON answer has no \"layers\" list (keys: {', '.join(map(str, data)) if isinstance(data, dict) else 'a list'})")
+    if isinstance(modules, dict):
+        modules = [{"name": k, **v} for k, v in modules.items()]
+    for i, model in enumerate(models):
+        if not _is_model(model):
+            raise ParseError(f"model {i} has no \"layers\" list")
+        answer.models.append(Candidate(name=model.get("name"), layers=_chain(model["layers"], notes, f"model {i}")))
+        modules = modules + list(model.get("modules", []) if model is not data else [])
+    answer.modules = [_module(m, notes) for m in modules]
+    answer.notes = notes
+    return answer

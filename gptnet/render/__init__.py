@@ -1,0 +1,182 @@
+"""Spec to `model.py` through Jinja templates: standalone PyTorch (imports only torch) that reads like
+torchvision's resnet.py: one plain class per composite module, the model class, and `build_model`.
+
+Everything that reaches the file is either template text, a validated identifier, a validated size expression
+(`spec/expr.py`) or a Python literal written with `repr`; nothing from an LLM answer is copied verbatim."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+
+from jinja2 import Environment, PackageLoader, StrictUndefined
+
+from ..spec.graph import Call, Concat, ModelSpec, ModuleSpec, Residual
+from ..spec.layers import ACTIVATIONS, Layer, fmt
+
+_PREFIX = {"Conv2d": "conv", "DWConv2d": "dwconv", "BatchNorm2d": "bn", "Linear": "fc", "MaxPool2d": "pool",
+           "AvgPool2d": "pool", "AdaptiveAvgPool2d": "pool", "AdaptiveMaxPool2d": "pool", "Flatten": "flatten",
+           "Dropout": "dropout", "Identity": "identity", "LayerNorm": "norm", "Upsample": "upsample"}
+
+
+class RenderError(ValueError):
+    pass
+
+
+def snake(name: str) -> str:
+    return re.sub(r"(?<=[a-z0-9])(?=[A-Z])|(?<=[A-Z])(?=[A-Z][a-z])", "_", name).lower()
+
+
+def node_source(node, overrides: dict[str, str] | None = None) -> str:
+    if isinstance(node, Layer):
+        return node.render("nn.", overrides)
+    if isinstance(node, Call):
+        parts = [fmt(a) for a in node.args] + [f"{k}={fmt(v)}" for k, v in node.kwargs.items()]
+        return f"{node.module}({', '.join(parts)})"
+    raise RenderError(f"a {type(node).__name__} cannot sit inside a branch here; define it as a module of its own")
+
+
+@dataclass
+class ModuleCode:
+    """The lines of one rendered class: constructor parameters, __init__ body and forward body."""
+
+    name: str
+    signature: str
+    doc: str
+    init: list[str] = field(default_factory=list)
+    forward: list[str] = field(default_factory=list)
+
+
+class _Namer:
+    def __init__(self) -> None:
+        self.used: set[str] = set()
+
+    def __call__(self, node, hint: str | None = None) -> str:
+        base = hint or getattr(node, "name", None)
+        if not base:
+            if isinstance(node, Call):
+                base = snake(node.module)
+            elif isinstance(node, Layer):
+                base = node.op.lower() if node.op in ACTIVATIONS else _PREFIX.get(node.op, node.op.lower())
+            else:
+                base = "block"
+        name, n = base, 1
+        while name in self.used:
+            n += 1
+            name = f"{base}{n}"
+        self.used.add(name)
+        return name
+
+
+def _branch(nodes: list, code: ModuleCode, namer: _Namer, hint: str) -> str | None:
+    """Assign a branch to one attribute (a layer, or an nn.Sequential); its name, or None for the identity."""
+    if not nodes:
+        return None
+    attr = namer(nodes[0] if len(nodes) == 1 else None, None if len(nodes) == 1 else hint)
+    if len(nodes) == 1:
+        code.init.append(f"self.{attr} = {node_source(nodes[0])}")
+    else:
+        code.init.append(f"self.{attr} = nn.Sequential(")
+        code.init += [f"    {node_source(n)}," for n in nodes]
+        code.init.append(")")
+    return attr
+
+
+def _module_code(module: ModuleSpec) -> ModuleCode:
+    sig = []
+    for p in module.params:
+        if p in module.derived:
+            sig.append(f"{p}=None")
+        elif p in module.defaults:
+            sig.append(f"{p}={fmt(module.defaults[p]) if not isinstance(module.defaults[p], str) else repr(module.defaults[p])}")
+        else:
+            sig.append(p)
+    code = ModuleCode(module.name, ", ".join(["self", *sig]), module.doc or f"The {module.name} block.")
+    for p, text in module.derived.items():
+        code.init += [f"if {p} is None:", f"    {p} = {text}"]
+    namer = _Namer()
+    for node in module.body:
+        if isinstance(node, (Layer, Call)):
+            attr = namer(node)
+            code.init.append(f"self.{attr} = {node_source(node)}")
+            code.forward.append(f"x = self.{attr}(x)")
+        elif isinstance(node, Residual):
+            body = _branch(node.body, code, namer, "conv" if not node.shortcut else "residual")
+            short = _branch(node.shortcut, code, namer, "shortcut")
+            body_x = f"self.{body}(x)" if body else "x"
+            short_x = f"self.{short}(x)" if short else "x"
+            if node.when:
+                flag = namer(None, "use_residual")
+                code.init.append(f"self.{flag} = {node.when}")
+                code.forward += [f"if self.{flag}:", f"    x = {body_x} + {short_x}", "else:", f"    x = {body_x}"]
+            else:
+                code.forward.append(f"x = {body_x} + {short_x}")
+        elif isinstance(node, Concat):
+            attrs = [_branch(b, code, namer, f"branch{k + 1}") for k, b in enumerate(node.branches)]
+            parts = ", ".join(f"self.{a}(x)" if a else "x" for a in attrs)
+            code.forward.append(f"x = torch.cat([{parts}], 1)")
+    code.forward.append("return x")
+    return code
+
+
+def _lift_blocks(model: ModelSpec) -> ModelSpec:
+    """A residual or concat at the top level becomes a module of its own, so the model stays one Sequential."""
+    layers, modules, n = [], list(model.modules), 0
+    for node in model.layers:
+        if isinstance(node, (Residual, Concat)):
+            n += 1
+            name = f"Block{n}"
+            while any(m.name == name for m in modules):
+                n += 1
+                name = f"Block{n}"
+            modules.append(ModuleSpec(name=name, body=[node]))
+            node = Call(module=name)
+        layers.append(node)
+    return model.model_copy(update={"layers": layers, "modules": modules})
+
+
+def _used_modules(model: ModelSpec) -> list[ModuleSpec]:
+    """Modules the model uses, each after the modules it calls (so the file reads top-down)."""
+    by_name = {m.name: m for m in model.modules}
+    order: list[ModuleSpec] = []
+
+    def calls(nodes):
+        for n in nodes:
+            if isinstance(n, Call):
+                yield n.module
+            elif isinstance(n, Residual):
+                yield from calls(n.body)
+                yield from calls(n.shortcut)
+            elif isinstance(n, Concat):
+                for b in n.branches:
+                    yield from calls(b)
+
+    def visit(name: str) -> None:
+        if name in by_name and by_name[name] not in order:
+            for inner in calls(by_name[name].body):
+                visit(inner)
+            order.append(by_name[name])
+
+    for name in calls(model.layers):
+        visit(name)
+    return order
+
+
+_ENV = Environment(loader=PackageLoader("gptnet.render", "templates"), undefined=StrictUndefined,
+                   keep_trailing_newline=True, trim_blocks=True, lstrip_blocks=True)
+
+
+def render_model(model: ModelSpec, header: dict[str, str] | None = None) -> str:
+    """The source of `model.py` for a validated model."""
+    model = _lift_blocks(model)
+    layers = []
+    for i, node in enumerate(model.layers):
+        overrides = {}
+        if i == model.head and isinstance(node, Layer) and node.channel_out:
+            overrides = {node.channel_out: "num_classes"}
+        layers.append(node_source(node, overrides))
+    title = re.sub(r"[^A-Za-z0-9 ._+-]", "", model.name)
+    return _ENV.get_template("model.py.j2").render(
+        title=title, class_name=model.class_name, modules=[_module_code(m) for m in _used_modules(model)],
+        layers=layers, num_classes=model.num_classes, input=model.input,
+        header=[re.sub(r"[^\w .,:;=()/<>*%+-]", "", line) for line in (header or {}).values()])

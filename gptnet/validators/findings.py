@@ -1,0 +1,35 @@
+"""Findings: what a validator saw, where, what it changed and why. They serialize to JSON and fill the report."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal, Union
+
+from pydantic import BaseModel, Field
+
+from ..targets import Target
+
+
+class Finding(BaseModel):
+    kind: str = Field(description="what class of problem, e.g. missing-argument, undefined-module")
+    where: str = Field(description="the layer or module concerned")
+    before: Union[str, None] = Field(None, description="the spec as the LLM gave it")
+    after: Union[str, None] = Field(None, description="the spec after gptnet's repair; empty when not repaired")
+    why: str = Field(description="the reason, in one sentence")
+    severity: Literal["repair", "error", "note"] = Field(
+        "repair", description="repair: gptnet fixed it; error: needs the LLM or the user; note: for information")
+
+    def line(self) -> str:
+        change = f": {self.before} -> {self.after}" if self.before and self.after else (
+            f": {self.before}" if self.before else "")
+        return f"[{self.kind}] {self.where}{change} ({self.why})"
+
+
+@dataclass(frozen=True)
+class Task:
+    """What the model is for: the user's budget, class count, input shape and target."""
+
+    budget: int
+    classes: int
+    input: tuple[int, int, int]
+    target: Target
