@@ -28,7 +28,7 @@ def format_count(n: float, unit: str = "") -> str:
     """6_658_564 -> '6.66M'; the article's convention (decimal units, two decimals)."""
     for factor, suffix in ((1e9, "G"), (1e6, "M"), (1e3, "K")):
         if abs(n) >= factor:
-            return f"{n / factor:.2f}{suffix}{unit}"
+            return f"{n / factor:.2f}".rstrip("0").rstrip(".") + f"{suffix}{unit}"
     return f"{int(n)}{unit}"
 
 

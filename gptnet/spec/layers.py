@@ -455,8 +455,10 @@ class Upsample(Layer):
     scale_factor: int = Field(2, description="spatial scale")
     mode: Literal["nearest", "bilinear"] = Field("nearest", description="interpolation mode")
     torch_name: ClassVar[str] = "Upsample"
-    positional: ClassVar[tuple[str, ...]] = ("size", "scale_factor", "mode")
     aliases: ClassVar[tuple[str, ...]] = ("upsample", "upsampling2d", "upsampling")
+
+    def _always_shown(self) -> tuple[str, ...]:
+        return ("scale_factor",)  # torch's own default is None, not 2
 
     def out_shape(self, inp: Shape) -> Shape:
         c, h, w = _need_map(self, inp)

@@ -1,0 +1,1 @@
+"""The conversation with the LLM: cassettes, the live client, and the design pipeline."""

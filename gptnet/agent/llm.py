@@ -1,0 +1,61 @@
+"""The seam between the pipeline and an LLM (after httpx's transports): the pipeline calls `ask(stage, messages)`
+and does not know whether a live server or a cassette answers. Every answer is recorded in a `Conversation`."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from .cassette import Cassette, Turn
+
+
+class NoAnswer(Exception):
+    """The LLM has no answer for this stage (a cassette with no turn left for it)."""
+
+    def __init__(self, stage: str) -> None:
+        super().__init__(stage)
+        self.stage = stage
+
+
+@dataclass
+class Reply:
+    text: str
+    usage: dict[str, int] | None = None
+
+
+class LLM(Protocol):
+    model: str
+    description: str
+
+    def ask(self, stage: str, messages: list[dict[str, str]]) -> Reply: ...
+
+
+class ReplayLLM:
+    """Answers from a cassette: per stage, the next unused turn of that stage, in file order."""
+
+    def __init__(self, cassette: Cassette, source: str) -> None:
+        self.cassette = cassette
+        self.model = str(cassette.meta.get("model", "replay"))
+        self.description = f"replaying {source}"
+        self._used: set[int] = set()
+
+    def ask(self, stage: str, messages: list[dict[str, str]]) -> Reply:
+        for i, turn in enumerate(self.cassette.turns):
+            if i not in self._used and turn.stage == stage:
+                self._used.add(i)
+                return Reply(turn.response, turn.usage)
+        raise NoAnswer(stage)
+
+
+@dataclass
+class Conversation:
+    """The turns of this run, written as the output's conversation.json (replayable)."""
+
+    meta: dict[str, Any]
+    turns: list[Turn] = field(default_factory=list)
+
+    def record(self, stage: str, request: dict[str, Any], reply: Reply) -> None:
+        self.turns.append(Turn(stage=stage, request=request, response=reply.text, usage=reply.usage))
+
+    def cassette(self) -> Cassette:
+        return Cassette(meta=self.meta, turns=self.turns)

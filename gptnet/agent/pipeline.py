@@ -1,0 +1,208 @@
+"""The design pipeline: stage "ops", stage "model", a stage "module:<Name>" per undefined module, then validation
+with repair, and "revise" rounds for what needs the LLM's judgement (DESIGN.md, "The flow")."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from typing import Callable
+
+from pydantic import BaseModel, Field
+
+from ..errors import DesignError
+from ..parse import ParsedAnswer, ParseError, parse_answer
+from ..parse.ops import parse_ops
+from ..profile import Profile, profile_spec
+from ..prompts import render_prompt
+from ..spec.graph import Call, ModelSpec, ModuleSpec
+from ..spec.walk import signature
+from ..units import format_count
+from ..validators import Finding, Task, errors, undefined_modules, validate
+from .cassette import now
+from .llm import LLM, Conversation, NoAnswer
+
+DEFAULT_NAME = "CNN-GPT"  # the article's name for an unnamed design
+
+
+class OpsVerdict(BaseModel):
+    suggested: list[str] = Field(description="operators the LLM named for the target")
+    agreed: list[str] = Field(description="named by the LLM and in the target profile")
+    not_in_profile: list[str] = Field(description="named by the LLM but not in the profile (the profile decides)")
+    not_suggested: list[str] = Field(description="in the profile but not named by the LLM")
+
+
+class Design(BaseModel):
+    """Everything a design run produced: the final spec, the LLM's own (pre-repair) spec, findings and profile."""
+
+    spec: ModelSpec
+    original: ModelSpec = Field(description="the chosen model as the LLM gave it, before gptnet's repairs")
+    findings: list[Finding]
+    ops: OpsVerdict | None
+    profile: Profile
+    source: str = Field(description="where the answers came from")
+    revisions: int = 0
+    usage: dict[str, int] = Field(default_factory=dict, description="total token usage")
+
+
+@dataclass
+class Session:
+    """One conversation with the LLM: the message history and the record of every turn."""
+
+    llm: LLM
+    task: Task
+    conversation: Conversation
+    say: Callable[[str], None]
+    messages: list[dict[str, str]] = field(default_factory=list)
+
+    def ask(self, stage: str, prompt: str) -> str:
+        if not self.messages:
+            self.messages.append({"role": "system", "content": render_prompt("system")})
+        self.messages.append({"role": "user", "content": prompt})
+        request = {"model": self.llm.model, "messages": [dict(m) for m in self.messages]}
+        try:
+            reply = self.llm.ask(stage, [dict(m) for m in self.messages])
+        except BaseException:
+            self.messages.pop()
+            raise
+        self.conversation.record(stage, request, reply)
+        self.messages.append({"role": "assistant", "content": reply.text})
+        self.say(f"stage {stage}: answered ({len(reply.text)} characters)")
+        return reply.text
+
+
+def _ops_verdict(session: Session) -> OpsVerdict | None:
+    target = session.task.target
+    try:
+        text = session.ask("ops", render_prompt("ops", target=target))
+    except NoAnswer:
+        session.say("stage ops: no answer; the target profile decides the operators")
+        return None
+    suggested = parse_ops(text)
+    return OpsVerdict(suggested=suggested, agreed=[o for o in suggested if target.supports(o)],
+                      not_in_profile=[o for o in suggested if not target.supports(o)],
+                      not_suggested=[o for o in target.operators if o not in suggested])
+
+
+def _uses(answer: ParsedAnswer, name: str) -> list[str]:
+    calls = [n for c in answer.models for n in c.layers if isinstance(n, Call) and n.module == name]
+    return list(dict.fromkeys(c.signature() for c in calls))[:3]
+
+
+def _define_modules(session: Session, answer: ParsedAnswer, modules: dict[str, ModuleSpec]) -> list[Finding]:
+    """Ask stage module:<Name> for each module the answer uses but does not define; record each definition."""
+    findings = [Finding(kind="ignored-code", where="answer", why=n, severity="note") for n in answer.notes]
+    modules.update({m.name: m for m in answer.modules})
+    while True:
+        probe = [ModelSpec(layers=c.layers, modules=list(modules.values())) for c in answer.models]
+        missing = list(dict.fromkeys(n for p in probe for n in undefined_modules(p)))
+        if not missing:
+            return findings
+        name = missing[0]
+        stage = f"module:{name}"
+        uses = _uses(answer, name)
+        try:
+            text = session.ask(stage, render_prompt("module", name=name, uses=uses))
+        except NoAnswer:
+            raise DesignError(f"module {name} is used but not defined, and the LLM has no answer for stage {stage}",
+                              f"add a turn with stage \"{stage}\" to the cassette, or run against a live LLM") from None
+        try:
+            parsed = parse_answer(text)
+        except ParseError as e:
+            raise DesignError(f"the definition of module {name} could not be read: {e}",
+                              f"check the answer to stage {stage} in conversation.json") from None
+        found = [m for m in parsed.modules if m.name == name]
+        if not found:
+            raise DesignError(f"the answer to stage {stage} defines no module named {name}"
+                              + (f" (it defines {', '.join(m.name for m in parsed.modules)})" if parsed.modules else ""),
+                              f"check the answer to stage {stage} in conversation.json")
+        modules.update({m.name: m for m in parsed.modules})
+        module = found[0]
+        findings += [Finding(kind="ignored-code", where=f"module {name}", why=n, severity="note")
+                     for n in parsed.notes]
+        findings.append(Finding(
+            kind="undefined-module", where=name,
+            before=f"{name} used {sum(1 for c in answer.models for n in c.layers if isinstance(n, Call) and n.module == name)} "
+                   "times but never defined",
+            after=f"{name}({', '.join(module.params)}) = " + " -> ".join(signature(n) for n in module.body),
+            why=f"the model answer used it without a definition; defined from the answer to stage {stage}"))
+
+
+def _choose(answer: ParsedAnswer, modules: dict[str, ModuleSpec], task: Task,
+            ) -> tuple[ModelSpec, ModelSpec, list[Finding]]:
+    """The first candidate that validates within budget, else the first one (with its errors)."""
+    tried = []
+    for k, cand in enumerate(answer.models):
+        original = ModelSpec(name=cand.name or DEFAULT_NAME, layers=cand.layers, modules=list(modules.values()),
+                             input=task.input, num_classes=task.classes)
+        fixed, findings = validate(original, task)
+        tried.append((original, fixed, findings))
+        if not errors(findings):
+            break
+    k = len(tried) - 1 if not errors(tried[-1][2]) else 0
+    original, fixed, findings = tried[k]
+    if len(answer.models) > 1:
+        verdict = "the first that fits the budget" if not errors(findings) else "none fits, so the first is revised"
+        findings = [Finding(kind="several-models", where="answer", why=f"the answer offered {len(answer.models)} "
+                            f"models; took model {k + 1} ({original.name}), {verdict}", severity="note"), *findings]
+    return original, fixed, findings
+
+
+def run_design(task: Task, llm: LLM, *, budget_text: str, max_revisions: int = 2,
+               say: Callable[[str], None] = lambda s: None) -> tuple[Design, Conversation]:
+    conversation = Conversation(meta={"budget": budget_text, "target": task.target.name, "model": llm.model,
+                                      "classes": task.classes, "input": "x".join(map(str, task.input)),
+                                      "created": now(), "gptnet": "design"})
+    session = Session(llm, task, conversation, say)
+    ops = _ops_verdict(session)
+    try:
+        text = session.ask("model", render_prompt("model", budget=format_count(task.budget), target=task.target,
+                                                  classes=task.classes, input=task.input))
+    except NoAnswer:
+        raise DesignError("the LLM has no answer for stage model", "add a turn with stage \"model\" to the "
+                          "cassette, or run against a live LLM") from None
+    modules: dict[str, ModuleSpec] = {}
+    revisions = 0
+    while True:
+        notes: list[Finding] = []
+        try:
+            answer = parse_answer(text)
+            notes = _define_modules(session, answer, modules)
+            original, spec, findings = _choose(answer, modules, task)
+            findings = notes + findings
+        except ParseError as e:
+            findings = [Finding(kind="unparseable", where="answer", why=f"no model could be read from it: {e}",
+                                severity="error")]
+            original = spec = None
+        problems = errors(findings)
+        if not problems:
+            break
+        if revisions >= max_revisions:
+            raise DesignError(f"no valid model after {revisions} revision(s): {problems[0].line()}",
+                              "see conversation.json; try a larger budget or another model") from None
+        try:
+            text = session.ask("revise", render_prompt(
+                "revise", findings=problems, feedback=None, budget=format_count(task.budget), classes=task.classes,
+                input=task.input, target=task.target,
+                spec=json.dumps(_llm_view(spec or original), ensure_ascii=False) if (spec or original) else text))
+        except NoAnswer:
+            raise DesignError(f"{problems[0].line()}; it needs the LLM's judgement and there is no answer for "
+                              "stage revise", "add a \"revise\" turn to the cassette, or run against a live LLM",
+                              ) from None
+        revisions += 1
+    design = Design(spec=spec, original=original, findings=findings, ops=ops, profile=profile_spec(spec),
+                    source=llm.description, revisions=revisions, usage=_usage(conversation))
+    return design, conversation
+
+
+def _llm_view(spec: ModelSpec) -> dict:
+    """The spec as the LLM should see it: the JSON form the model prompt asks for."""
+    return spec.model_dump(mode="json", exclude={"input", "num_classes", "head"}, exclude_none=True)
+
+
+def _usage(conversation: Conversation) -> dict[str, int]:
+    total: dict[str, int] = {}
+    for turn in conversation.turns:
+        for k, v in (turn.usage or {}).items():
+            if isinstance(v, int):
+                total[k] = total.get(k, 0) + v
+    return total

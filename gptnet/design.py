@@ -1,0 +1,97 @@
+"""`gptnet design` as a library call: pick the LLM (live, replay, or the bundled article), run the pipeline,
+render, and write the output folder. The CLI is a thin layer over `design()`."""
+
+from __future__ import annotations
+
+import os
+import shlex
+from dataclasses import dataclass
+from importlib import resources
+from pathlib import Path
+from typing import Callable
+
+from .agent.cassette import cassette_json, load_cassette, save_cassette
+from .agent.live import LiveLLM
+from .agent.llm import LLM, ReplayLLM
+from .agent.pipeline import Design, run_design
+from .errors import UsageError
+from .output import write_folder
+from .render import render_model
+from .report import render_report
+from .targets import load_target
+from .units import format_count, parse_count, parse_input
+from .validators import Task
+
+ARTICLE = "article.json"
+
+
+def article_cassette() -> Path:
+    return Path(str(resources.files("gptnet.data").joinpath(ARTICLE)))
+
+
+@dataclass
+class Options:
+    budget: str
+    target: str
+    classes: int = 100
+    input: str = "3x32x32"
+    replay: Path | None = None
+    record: Path | None = None
+    model: str = "gpt-4o"
+    base_url: str | None = None
+    out: Path | None = None
+    max_revisions: int = 2
+
+
+def make_task(opts: Options) -> Task:
+    if opts.classes < 1:
+        raise UsageError(f"invalid --classes {opts.classes}", "give a positive class count, e.g. --classes 100")
+    return Task(budget=parse_count(opts.budget), classes=opts.classes, input=parse_input(opts.input),
+                target=load_target(opts.target))
+
+
+def choose_llm(opts: Options, say: Callable[[str], None]) -> LLM:
+    base_url = opts.base_url or os.environ.get("OPENAI_BASE_URL")
+    key = os.environ.get("OPENAI_API_KEY")
+    if opts.replay and opts.record:
+        raise UsageError("--replay and --record exclude each other", "replay a cassette, or record a live run")
+    if opts.replay:
+        return ReplayLLM(load_cassette(opts.replay), str(opts.replay))
+    if key or base_url:
+        return LiveLLM(opts.model, base_url, key)
+    if opts.record:
+        raise UsageError("--record needs a live LLM", "set OPENAI_API_KEY, or pass --base-url for a local server")
+    say("No LLM configured (OPENAI_API_KEY, OPENAI_BASE_URL or --base-url): replaying the article's conversation.")
+    return ReplayLLM(load_cassette(article_cassette()), "the article's conversation (bundled)")
+
+
+def command_line(opts: Options, task: Task) -> str:
+    parts = ["gptnet", "design", "--budget", opts.budget, "--target", task.target.name, "--classes",
+             str(task.classes), "--input", "x".join(map(str, task.input)), "--replay", "conversation.json", "--yes"]
+    return shlex.join(parts)
+
+
+def design(opts: Options, say: Callable[[str], None] = lambda s: None) -> tuple[Design, Path]:
+    """Run a design and write its folder; returns the design and the folder."""
+    task = make_task(opts)
+    llm = choose_llm(opts, say)
+    say(f"Designing for {task.target.title}: budget {format_count(task.budget)} params, {task.classes} classes, "
+        f"input {'x'.join(map(str, task.input))} ({llm.description}).")
+    result, conversation = run_design(task, llm, budget_text=opts.budget, max_revisions=opts.max_revisions, say=say)
+    out = opts.out or Path("generated") / result.spec.folder_name
+    cassette = conversation.cassette()
+    header = {"params": f"Params: {result.profile.params:,}; MACs: {result.profile.macs:,} at "
+                        f"{'x'.join(map(str, task.input))}" + (f", {result.profile.macs_224:,} at 224x224"
+                                                               if result.profile.macs_224 is not None else "") + ".",
+              "target": f"Target: {task.target.title} ({task.target.name}); budget {format_count(task.budget)}.",
+              "redo": "Regenerate: " + command_line(opts, task)}
+    files = {
+        "model.py": render_model(result.spec, header),
+        "spec.json": result.spec.model_dump_json(indent=2) + "\n",
+        "conversation.json": cassette_json(cassette),
+        "report.md": render_report(result, task, f"cd {out} && " + command_line(opts, task)),
+    }
+    if opts.record:
+        save_cassette(cassette, opts.record)
+    write_folder(out, files)
+    return result, out

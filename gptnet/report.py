@@ -1,0 +1,63 @@
+"""report.md and the terminal summary: the layer table, totals against the budget, the target's verdict and
+every repair gptnet made."""
+
+from __future__ import annotations
+
+from .agent.pipeline import Design
+from .units import format_count
+from .validators import Task
+
+
+def verdict(design: Design, task: Task) -> str:
+    unsupported = [f for f in design.findings if f.kind == "unsupported-operator" and f.severity == "error"]
+    if unsupported:
+        return f"{task.target.name}: unsupported operators: " + "; ".join(f.where for f in unsupported)
+    return f"{task.target.name}: every operator is in the target's supported set"
+
+
+def totals_line(design: Design, task: Task) -> str:
+    p = design.profile
+    at224 = f", {format_count(p.macs_224)} MACs at 224x224" if p.macs_224 is not None else ""
+    share = 100 * p.params / task.budget
+    return (f"{format_count(p.params)} params ({p.params:,}; {share:.0f}% of the {format_count(task.budget)} "
+            f"budget), {format_count(p.macs)} MACs at {'x'.join(map(str, task.input))}{at224}")
+
+
+def render_report(design: Design, task: Task, command: str) -> str:
+    spec, p = design.spec, design.profile
+    lines = [f"# {spec.name}", "",
+             f"Designed by gptnet for the {task.target.title} ({task.target.name}): {task.classes} classes, input "
+             f"{'x'.join(map(str, task.input))}, budget {format_count(task.budget)} parameters.", "",
+             f"- Answers: {design.source}",
+             f"- Totals: {totals_line(design, task)}",
+             "- MACs are counted as thop counts them (`thop.profile`), from the spec; `tests/` checks they agree "
+             "with thop on this model.py.",
+             f"- Target: {verdict(design, task)}",
+             f"- Revisions asked of the LLM: {design.revisions}"]
+    if design.usage:
+        lines.append("- Tokens: " + ", ".join(f"{k} {v:,}" for k, v in design.usage.items()))
+    lines += ["", "Reproduce offline:", "", "```", command, "```", ""]
+    if design.ops:
+        o = design.ops
+        lines += ["## Operators (stage ops)", "",
+                  f"- The LLM named: {', '.join(o.suggested) or 'nothing recognisable'}",
+                  f"- In the {task.target.name} profile too: {', '.join(o.agreed) or 'none'}",
+                  f"- Named by the LLM but not in the profile (the profile decides): "
+                  f"{', '.join(o.not_in_profile) or 'none'}",
+                  f"- In the profile but not named: {', '.join(o.not_suggested) or 'none'}", ""]
+    repairs = [f for f in design.findings if f.severity == "repair"]
+    notes = [f for f in design.findings if f.severity == "note"]
+    lines += ["## Repairs gptnet made", ""]
+    if repairs:
+        lines += ["| # | kind | where | before | after | why |", "|---|---|---|---|---|---|"]
+        lines += [f"| {i} | {f.kind} | {f.where} | `{f.before or ''}` | `{f.after or ''}` | {f.why} |"
+                  for i, f in enumerate(repairs, 1)]
+    else:
+        lines.append("None: the LLM's answer was usable as given.")
+    if notes:
+        lines += ["", "## Notes", ""] + [f"- {f.where}: {f.why}" for f in notes]
+    lines += ["", "## Layers", "", f"At the task input 1x{'x'.join(map(str, task.input))}.", "",
+              "| # | layer | output | params | MACs |", "|---|---|---|---:|---:|"]
+    lines += [f"| {r.index} | `{r.layer}` | {r.output} | {r.params:,} | {r.macs:,} |" for r in p.rows]
+    lines += [f"| | **total** | | **{p.params:,}** | **{p.macs:,}** |", ""]
+    return "\n".join(lines)

@@ -1,0 +1,66 @@
+"""Every cassette in tests/cassettes is a user's run: replayed through the real CLI, it must end as its meta says
+(exit code, the repairs gptnet reports, the message on failure), and a model it writes must import, run and agree
+with thop."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from conftest import CASSETTES, load_model_module, run_cli, thop_counts
+
+CASES = sorted(CASSETTES.glob("*.json"))
+
+
+@pytest.mark.parametrize("path", CASES, ids=[p.stem for p in CASES])
+def test_cassette(path: Path, tmp_path: Path) -> None:
+    import torch
+
+    expect = json.loads(path.read_text(encoding="utf-8"))["meta"]["expect"]
+    args = list(expect["args"])
+    if "--budget" not in args:
+        args += ["--budget", "10M"]
+    if "--classes" not in args:
+        args += ["--classes", "100"]
+    out = tmp_path / "out"
+    result = run_cli("design", "--replay", str(path), "--target", "sd855", "--yes", "--json", "--out", str(out),
+                     *args, cwd=tmp_path)
+    assert result.returncode == expect["exit"], result.stderr
+    assert "Traceback" not in result.stderr
+    if expect["exit"] != 0:
+        assert expect["stderr"] in result.stderr
+        assert "gptnet: error:" in result.stderr
+        assert not out.exists()
+        return
+    design = json.loads(result.stdout)
+    kinds = {f["kind"] for f in design["findings"]}
+    assert set(expect["kinds"]) <= kinds, design["findings"]
+    if not expect["kinds"]:
+        assert not [f for f in design["findings"] if f["severity"] == "repair"], design["findings"]
+    assert design["revisions"] == expect.get("revisions", 0)
+    assert {p.name for p in out.iterdir()} == {"model.py", "spec.json", "conversation.json", "report.md"}
+
+    classes = int(args[args.index("--classes") + 1])
+    shape = tuple(int(d) for d in (args[args.index("--input") + 1] if "--input" in args else "3x32x32").split("x"))
+    net = load_model_module(out / "model.py").build_model()
+    net.eval()
+    with torch.no_grad():
+        y = net(torch.randn(2, *shape))
+    assert y.shape == (2, classes)
+    assert torch.isfinite(y).all()
+    params, macs = thop_counts(net, shape)
+    assert (params, macs) == (design["profile"]["params"], design["profile"]["macs"])
+    budget = args[args.index("--budget") + 1]
+    assert params <= {"10M": 10_000_000, "20K": 20_000}[budget]
+    # the output's own conversation replays to the same model
+    again = run_cli("design", "--replay", str(out / "conversation.json"), "--target", "sd855", "--yes", "--out",
+                    str(tmp_path / "again"), *args, cwd=tmp_path)
+    assert again.returncode == 0, again.stderr
+    assert (tmp_path / "again" / "model.py").read_text() == (out / "model.py").read_text()
+    if "folder" in expect:
+        assert json.loads((out / "spec.json").read_text())["name"]
+        default = run_cli("design", "--replay", str(path), "--target", "sd855", "--yes", *args, cwd=tmp_path)
+        assert default.returncode == 0, default.stderr
+        assert (tmp_path / "generated" / expect["folder"] / "model.py").is_file()

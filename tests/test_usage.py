@@ -1,0 +1,60 @@
+"""Bad usage exits 2 with one clear line; an answer that yields no model exits 1; never a traceback."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from conftest import run_cli, write_cassette
+
+
+def _one_error_line(stderr: str) -> str:
+    lines = [ln for ln in stderr.splitlines() if ln.startswith("gptnet: error:") or "Error" in ln]
+    assert "Traceback" not in stderr
+    assert len(lines) == 1, stderr
+    return lines[0]
+
+
+@pytest.mark.parametrize("budget", ["10Q", "-5M", "0", "ten", "1.5.2M"])
+def test_bad_budget_exits_2(budget: str, tmp_path: Path) -> None:
+    r = run_cli("design", "--budget", budget, "--target", "sd855", "--yes", cwd=tmp_path)
+    assert r.returncode == 2
+    assert "budget" in _one_error_line(r.stderr)
+    assert not (tmp_path / "generated").exists()
+
+
+def test_unknown_target_exits_2(tmp_path: Path) -> None:
+    r = run_cli("design", "--budget", "10M", "--target", "sd9999", "--yes", cwd=tmp_path)
+    assert r.returncode == 2
+    assert "sd9999" in _one_error_line(r.stderr) and "sd855" in r.stderr
+
+
+@pytest.mark.parametrize("text", [None, "{not json", '{"format": "something-else", "turns": []}',
+                                  '{"format": "gptnet-conversation/1", "turns": [{"stage": "weird", "response": ""}]}',
+                                  '{"format": "gptnet-conversation/1", "turns": [{"stage": "model"}]}'])
+def test_missing_or_corrupt_cassette_exits_2(text: str | None, tmp_path: Path) -> None:
+    path = tmp_path / "c.json"
+    if text is not None:
+        path.write_text(text)
+    r = run_cli("design", "--budget", "10M", "--target", "sd855", "--replay", str(path), "--yes", cwd=tmp_path)
+    assert r.returncode == 2
+    assert "c.json" in _one_error_line(r.stderr)
+
+
+@pytest.mark.parametrize("args", [["--input", "3x32"], ["--input", "axbxc"], ["--classes", "0"]])
+def test_bad_task_exits_2(args: list[str], tmp_path: Path) -> None:
+    r = run_cli("design", "--budget", "10M", "--target", "sd855", "--yes", *args, cwd=tmp_path)
+    assert r.returncode == 2
+    assert "Traceback" not in r.stderr
+
+
+def test_no_model_exits_1_and_debug_shows_traceback(tmp_path: Path) -> None:
+    cassette = write_cassette(tmp_path / "c.json", [{"stage": "model", "response": "No idea, sorry."}])
+    r = run_cli("design", "--budget", "10M", "--target", "sd855", "--replay", str(cassette), "--yes", cwd=tmp_path)
+    assert r.returncode == 1
+    assert "no model could be read" in _one_error_line(r.stderr)
+    assert "hint:" in r.stderr
+    debug = run_cli("design", "--budget", "10M", "--target", "sd855", "--replay", str(cassette), "--yes",
+                    "--debug", cwd=tmp_path)
+    assert debug.returncode == 1 and "Traceback" in debug.stderr
