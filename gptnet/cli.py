@@ -41,6 +41,11 @@ def _friendly(fn):
     return wrapper
 
 
+@app.callback()
+def _group() -> None:
+    """Let an LLM design a neural network for a phone chip; check, repair, render and profile it."""
+
+
 @app.command()
 def design(
     budget: str = typer.Option(..., help="parameter budget, an upper bound: 10M, 2.5M, 500K, 1200000"),

@@ -65,9 +65,11 @@ def choose_llm(opts: Options, say: Callable[[str], None]) -> LLM:
     return ReplayLLM(load_cassette(article_cassette()), "the article's conversation (bundled)")
 
 
-def command_line(opts: Options, task: Task) -> str:
+def command_line(opts: Options, task: Task, out: Path) -> str:
+    """The command that replays this run into the same folder."""
     parts = ["gptnet", "design", "--budget", opts.budget, "--target", task.target.name, "--classes",
-             str(task.classes), "--input", "x".join(map(str, task.input)), "--replay", "conversation.json", "--yes"]
+             str(task.classes), "--input", "x".join(map(str, task.input)), "--replay",
+             str(out / "conversation.json"), "--yes", "--out", str(out)]
     return shlex.join(parts)
 
 
@@ -84,12 +86,12 @@ def design(opts: Options, say: Callable[[str], None] = lambda s: None) -> tuple[
                         f"{'x'.join(map(str, task.input))}" + (f", {result.profile.macs_224:,} at 224x224"
                                                                if result.profile.macs_224 is not None else "") + ".",
               "target": f"Target: {task.target.title} ({task.target.name}); budget {format_count(task.budget)}.",
-              "redo": "Regenerate: " + command_line(opts, task)}
+              "redo": "Regenerate: " + command_line(opts, task, out)}
     files = {
         "model.py": render_model(result.spec, header),
         "spec.json": result.spec.model_dump_json(indent=2) + "\n",
         "conversation.json": cassette_json(cassette),
-        "report.md": render_report(result, task, f"cd {out} && " + command_line(opts, task)),
+        "report.md": render_report(result, task, command_line(opts, task, out)),
     }
     if opts.record:
         save_cassette(cassette, opts.record)

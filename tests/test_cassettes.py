@@ -54,11 +54,14 @@ def test_cassette(path: Path, tmp_path: Path) -> None:
     assert (params, macs) == (design["profile"]["params"], design["profile"]["macs"])
     budget = args[args.index("--budget") + 1]
     assert params <= {"10M": 10_000_000, "20K": 20_000}[budget]
-    # the output's own conversation replays to the same model
-    again = run_cli("design", "--replay", str(out / "conversation.json"), "--target", "sd855", "--yes", "--out",
-                    str(tmp_path / "again"), *args, cwd=tmp_path)
+    # the output's own conversation replays to the same model, replacing the folder in place
+    first = (out / "model.py").read_text()
+    replayed = tmp_path / "conversation.json"
+    replayed.write_text((out / "conversation.json").read_text())
+    again = run_cli("design", "--replay", str(replayed), "--target", "sd855", "--yes", "--out", str(out), *args,
+                    cwd=tmp_path)
     assert again.returncode == 0, again.stderr
-    assert (tmp_path / "again" / "model.py").read_text() == (out / "model.py").read_text()
+    assert (out / "model.py").read_text().replace(str(replayed), str(out / "conversation.json")) == first
     if "folder" in expect:
         assert json.loads((out / "spec.json").read_text())["name"]
         default = run_cli("design", "--replay", str(path), "--target", "sd855", "--yes", *args, cwd=tmp_path)
