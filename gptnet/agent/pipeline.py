@@ -113,7 +113,8 @@ def _define_modules(session: Session, answer: ParsedAnswer, modules: dict[str, M
         found = [m for m in parsed.modules if m.name == name]
         if not found:
             raise DesignError(f"the answer to stage {stage} defines no module named {name}"
-                              + (f" (it defines {', '.join(m.name for m in parsed.modules)})" if parsed.modules else ""),
+                              + (f" (it defines {', '.join(m.name for m in parsed.modules)})" if parsed.modules else "")
+                              + (f"; {'; '.join(parsed.notes)}" if parsed.notes else ""),
                               f"check the answer to stage {stage} in conversation.json")
         modules.update({m.name: m for m in parsed.modules})
         module = found[0]

@@ -17,11 +17,8 @@ def parse_answer(text: str) -> ParsedAnswer:
             return parse_json(text)
         except ParseError as e:
             errors.append(str(e))
-    if looks_like_python(text):
-        try:
-            return parse_python(text)
-        except ParseError as e:
-            errors.append(str(e))
+    if looks_like_python(text):  # source that cannot be read is refused, not re-read as a loose layer list
+        return parse_python(text)
     try:
         return parse_layer_list(text)
     except ParseError as e:

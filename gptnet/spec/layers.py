@@ -277,6 +277,7 @@ class _Activation(Layer):
 def _activation(name: str, torch_name: str, aliases: tuple[str, ...] = (), **fields: Any) -> type[Layer]:
     annotations = {"op": Literal[name]}
     namespace: dict[str, Any] = {"op": name, "torch_name": torch_name, "aliases": aliases,
+                                 "positional": tuple(fields),
                                  "__doc__": f"The {torch_name} activation."}
     for field, (typ, default) in fields.items():
         annotations[field] = typ

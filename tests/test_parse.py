@@ -1,0 +1,199 @@
+"""Parsers, called as a library: each answer form becomes the spec it describes."""
+
+from __future__ import annotations
+
+import pytest
+from torch import nn
+
+from conftest import thop_counts
+from gptnet.parse import ParseError, parse_answer
+from gptnet.parse.ops import parse_ops
+from gptnet.spec.graph import Call, Concat, Residual
+from gptnet.spec.walk import run_node
+
+
+def sigs(nodes) -> list[str]:
+    return [n.signature() for n in nodes]
+
+
+def test_article_layer_list_in_chinese_prose(article_text) -> None:
+    answer = parse_answer(article_text["model"])
+    assert answer.form == "layers" and len(answer.models) == 1
+    layers = answer.models[0].layers
+    assert len(layers) == 36
+    assert sigs(layers[:4]) == ["Conv2d(3, 32, kernel_size=3, padding=1)", "BatchNorm2d(32)", "ReLU()",
+                                "DepthwiseConv2d(32, kernel_size=3, stride=1, padding=1)"]
+    assert isinstance(layers[3], Call)
+    assert sigs(layers[-3:]) == ["AvgPool2d(kernel_size=4)", "Flatten()", "Linear(1024, 10)"]
+
+
+def test_article_module_one_line_source(article_text) -> None:
+    answer = parse_answer(article_text["module:DepthwiseConv2d"])
+    assert answer.form == "python" and not answer.models
+    (dw,) = answer.modules
+    assert dw.params == ["in_channels", "out_channels", "kernel_size", "stride", "padding", "dilation", "groups"]
+    assert dw.defaults == {"stride": 1, "padding": 0, "dilation": 1, "groups": None}
+    assert dw.derived == {"groups": "in_channels"}
+    assert [n.name for n in dw.body] == ["depthwise_conv", "pointwise_conv"]
+    # the module as the article's torch code builds it: grouped conv then pointwise
+    step = run_node(Call(module="DepthwiseConv2d", args=[32, 32, 3], kwargs={"padding": 1}), (32, 16, 16),
+                    {"DepthwiseConv2d": dw})
+    ref = nn.Sequential(nn.Conv2d(32, 32, 3, 1, 1, 1, groups=32), nn.Conv2d(32, 32, 1))
+    assert step.out == (32, 16, 16)
+    assert (step.params, step.macs) == thop_counts(ref, (32, 16, 16))
+
+
+@pytest.mark.parametrize("text", [
+    "Conv2d(3, 8, 3) ReLU() Flatten() Linear(8, 10)",
+    "Conv2d(3, 8, 3)\nReLU()\nFlatten()\nLinear(8, 10)",
+    "Conv2d(3, 8, 3), ReLU(), Flatten(), Linear(8, 10)",
+    "1. Conv2d(3, 8, 3)\n2. ReLU()\n3. Flatten()\n4. Linear(8, 10)",
+    "- nn.Conv2d(3, 8, 3)\n- nn.ReLU()\n- Flatten\n- nn.Linear(8, 10)",
+    "我建议如下结构：Conv2d(3, 8, 3) -> ReLU() -> Flatten() -> Linear(8, 10)。这样参数较少。",
+    "Here's a model: Conv2d(3, 8, 3) → ReLU() → Flatten() → Linear(8, 10). Hope it helps!",
+])
+def test_layer_list_forms(text: str) -> None:
+    answer = parse_answer(text)
+    assert sigs(answer.models[0].layers) == ["Conv2d(3, 8, kernel_size=3)", "ReLU()", "Flatten()", "Linear(8, 10)"]
+
+
+def test_aliases_and_keras_arguments() -> None:
+    answer = parse_answer("Conv2D(32, (3, 3), strides=2, padding='same')\nBatchNormalization()\nLeakyReLU(0.1)\n"
+                          "MaxPooling2D(pool_size=2)\nGlobalAveragePooling2D()\nDropout(0.2)\nDense(10)")
+    assert sigs(answer.models[0].layers) == [
+        "Conv2d(None, 32, kernel_size=(3, 3), stride=2, padding=1)", "BatchNorm2d(None)",
+        "LeakyReLU(negative_slope=0.1)", "MaxPool2d(kernel_size=2)", "AdaptiveAvgPool2d(1)", "Dropout(0.2)",
+        "Linear(None, 10)"]
+
+
+def test_several_models_are_separate_candidates() -> None:
+    answer = parse_answer("A: Conv2d(3, 8, 3) ReLU() Flatten() Linear(8, 10)\n\n"
+                          "B: Conv2d(3, 4, 3) ReLU() Flatten() Linear(4, 10)")
+    assert [len(m.layers) for m in answer.models] == [4, 4]
+
+
+@pytest.mark.parametrize("text", [
+    '{"layers": [{"op": "Conv2d", "in_channels": 3, "out_channels": 8}, {"op": "ReLU"}]}',
+    'Sure:\n```json\n{"layers": [{"op": "Conv2d", "in_channels": 3, "out_channels": 8}, {"op": "ReLU"}]}\n```',
+    'Here: {"model": {"layers": [{"type": "conv2d", "args": {"in_channels": 3, "filters": 8}}, "ReLU()"]}} done',
+    '[{"layer": "Conv2d", "params": [3, 8]}, {"layer": "relu"}]',
+])
+def test_json_forms(text: str) -> None:
+    assert sigs(parse_answer(text).models[0].layers) == ["Conv2d(3, 8, kernel_size=3)", "ReLU()"]
+
+
+def test_json_errors_are_clear() -> None:
+    with pytest.raises(ParseError, match="names no operator"):
+        parse_answer('{"layers": [{"in_channels": 3}]}')
+    with pytest.raises(ParseError, match="no layers found"):
+        parse_answer("I cannot design that.")
+
+
+INVERTED_RESIDUAL = '''
+import torch
+from torch import nn
+
+class InvertedResidual(nn.Module):
+    def __init__(self, inp, oup, stride, expand_ratio):
+        super().__init__()
+        self.stride = stride
+        hidden_dim = int(round(inp * expand_ratio))
+        self.use_res_connect = self.stride == 1 and inp == oup
+        layers = []
+        layers.append(nn.Conv2d(inp, hidden_dim, 1, 1, 0, bias=False))
+        layers.append(nn.BatchNorm2d(hidden_dim))
+        layers.append(nn.ReLU6(inplace=True))
+        layers.extend([
+            nn.Conv2d(hidden_dim, hidden_dim, 3, stride, 1, groups=hidden_dim, bias=False),
+            nn.BatchNorm2d(hidden_dim),
+            nn.ReLU6(inplace=True),
+            nn.Conv2d(hidden_dim, oup, 1, 1, 0, bias=False),
+            nn.BatchNorm2d(oup),
+        ])
+        self.conv = nn.Sequential(*layers)
+
+    def forward(self, x):
+        if self.use_res_connect:
+            return x + self.conv(x)
+        else:
+            return self.conv(x)
+'''
+
+
+@pytest.mark.parametrize(("args", "shape", "out"), [([16, 16, 1, 6], (16, 8, 8), (16, 8, 8)),
+                                                    ([16, 24, 2, 6], (16, 8, 8), (24, 4, 4))])
+def test_mobilenetv2_inverted_residual_source(args, shape, out) -> None:
+    (block,) = parse_answer(INVERTED_RESIDUAL).modules
+    (res,) = block.body
+    assert isinstance(res, Residual) and res.when == "stride == 1 and inp == oup"
+    step = run_node(Call(module="InvertedResidual", args=args), shape, {"InvertedResidual": block})
+    inp, oup, stride, t = args
+    hidden = inp * t
+    ref = nn.Sequential(nn.Conv2d(inp, hidden, 1, bias=False), nn.BatchNorm2d(hidden), nn.ReLU6(),
+                        nn.Conv2d(hidden, hidden, 3, stride, 1, groups=hidden, bias=False), nn.BatchNorm2d(hidden),
+                        nn.ReLU6(), nn.Conv2d(hidden, oup, 1, bias=False), nn.BatchNorm2d(oup))
+    assert step.out == out
+    assert (step.params, step.macs) == thop_counts(ref, shape)
+
+
+def test_fire_concat_and_whole_model_classes() -> None:
+    text = '''```python
+class Fire(nn.Module):
+    def __init__(self, inplanes, squeeze_planes, e1, e3):
+        super(Fire, self).__init__()
+        self.squeeze = nn.Conv2d(inplanes, squeeze_planes, kernel_size=1)
+        self.relu = nn.ReLU(inplace=True)
+        self.expand1x1 = nn.Conv2d(squeeze_planes, e1, kernel_size=1)
+        self.expand3x3 = nn.Conv2d(squeeze_planes, e3, kernel_size=3, padding=1)
+
+    def forward(self, x):
+        x = self.relu(self.squeeze(x))
+        return torch.cat([self.relu(self.expand1x1(x)), self.relu(self.expand3x3(x))], dim=1)
+
+class TinySqueeze(nn.Module):
+    def __init__(self, num_classes=10):
+        super().__init__()
+        self.features = nn.Sequential(nn.Conv2d(3, 32, 3, stride=2), nn.ReLU(inplace=True), Fire(32, 8, 16, 16))
+        self.classifier = nn.Linear(32, num_classes)
+
+    def forward(self, x):
+        x = self.features(x)
+        x = F.adaptive_avg_pool2d(x, 1)
+        x = x.view(x.size(0), -1)
+        return self.classifier(x)
+
+class Wider(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.body = nn.Sequential(nn.Conv2d(3, 64, 3), nn.ReLU(), nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(64, 10))
+
+    def forward(self, x):
+        return self.body(x)
+```'''
+    answer = parse_answer(text)
+    assert [m.name for m in answer.models] == ["TinySqueeze", "Wider"]
+    assert sigs(answer.models[0].layers) == ["Conv2d(3, 32, kernel_size=3, stride=2)", "ReLU(inplace=True)",
+                                             "Fire(32, 8, 16, 16)", "AdaptiveAvgPool2d(1)", "Flatten()",
+                                             "Linear(32, 10)"]
+    (fire,) = answer.modules
+    assert isinstance(fire.body[-1], Concat)
+    step = run_node(answer.models[0].layers[2], (32, 15, 15), {"Fire": fire})
+    assert step.out == (32, 15, 15)
+
+
+def test_module_level_sequential() -> None:
+    answer = parse_answer("model = nn.Sequential(\n    nn.Conv2d(3, 8, 3),\n    nn.ReLU(),\n)\n")
+    assert sigs(answer.models[0].layers) == ["Conv2d(3, 8, kernel_size=3)", "ReLU()"]
+
+
+def test_ops_answer() -> None:
+    assert parse_ops("以下是在骁龙855芯片上比较友好的神经网络算子: 1. Conv2d 2. Depthwise Conv2d 3. Maxpool2d "
+                     "4. Avgpool2d 5. BatchNorm2d 6. ReLU 7. Flatten 8. Linear") == [
+        "Conv2d", "DepthwiseConv2d", "MaxPool2d", "AvgPool2d", "BatchNorm2d", "ReLU", "Flatten", "Linear"]
+    assert parse_ops("- Conv2d (standard)\n- Hard-Swish\n- Global average pooling") == [
+        "Conv2d", "Hardswish", "AdaptiveAvgPool2d"]
+
+
+def test_forward_it_cannot_follow_is_refused() -> None:
+    with pytest.raises(ParseError, match="Evil refused"):
+        parse_answer("class Evil(nn.Module):\n    def forward(self, x):\n        return eval('x')\n")
