@@ -5,11 +5,14 @@ with thop."""
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 import pytest
 
 from conftest import CASSETTES, load_model_module, run_cli, thop_counts
+
+EXPECT = Path(__file__).parent / "expect"
 
 CASES = sorted(CASSETTES.glob("*.json"))
 
@@ -62,6 +65,14 @@ def test_cassette(path: Path, tmp_path: Path) -> None:
                     cwd=tmp_path)
     assert again.returncode == 0, again.stderr
     assert (out / "model.py").read_text().replace(str(replayed), str(out / "conversation.json")) == first
+    if expect.get("golden"):  # reference specs: the rendered file itself is checked (torchvision test/expect)
+        golden = EXPECT / f"{path.stem}.py"
+        text = first.replace(str(tmp_path), "<tmp>")
+        if os.environ.get("GPTNET_ACCEPT"):
+            golden.write_text(text)
+        refresh = f"GPTNET_ACCEPT=1 python -m pytest tests/test_cassettes.py -k {path.stem}"
+        assert golden.is_file(), f"missing {golden}; create it with: {refresh}"
+        assert text == golden.read_text(), f"model.py of {path.stem} changed; if intended, refresh with: {refresh}"
     if "folder" in expect:
         assert json.loads((out / "spec.json").read_text())["name"]
         default = run_cli("design", "--replay", str(path), "--target", "sd855", "--yes", *args, cwd=tmp_path)

@@ -36,14 +36,19 @@ def _module_answer(payload: str, where: str) -> str:
             "        return self.act(self.bn(self.conv(x)))\n```")
 
 
-@pytest.mark.parametrize("name", sorted(PAYLOADS))
-def test_unsafe_statement_in_init_is_ignored_and_never_runs(name: str, tmp_path: Path) -> None:
+def _design(tmp_path: Path, name: str, where: str):
+    """Replay a SafeBlock definition carrying payload `name` in `where`; the marker it would create, and the run."""
     marker = tmp_path / f"MARKER_{name}"
     cassette = write_cassette(tmp_path / "c.json", [
         {"stage": "model", "response": MODEL},
-        {"stage": "module:SafeBlock", "response": _module_answer(PAYLOADS[name].format(marker=marker), "init")}])
-    r = run_cli("design", "--budget", "10M", "--target", "sd855", "--classes", "10", "--replay", str(cassette),
-                "--yes", "--json", "--out", str(tmp_path / "out"), cwd=tmp_path)
+        {"stage": "module:SafeBlock", "response": _module_answer(PAYLOADS[name].format(marker=marker), where)}])
+    return marker, run_cli("design", "--budget", "10M", "--target", "sd855", "--classes", "10", "--replay",
+                           str(cassette), "--yes", "--json", "--out", str(tmp_path / "out"), cwd=tmp_path)
+
+
+@pytest.mark.parametrize("name", sorted(PAYLOADS))
+def test_unsafe_statement_in_init_is_ignored_and_never_runs(name: str, tmp_path: Path) -> None:
+    marker, r = _design(tmp_path, name, "init")
     assert r.returncode == 0, r.stderr
     notes = [f for f in json.loads(r.stdout)["findings"] if f["kind"] == "ignored-code"]
     assert notes and "ignored" in notes[0]["why"]
@@ -55,12 +60,7 @@ def test_unsafe_statement_in_init_is_ignored_and_never_runs(name: str, tmp_path:
 
 @pytest.mark.parametrize("name", sorted(PAYLOADS))
 def test_unsafe_statement_in_forward_refuses_the_module(name: str, tmp_path: Path) -> None:
-    marker = tmp_path / f"MARKER_{name}"
-    cassette = write_cassette(tmp_path / "c.json", [
-        {"stage": "model", "response": MODEL},
-        {"stage": "module:SafeBlock", "response": _module_answer(PAYLOADS[name].format(marker=marker), "forward")}])
-    r = run_cli("design", "--budget", "10M", "--target", "sd855", "--classes", "10", "--replay", str(cassette),
-                "--yes", "--out", str(tmp_path / "out"), cwd=tmp_path)
+    marker, r = _design(tmp_path, name, "forward")
     assert r.returncode == 1
     assert "SafeBlock" in r.stderr and "refused" in r.stderr and "Traceback" not in r.stderr
     assert not (tmp_path / "out").exists()
