@@ -59,22 +59,26 @@ def design(
     yes: bool = typer.Option(False, "--yes", "-y", help="accept every review step without asking"),
     out_dir: Optional[Path] = typer.Option(None, "--out", help="output folder (default generated/<model name>)"),
     max_revisions: int = typer.Option(2, min=0, help="rounds of 'revise' questions to the LLM at most"),
+    timeout: float = typer.Option(60.0, min=0.1, help="seconds to wait for one LLM answer (live runs)"),
+    retries: int = typer.Option(5, min=1, help="attempts per LLM request on transport faults (live runs)"),
     json_out: bool = typer.Option(False, "--json", help="print the result as JSON on stdout"),
     debug: bool = typer.Option(False, "--debug", help="show tracebacks"),
 ) -> None:
     """Ask the LLM for a model within budget for the target, repair it, and write model.py, spec.json,
     conversation.json and report.md."""
     _friendly(_design)(budget, target, classes, input, replay, record, model, base_url, out_dir, max_revisions,
-                       json_out, debug=debug)
+                       timeout, retries, json_out, debug=debug)
 
 
-def _design(budget, target, classes, input, replay, record, model, base_url, out_dir, max_revisions, json_out):
+def _design(budget, target, classes, input, replay, record, model, base_url, out_dir, max_revisions, timeout,
+            retries, json_out):
     from .design import Options
     from .design import design as run
     from .report import totals_line, verdict
 
     opts = Options(budget=budget, target=target, classes=classes, input=input, replay=replay, record=record,
-                   model=model, base_url=base_url, out=out_dir, max_revisions=max_revisions)
+                   model=model, base_url=base_url, out=out_dir, max_revisions=max_revisions, timeout=timeout,
+                   attempts=retries)
     result, folder = run(opts, say=lambda s: err.print(s, markup=False))
     if json_out:
         out.print_json(result.model_dump_json())
@@ -96,6 +100,9 @@ def _design(budget, target, classes, input, replay, record, model, base_url, out
     out.print(f"Repairs gptnet made: {len(repairs)}", markup=False)
     for f in repairs:
         out.print(f"  - {f.line()}", markup=False)
+    if result.usage:
+        out.print("Tokens: " + ", ".join(f"{u['stage']} {u.get('total_tokens', 0):,}" for u in result.usage_by_stage)
+                  + f"; total {result.usage.get('total_tokens', 0):,}", markup=False)
     out.print(f"Wrote {folder}/ (model.py, spec.json, conversation.json, report.md)", markup=False)
 
 

@@ -10,7 +10,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Callable
 
-from .agent.cassette import cassette_json, load_cassette, save_cassette
+from .agent.cassette import cassette_json, load_cassette, now, save_cassette
 from .agent.live import LiveLLM
 from .agent.llm import LLM, ReplayLLM
 from .agent.pipeline import Design, run_design
@@ -23,6 +23,11 @@ from .units import format_count, parse_count, parse_input
 from .validators import Task
 
 ARTICLE = "article.json"
+
+
+def live_log_path() -> Path:
+    """Where a live run without --record keeps its conversation as it goes, so a crash loses no answer."""
+    return Path(".gptnet") / "conversations" / f"{now().replace(':', '')}.json"
 
 
 def article_cassette() -> Path:
@@ -41,6 +46,8 @@ class Options:
     base_url: str | None = None
     out: Path | None = None
     max_revisions: int = 2
+    timeout: float = 60.0
+    attempts: int = 5
 
 
 def make_task(opts: Options) -> Task:
@@ -58,7 +65,7 @@ def choose_llm(opts: Options, say: Callable[[str], None]) -> LLM:
     if opts.replay:
         return ReplayLLM(load_cassette(opts.replay), str(opts.replay))
     if key or base_url:
-        return LiveLLM(opts.model, base_url, key)
+        return LiveLLM(opts.model, base_url, key, timeout=opts.timeout, attempts=opts.attempts, say=say)
     if opts.record:
         raise UsageError("--record needs a live LLM", "set OPENAI_API_KEY, or pass --base-url for a local server")
     say("No LLM configured (OPENAI_API_KEY, OPENAI_BASE_URL or --base-url): replaying the article's conversation.")
@@ -79,7 +86,11 @@ def design(opts: Options, say: Callable[[str], None] = lambda s: None) -> tuple[
     llm = choose_llm(opts, say)
     say(f"Designing for {task.target.title}: budget {format_count(task.budget)} params, {task.classes} classes, "
         f"input {'x'.join(map(str, task.input))} ({llm.description}).")
-    result, conversation = run_design(task, llm, budget_text=opts.budget, max_revisions=opts.max_revisions, say=say)
+    record = opts.record or (live_log_path() if isinstance(llm, LiveLLM) else None)
+    if record:
+        say(f"Recording the conversation to {record} as it goes.")
+    result, conversation = run_design(task, llm, budget_text=opts.budget, max_revisions=opts.max_revisions, say=say,
+                                      on_record=(lambda c: save_cassette(c.cassette(), record)) if record else None)
     out = opts.out or Path("generated") / result.spec.folder_name
     cassette = conversation.cassette()
     header = {"params": f"Params: {result.profile.params:,}; MACs: {result.profile.macs:,} at "
@@ -93,7 +104,5 @@ def design(opts: Options, say: Callable[[str], None] = lambda s: None) -> tuple[
         "conversation.json": cassette_json(cassette),
         "report.md": render_report(result, task, command_line(opts, task, out)),
     }
-    if opts.record:
-        save_cassette(cassette, opts.record)
     write_folder(out, files)
     return result, out

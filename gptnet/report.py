@@ -35,7 +35,8 @@ def render_report(design: Design, task: Task, command: str) -> str:
              f"- Target: {verdict(design, task)}",
              f"- Revisions asked of the LLM: {design.revisions}"]
     if design.usage:
-        lines.append("- Tokens: " + ", ".join(f"{k} {v:,}" for k, v in design.usage.items()))
+        lines.append("- Tokens: " + ", ".join(f"{k} {v:,}" for k, v in design.usage.items()) + " (by stage: "
+                     + "; ".join(f"{u['stage']} {u.get('total_tokens', 0):,}" for u in design.usage_by_stage) + ")")
     lines += ["", "Reproduce offline:", "", "```", command, "```", ""]
     if design.ops:
         o = design.ops

@@ -1,38 +1,139 @@
 """A live LLM through the `openai` SDK: OpenAI itself or any OpenAI-compatible server (vLLM, llama.cpp's server,
-Ollama). Errors become one clear line."""
+Ollama).
+
+Transport faults (connection errors, timeouts, 429, 5xx, a malformed body) are retried here with tenacity:
+exponential backoff with jitter, `Retry-After` honoured, bounded attempts and total time, each retry announced.
+The SDK's own retries are off so attempts are not multiplied. 400/401/403/404 fail at once with one clear line.
+Structured outputs are asked for where the server takes them; a 400 on `response_format`, or an answer that
+ignores it, switches to plain text (read by the same parsers) for the rest of the run."""
 
 from __future__ import annotations
 
+import json
+from email.utils import parsedate_to_datetime
+from typing import Any, Callable
+
+from tenacity import RetryCallState, Retrying, retry_if_exception, stop_after_attempt, stop_after_delay
+from tenacity.wait import wait_exponential_jitter
+
 from ..errors import DesignError
+from ..parse.jsonform import find_json
 from .llm import Reply
+from .schema import response_format
+
+OPENAI_URL = "https://api.openai.com/v1"
 
 
 class LiveLLM:
-    def __init__(self, model: str, base_url: str | None, api_key: str | None, timeout: float = 120.0) -> None:
+    def __init__(self, model: str, base_url: str | None, api_key: str | None, *, timeout: float = 60.0,
+                 attempts: int = 5, max_seconds: float = 300.0, say: Callable[[str], None] = lambda s: None,
+                 ) -> None:
         import openai  # imported here: replaying never pays for it
 
         self._openai = openai
         self.model = model
-        self.base_url = base_url or "https://api.openai.com/v1"
+        self.base_url = (base_url or OPENAI_URL).rstrip("/")
         self.description = f"live: {model} at {self.base_url}"
+        self.attempts, self.max_seconds, self.say = attempts, max_seconds, say
+        self.structured: bool | None = None  # None: not tried yet; then remembered for the run
         # a local server needs no key, but the SDK insists on one
-        self.client = openai.OpenAI(api_key=api_key or "not-needed", base_url=base_url, timeout=timeout)
+        self.client = openai.OpenAI(api_key=api_key or "not-needed", base_url=self.base_url, timeout=timeout,
+                                    max_retries=0)
 
+    # ---- transport
+    def _transient(self, e: BaseException) -> bool:
+        o = self._openai
+        if isinstance(e, (o.APIConnectionError, o.RateLimitError, o.InternalServerError,
+                          o.APIResponseValidationError, json.JSONDecodeError)):
+            return True
+        return isinstance(e, o.APIStatusError) and e.status_code >= 500
+
+    def _wait(self, state: RetryCallState) -> float:
+        e = state.outcome.exception()
+        backoff = wait_exponential_jitter(initial=1, max=20)(state)
+        after = getattr(getattr(e, "response", None), "headers", {}).get("retry-after")
+        if after:
+            try:
+                return min(float(after), self.max_seconds)
+            except ValueError:
+                try:
+                    from datetime import datetime, timezone
+
+                    return max(0.0, (parsedate_to_datetime(after) - datetime.now(timezone.utc)).total_seconds())
+                except (TypeError, ValueError):
+                    pass
+        return backoff
+
+    def _describe(self, e: BaseException) -> str:
+        o = self._openai
+        if isinstance(e, o.APITimeoutError):
+            return "no answer within the timeout"
+        if isinstance(e, o.APIConnectionError):
+            return "connection failed"
+        if isinstance(e, o.APIStatusError):
+            return f"HTTP {e.status_code}" + (" (rate limited)" if e.status_code == 429 else "")
+        return "malformed response"
+
+    def _announce(self, stage: str) -> Callable[[RetryCallState], None]:
+        def announce(state: RetryCallState) -> None:
+            e = state.outcome.exception()
+            self.say(f"stage {stage}: {self._describe(e)} from {self.base_url}; retrying in "
+                     f"{state.next_action.sleep:.1f} s (attempt {state.attempt_number + 1} of {self.attempts})")
+        return announce
+
+    def _create(self, stage: str, params: dict[str, Any]):
+        retrying = Retrying(retry=retry_if_exception(self._transient), wait=self._wait, reraise=True,
+                            stop=stop_after_attempt(self.attempts) | stop_after_delay(self.max_seconds),
+                            before_sleep=self._announce(stage))
+        return retrying(self.client.chat.completions.create, **params)
+
+    # ---- the seam
     def ask(self, stage: str, messages: list[dict[str, str]]) -> Reply:
-        openai = self._openai
+        o = self._openai
+        params: dict[str, Any] = {"model": self.model, "messages": messages}
+        schema = response_format(stage)
+        if schema and self.structured is not False:
+            params["response_format"] = schema
         try:
-            response = self.client.chat.completions.create(model=self.model, messages=messages)
-        except openai.AuthenticationError:
+            try:
+                response = self._create(stage, params)
+            except o.BadRequestError:
+                if "response_format" not in params:
+                    raise
+                self.structured = False
+                self.say(f"stage {stage}: {self.base_url} refuses structured outputs; asking for plain text from "
+                         "now on")
+                del params["response_format"]
+                response = self._create(stage, params)
+        except o.AuthenticationError:
             raise DesignError(f"API key rejected by {self.base_url}", "check OPENAI_API_KEY") from None
-        except openai.NotFoundError:
+        except o.PermissionDeniedError:
+            raise DesignError(f"access denied by {self.base_url} for model {self.model}",
+                              "check the key's permissions, or pass another --model") from None
+        except o.NotFoundError:
             raise DesignError(f"model {self.model} not found on {self.base_url}",
-                              "pass --model with a model the server serves") from None
-        except openai.APIConnectionError as e:
-            raise DesignError(f"cannot reach {self.base_url}: {e}", "check --base-url / OPENAI_BASE_URL") from None
-        except openai.APIError as e:
-            raise DesignError(f"{self.base_url} failed at stage {stage}: {e}", "try again later") from None
-        if not response.choices or response.choices[0].message.content is None:
+                              "pass --model with a model the server serves (GET /v1/models lists them)") from None
+        except o.BadRequestError as e:
+            raise DesignError(f"{self.base_url} rejected the request at stage {stage}: {_message(e)}",
+                              "check --model and the server's limits") from None
+        except (o.APIError, json.JSONDecodeError) as e:
+            raise DesignError(f"{self.base_url} failed at stage {stage} after {self.attempts} attempts: "
+                              f"{self._describe(e)}", "try again later, or raise --timeout") from None
+        choice = response.choices[0] if response.choices else None
+        if choice is None or not choice.message.content:
             raise DesignError(f"{self.base_url} returned no text at stage {stage}", "try again, or another model")
+        text = choice.message.content
+        if "response_format" in params and find_json(text) is None:
+            self.structured = False  # the server took the schema but ignored it
+        elif "response_format" in params:
+            self.structured = True
         usage = response.usage.model_dump(include={"prompt_tokens", "completion_tokens", "total_tokens"}) \
             if response.usage else None
-        return Reply(response.choices[0].message.content, usage)
+        return Reply(text, usage, {k: v for k, v in params.items() if k not in ("model", "messages")})
+
+
+def _message(e: Exception) -> str:
+    body = getattr(e, "body", None)
+    if isinstance(body, dict):
+        return str(body.get("message") or body.get("error", {}).get("message") or e)
+    return str(e)

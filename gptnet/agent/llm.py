@@ -4,7 +4,7 @@ and does not know whether a live server or a cassette answers. Every answer is r
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any, Callable, Protocol
 
 from .cassette import Cassette, Turn
 
@@ -21,6 +21,7 @@ class NoAnswer(Exception):
 class Reply:
     text: str
     usage: dict[str, int] | None = None
+    params: dict[str, Any] = field(default_factory=dict)  # request parameters beyond model and messages
 
 
 class LLM(Protocol):
@@ -53,9 +54,13 @@ class Conversation:
 
     meta: dict[str, Any]
     turns: list[Turn] = field(default_factory=list)
+    on_record: Callable[["Conversation"], None] | None = None  # e.g. write the cassette after every turn
 
     def record(self, stage: str, request: dict[str, Any], reply: Reply) -> None:
-        self.turns.append(Turn(stage=stage, request=request, response=reply.text, usage=reply.usage))
+        self.turns.append(Turn(stage=stage, request={**request, **reply.params}, response=reply.text,
+                               usage=reply.usage))
+        if self.on_record:
+            self.on_record(self)
 
     def cassette(self) -> Cassette:
         return Cassette(meta=self.meta, turns=self.turns)

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
-from typing import Callable
+from typing import Any, Callable
 
 from pydantic import BaseModel, Field
 
@@ -42,6 +42,7 @@ class Design(BaseModel):
     source: str = Field(description="where the answers came from")
     revisions: int = 0
     usage: dict[str, int] = Field(default_factory=dict, description="total token usage")
+    usage_by_stage: list[dict[str, Any]] = Field(default_factory=list, description="token usage of each turn")
 
 
 @dataclass
@@ -149,10 +150,11 @@ def _choose(answer: ParsedAnswer, modules: dict[str, ModuleSpec], task: Task,
 
 
 def run_design(task: Task, llm: LLM, *, budget_text: str, max_revisions: int = 2,
-               say: Callable[[str], None] = lambda s: None) -> tuple[Design, Conversation]:
+               say: Callable[[str], None] = lambda s: None,
+               on_record: Callable[[Conversation], None] | None = None) -> tuple[Design, Conversation]:
     conversation = Conversation(meta={"budget": budget_text, "target": task.target.name, "model": llm.model,
                                       "classes": task.classes, "input": "x".join(map(str, task.input)),
-                                      "created": now(), "gptnet": "design"})
+                                      "created": now(), "gptnet": "design"}, on_record=on_record)
     session = Session(llm, task, conversation, say)
     ops = _ops_verdict(session)
     try:
@@ -167,6 +169,9 @@ def run_design(task: Task, llm: LLM, *, budget_text: str, max_revisions: int = 2
         notes: list[Finding] = []
         try:
             answer = parse_answer(text)
+            if not answer.models:
+                raise ParseError("it defines " + (", ".join(m.name for m in answer.modules) or "nothing")
+                                 + " but no model")
             notes = _define_modules(session, answer, modules)
             original, spec, findings = _choose(answer, modules, task)
             findings = notes + findings
@@ -184,14 +189,15 @@ def run_design(task: Task, llm: LLM, *, budget_text: str, max_revisions: int = 2
             text = session.ask("revise", render_prompt(
                 "revise", findings=problems, feedback=None, budget=format_count(task.budget), classes=task.classes,
                 input=task.input, target=task.target,
-                spec=json.dumps(_llm_view(spec or original), ensure_ascii=False) if (spec or original) else text))
+                spec=json.dumps(_llm_view(original), ensure_ascii=False) if original else "(none could be read)"))
         except NoAnswer:
             raise DesignError(f"{problems[0].line()}; it needs the LLM's judgement and there is no answer for "
                               "stage revise", "add a \"revise\" turn to the cassette, or run against a live LLM",
                               ) from None
         revisions += 1
     design = Design(spec=spec, original=original, findings=findings, ops=ops, profile=profile_spec(spec),
-                    source=llm.description, revisions=revisions, usage=_usage(conversation))
+                    source=llm.description, revisions=revisions, usage=_usage(conversation),
+                    usage_by_stage=[{"stage": t.stage, **t.usage} for t in conversation.turns if t.usage])
     return design, conversation
 
 

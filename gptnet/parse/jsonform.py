@@ -55,7 +55,7 @@ def _node(item: Any, notes: list[str], where: str):
     key, op = _op_of(item)
     if op is None:
         raise ParseError(f"{where}: layer {json.dumps(item)[:80]} names no operator (use \"op\")")
-    rest = {k: v for k, v in item.items() if k != key}
+    rest = {k: v for k, v in item.items() if k != key and v is not None}  # structured outputs send nulls
     args: list[Any] = []
     for ak in _ARG_KEYS:
         if isinstance(rest.get(ak), dict):
