@@ -10,7 +10,6 @@ from typing import Optional
 
 import typer
 from rich.console import Console
-from rich.table import Table
 
 from .errors import GptnetError
 
@@ -67,42 +66,38 @@ def design(
     """Ask the LLM for a model within budget for the target, repair it, and write model.py, spec.json,
     conversation.json and report.md."""
     _friendly(_design)(budget, target, classes, input, replay, record, model, base_url, out_dir, max_revisions,
-                       timeout, retries, json_out, debug=debug)
+                       timeout, retries, yes, json_out, debug=debug)
+
+
+def _review(designer, design, task):
+    import click
+
+    from .agent.review import Review
+    from .screen import show_design
+
+    return Review(designer, task, out, lambda d: show_design(out, d, task), click.getchar,
+                  lambda prompt: out.input(prompt, markup=False)).run(design)
 
 
 def _design(budget, target, classes, input, replay, record, model, base_url, out_dir, max_revisions, timeout,
-            retries, json_out):
-    from .design import Options
+            retries, yes, json_out):
+    from .design import Options, make_task
     from .design import design as run
-    from .report import totals_line, verdict
+    from .errors import UsageError
+    from .screen import show_design
 
+    if not yes and not sys.stdin.isatty():
+        raise UsageError("stdin is not a terminal, so the design cannot be reviewed",
+                         "pass --yes to accept it without review")
     opts = Options(budget=budget, target=target, classes=classes, input=input, replay=replay, record=record,
                    model=model, base_url=base_url, out=out_dir, max_revisions=max_revisions, timeout=timeout,
-                   attempts=retries)
-    result, folder = run(opts, say=lambda s: err.print(s, markup=False))
+                   attempts=retries, yes=yes)
+    result, folder = run(opts, say=lambda s: err.print(s, markup=False), reviewer=None if yes else _review)
     if json_out:
         out.print_json(result.model_dump_json())
         return
-    from .design import make_task
-
-    task = make_task(opts)
-    table = Table(title=f"{result.spec.name} for {task.target.name}", title_justify="left")
-    for col, justify in (("#", "right"), ("layer", "left"), ("output", "left"), ("params", "right"),
-                         ("MACs", "right")):
-        table.add_column(col, justify=justify)
-    for row in result.profile.rows:
-        if "." not in row.index:
-            table.add_row(row.index, row.layer, row.output, f"{row.params:,}", f"{row.macs:,}")
-    out.print(table)
-    out.print(f"Totals: {totals_line(result, task)}", markup=False)
-    out.print(f"Target: {verdict(result, task)}", markup=False)
-    repairs = [f for f in result.findings if f.severity == "repair"]
-    out.print(f"Repairs gptnet made: {len(repairs)}", markup=False)
-    for f in repairs:
-        out.print(f"  - {f.line()}", markup=False)
-    if result.usage:
-        out.print("Tokens: " + ", ".join(f"{u['stage']} {u.get('total_tokens', 0):,}" for u in result.usage_by_stage)
-                  + f"; total {result.usage.get('total_tokens', 0):,}", markup=False)
+    if yes:
+        show_design(out, result, make_task(opts))
     out.print(f"Wrote {folder}/ (model.py, spec.json, conversation.json, report.md)", markup=False)
 
 

@@ -13,7 +13,8 @@ from typing import Callable
 from .agent.cassette import cassette_json, load_cassette, now, save_cassette
 from .agent.live import LiveLLM
 from .agent.llm import LLM, ReplayLLM
-from .agent.pipeline import Design, run_design
+from .agent.pipeline import Design, Designer, ReviewEvent
+from .agent.review import replay_review
 from .errors import UsageError
 from .output import write_folder
 from .render import render_model
@@ -48,6 +49,7 @@ class Options:
     max_revisions: int = 2
     timeout: float = 60.0
     attempts: int = 5
+    yes: bool = True  # accept without review; the CLI asks a person unless --yes
 
 
 def make_task(opts: Options) -> Task:
@@ -80,8 +82,14 @@ def command_line(opts: Options, task: Task, out: Path) -> str:
     return shlex.join(parts)
 
 
-def design(opts: Options, say: Callable[[str], None] = lambda s: None) -> tuple[Design, Path]:
-    """Run a design and write its folder; returns the design and the folder."""
+Reviewer = Callable[[Designer, Design, Task], Design]
+
+
+def design(opts: Options, say: Callable[[str], None] = lambda s: None,
+           reviewer: Reviewer | None = None) -> tuple[Design, Path]:
+    """Run a design, let `reviewer` steer it unless `opts.yes`, and write its folder; the design and the folder."""
+    if not opts.yes and reviewer is None:
+        raise UsageError("no one to review the design", "pass --yes to accept it without review")
     task = make_task(opts)
     llm = choose_llm(opts, say)
     say(f"Designing for {task.target.title}: budget {format_count(task.budget)} params, {task.classes} classes, "
@@ -89,8 +97,17 @@ def design(opts: Options, say: Callable[[str], None] = lambda s: None) -> tuple[
     record = opts.record or (live_log_path() if isinstance(llm, LiveLLM) else None)
     if record:
         say(f"Recording the conversation to {record} as it goes.")
-    result, conversation = run_design(task, llm, budget_text=opts.budget, max_revisions=opts.max_revisions, say=say,
-                                      on_record=(lambda c: save_cassette(c.cassette(), record)) if record else None)
+    designer = Designer(task, llm, budget_text=opts.budget, max_revisions=opts.max_revisions, say=say,
+                        on_record=(lambda c: save_cassette(c.cassette(), record)) if record else None)
+    result = designer.start()
+    if isinstance(llm, ReplayLLM) and llm.cassette.review:
+        result = replay_review(designer, result, llm.cassette.review, say)
+    if not opts.yes:
+        result = reviewer(designer, result, task)
+    accept = ReviewEvent(event="accept", text="--yes" if opts.yes else None)
+    designer.conversation.add_review(accept.model_dump(exclude_none=True))
+    result = result.model_copy(update={"review": [*result.review, accept]})
+    conversation = designer.conversation
     out = opts.out or Path("generated") / result.spec.folder_name
     cassette = conversation.cassette()
     header = {"params": f"Params: {result.profile.params:,}; MACs: {result.profile.macs:,} at "

@@ -57,6 +57,15 @@ def render_report(design: Design, task: Task, command: str) -> str:
         lines.append("None: the LLM's answer was usable as given.")
     if notes:
         lines += ["", "## Notes", ""] + [f"- {f.where}: {f.why}" for f in notes]
+    if design.review:
+        lines += ["", "## Review", ""]
+        for e in design.review:
+            if e.event == "feedback":
+                lines.append(f"- feedback sent to the LLM as a revise turn: \"{e.text}\"")
+            elif e.event == "edit":
+                lines += ["- edit:", "", "```diff", (e.diff or "").rstrip(), "```", ""]
+            else:
+                lines.append("- accepted without review (--yes)" if e.text == "--yes" else "- accepted by the reviewer")
     lines += ["", "## Layers", "", f"At the task input 1x{'x'.join(map(str, task.input))}.", "",
               "| # | layer | output | params | MACs |", "|---|---|---|---:|---:|"]
     lines += [f"| {r.index} | `{r.layer}` | {r.output} | {r.params:,} | {r.macs:,} |" for r in p.rows]

@@ -26,7 +26,7 @@ def clean_env(**extra: str) -> dict[str, str]:
 def run_cli(*args: str, cwd: Path, env: dict[str, str] | None = None, timeout: float = 120,
             ) -> subprocess.CompletedProcess:
     return subprocess.run([sys.executable, "-m", "gptnet", *args], cwd=cwd, env=env or clean_env(),
-                          capture_output=True, text=True, timeout=timeout)
+                          capture_output=True, text=True, timeout=timeout, stdin=subprocess.DEVNULL)
 
 
 def write_cassette(path: Path, turns: list[dict], meta: dict | None = None) -> Path:

@@ -18,7 +18,7 @@ REFRESH = "GPTNET_ACCEPT=1 python -m pytest tests/test_article.py"
 @pytest.fixture(scope="module")
 def article_run(tmp_path_factory) -> tuple[Path, str]:
     cwd = tmp_path_factory.mktemp("article")
-    r = run_cli("design", "--budget", "10M", "--target", "sd855", cwd=cwd)
+    r = run_cli("design", "--budget", "10M", "--target", "sd855", "--yes", cwd=cwd)
     assert r.returncode == 0, r.stderr
     assert "replaying the article's conversation" in r.stderr
     return cwd / "generated" / "cnn_gpt", r.stdout

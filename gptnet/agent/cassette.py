@@ -42,6 +42,8 @@ class Cassette(BaseModel):
     format: Literal["gptnet-conversation/1"] = FORMAT
     meta: dict[str, Any] = Field(default_factory=dict)
     turns: list[Turn] = Field(default_factory=list)
+    review: list[dict[str, Any]] = Field(default_factory=list,
+                                         description="the human review (accept, edits, feedback), in order")
 
 
 def _scrub(value: Any) -> Any:

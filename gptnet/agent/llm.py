@@ -55,6 +55,7 @@ class Conversation:
     meta: dict[str, Any]
     turns: list[Turn] = field(default_factory=list)
     on_record: Callable[["Conversation"], None] | None = None  # e.g. write the cassette after every turn
+    review: list[dict[str, Any]] = field(default_factory=list)
 
     def record(self, stage: str, request: dict[str, Any], reply: Reply) -> None:
         self.turns.append(Turn(stage=stage, request={**request, **reply.params}, response=reply.text,
@@ -62,5 +63,10 @@ class Conversation:
         if self.on_record:
             self.on_record(self)
 
+    def add_review(self, event: dict[str, Any]) -> None:
+        self.review.append(event)
+        if self.on_record:
+            self.on_record(self)
+
     def cassette(self) -> Cassette:
-        return Cassette(meta=self.meta, turns=self.turns)
+        return Cassette(meta=self.meta, turns=self.turns, review=self.review)

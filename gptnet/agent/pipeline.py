@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any, Callable, Literal, Union
 
 from pydantic import BaseModel, Field
 
@@ -43,6 +43,7 @@ class Design(BaseModel):
     revisions: int = 0
     usage: dict[str, int] = Field(default_factory=dict, description="total token usage")
     usage_by_stage: list[dict[str, Any]] = Field(default_factory=list, description="token usage of each turn")
+    review: list["ReviewEvent"] = Field(default_factory=list, description="the human review, in order")
 
 
 @dataclass
@@ -149,56 +150,102 @@ def _choose(answer: ParsedAnswer, modules: dict[str, ModuleSpec], task: Task,
     return original, fixed, findings
 
 
-def run_design(task: Task, llm: LLM, *, budget_text: str, max_revisions: int = 2,
-               say: Callable[[str], None] = lambda s: None,
-               on_record: Callable[[Conversation], None] | None = None) -> tuple[Design, Conversation]:
-    conversation = Conversation(meta={"budget": budget_text, "target": task.target.name, "model": llm.model,
-                                      "classes": task.classes, "input": "x".join(map(str, task.input)),
-                                      "created": now(), "gptnet": "design"}, on_record=on_record)
-    session = Session(llm, task, conversation, say)
-    ops = _ops_verdict(session)
-    try:
-        text = session.ask("model", render_prompt("model", budget=format_count(task.budget), target=task.target,
-                                                  classes=task.classes, input=task.input))
-    except NoAnswer:
-        raise DesignError("the LLM has no answer for stage model", "add a turn with stage \"model\" to the "
-                          "cassette, or run against a live LLM") from None
-    modules: dict[str, ModuleSpec] = {}
-    revisions = 0
-    while True:
-        notes: list[Finding] = []
+class ReviewEvent(BaseModel):
+    """One step of the human review, kept in conversation.json so that a replay reproduces the reviewed design."""
+
+    event: Literal["accept", "edit", "feedback"]
+    text: Union[str, None] = Field(None, description="the reviewer's feedback, sent as a revise turn")
+    diff: Union[str, None] = Field(None, description="an edit, as a unified diff of the spec")
+    spec: Union[dict[str, Any], None] = Field(None, description="the spec after an edit, as the reviewer saved it")
+
+
+class Designer:
+    """Drives the stages for one run: `start()` asks ops and model (and modules, and revisions), `feedback()` and
+    `edit()` take a reviewer's steps; each returns a validated Design."""
+
+    def __init__(self, task: Task, llm: LLM, *, budget_text: str, max_revisions: int = 2,
+                 say: Callable[[str], None] = lambda s: None,
+                 on_record: Callable[[Conversation], None] | None = None) -> None:
+        self.task, self.llm, self.max_revisions = task, llm, max_revisions
+        self.conversation = Conversation(meta={"budget": budget_text, "target": task.target.name,
+                                               "model": llm.model, "classes": task.classes,
+                                               "input": "x".join(map(str, task.input)), "created": now(),
+                                               "gptnet": "design"}, on_record=on_record)
+        self.session = Session(llm, task, self.conversation, say)
+        self.modules: dict[str, ModuleSpec] = {}
+        self.ops: OpsVerdict | None = None
+        self.revisions = 0
+
+    def start(self) -> Design:
+        self.ops = _ops_verdict(self.session)
+        t = self.task
         try:
-            answer = parse_answer(text)
-            if not answer.models:
-                raise ParseError("it defines " + (", ".join(m.name for m in answer.modules) or "nothing")
-                                 + " but no model")
-            notes = _define_modules(session, answer, modules)
-            original, spec, findings = _choose(answer, modules, task)
-            findings = notes + findings
-        except ParseError as e:
-            findings = [Finding(kind="unparseable", where="answer", why=f"no model could be read from it: {e}",
-                                severity="error")]
-            original = spec = None
-        problems = errors(findings)
-        if not problems:
-            break
-        if revisions >= max_revisions:
-            raise DesignError(f"no valid model after {revisions} revision(s): {problems[0].line()}",
-                              "see conversation.json; try a larger budget or another model") from None
-        try:
-            text = session.ask("revise", render_prompt(
-                "revise", findings=problems, feedback=None, budget=format_count(task.budget), classes=task.classes,
-                input=task.input, target=task.target,
-                spec=json.dumps(_llm_view(original), ensure_ascii=False) if original else "(none could be read)"))
+            text = self.session.ask("model", render_prompt("model", budget=format_count(t.budget), target=t.target,
+                                                           classes=t.classes, input=t.input))
         except NoAnswer:
-            raise DesignError(f"{problems[0].line()}; it needs the LLM's judgement and there is no answer for "
-                              "stage revise", "add a \"revise\" turn to the cassette, or run against a live LLM",
-                              ) from None
-        revisions += 1
-    design = Design(spec=spec, original=original, findings=findings, ops=ops, profile=profile_spec(spec),
-                    source=llm.description, revisions=revisions, usage=_usage(conversation),
-                    usage_by_stage=[{"stage": t.stage, **t.usage} for t in conversation.turns if t.usage])
-    return design, conversation
+            raise DesignError("the LLM has no answer for stage model", "add a turn with stage \"model\" to the "
+                              "cassette, or run against a live LLM") from None
+        return self._settle(text, self.max_revisions)
+
+    def feedback(self, text: str, current: Design) -> Design:
+        """The reviewer's words go to the LLM as a revise turn with the current spec."""
+        answer = self._revise([], current.spec, text, "add the reviewer's \"revise\" turn to the cassette, or "
+                                                      "run against a live LLM")
+        design = self._settle(answer, self.revisions + self.max_revisions)
+        return design.model_copy(update={"review": [*current.review, ReviewEvent(event="feedback", text=text)]})
+
+    def edit(self, spec: ModelSpec, current: Design, diff: str) -> tuple[Design | None, list[Finding]]:
+        """A reviewer's edited spec, validated again: the new design, or None and the errors that stop it."""
+        fixed, findings = validate(spec, self.task)
+        if errors(findings):
+            return None, findings
+        event = ReviewEvent(event="edit", diff=diff, spec=spec.model_dump(mode="json"))
+        repairs = [f.model_copy(update={"where": f"edit: {f.where}"}) for f in findings]
+        return self._design(current.original, fixed, current.findings + repairs, [*current.review, event]), findings
+
+    def _revise(self, problems: list[Finding], spec: ModelSpec | None, feedback: str | None, hint: str) -> str:
+        t = self.task
+        try:
+            return self.session.ask("revise", render_prompt(
+                "revise", findings=problems, feedback=feedback, budget=format_count(t.budget), classes=t.classes,
+                input=t.input, target=t.target,
+                spec=json.dumps(_llm_view(spec), ensure_ascii=False) if spec else "(none could be read)"))
+        except NoAnswer:
+            what = f"{problems[0].line()}; it needs the LLM's judgement and" if problems else "the reviewer's " \
+                "feedback needs an answer and"
+            raise DesignError(f"{what} there is no answer for stage revise", hint) from None
+
+    def _settle(self, text: str, max_revisions: int) -> Design:
+        """Parse, define modules, choose and validate; ask revise turns until no error is left or rounds run out."""
+        while True:
+            try:
+                answer = parse_answer(text)
+                if not answer.models:
+                    raise ParseError("it defines " + (", ".join(m.name for m in answer.modules) or "nothing")
+                                     + " but no model")
+                notes = _define_modules(self.session, answer, self.modules)
+                original, spec, findings = _choose(answer, self.modules, self.task)
+                findings = notes + findings
+            except ParseError as e:
+                findings = [Finding(kind="unparseable", where="answer", why=f"no model could be read from it: {e}",
+                                    severity="error")]
+                original = spec = None
+            problems = errors(findings)
+            if not problems:
+                return self._design(original, spec, findings, [])
+            if self.revisions >= max_revisions:
+                raise DesignError(f"no valid model after {self.revisions} revision(s): {problems[0].line()}",
+                                  "see conversation.json; try a larger budget or another model") from None
+            text = self._revise(problems, original, None,
+                                "add a \"revise\" turn to the cassette, or run against a live LLM")
+            self.revisions += 1
+
+    def _design(self, original: ModelSpec, spec: ModelSpec, findings: list[Finding],
+                review: list[ReviewEvent]) -> Design:
+        c = self.conversation
+        return Design(spec=spec, original=original, findings=findings, ops=self.ops, profile=profile_spec(spec),
+                      source=self.llm.description, revisions=self.revisions, usage=_usage(c),
+                      usage_by_stage=[{"stage": t.stage, **t.usage} for t in c.turns if t.usage], review=review)
 
 
 def _llm_view(spec: ModelSpec) -> dict:
@@ -213,3 +260,6 @@ def _usage(conversation: Conversation) -> dict[str, int]:
             if isinstance(v, int):
                 total[k] = total.get(k, 0) + v
     return total
+
+
+Design.model_rebuild()

@@ -1,0 +1,133 @@
+"""The human review: after the model stage (and each revision) the engineer sees the design and steers it, one key
+per choice: accept, edit the spec in $EDITOR, send feedback to the LLM, see the diff against the LLM's answer, or
+quit. Every step is recorded in the conversation, and `replay_review` applies recorded steps again."""
+
+from __future__ import annotations
+
+import difflib
+import os
+import shlex
+import subprocess
+import tempfile
+from pathlib import Path
+from typing import Any, Callable
+
+from rich.console import Console
+
+from ..errors import GptnetError
+from ..spec.editing import EditError, from_text, to_text
+from ..spec.graph import ModelSpec
+from ..validators import Task, errors
+from .pipeline import Designer, Design, ReviewEvent
+
+PROMPT = "[a]ccept  [e]dit  [f]eedback  [d]iff  [q]uit > "
+
+
+class Quit(GptnetError):
+    exit_code = 1
+
+    def __init__(self) -> None:
+        super().__init__("quit at review: nothing was written", "run again to get a new design")
+
+
+def spec_diff(before: ModelSpec, after: ModelSpec, labels: tuple[str, str]) -> str:
+    return "".join(difflib.unified_diff(to_text(before).splitlines(keepends=True),
+                                        to_text(after).splitlines(keepends=True), *labels))
+
+
+def run_editor(path: Path) -> None:
+    editor = shlex.split(os.environ.get("VISUAL") or os.environ.get("EDITOR") or "vi")
+    try:
+        subprocess.run([*editor, str(path)], check=False)
+    except FileNotFoundError:
+        raise GptnetError(f"editor {editor[0]!r} not found", "set $EDITOR to an editor you have") from None
+
+
+class Review:
+    """The review loop for one run, on a console with single-key input."""
+
+    def __init__(self, designer: Designer, task: Task, console: Console, show: Callable[[Design], None],
+                 getkey: Callable[[], str], readline: Callable[[str], str]) -> None:
+        self.designer, self.task, self.console, self.show = designer, task, console, show
+        self.getkey, self.readline = getkey, readline
+
+    def run(self, design: Design) -> Design:
+        self.show(design)
+        while True:
+            self.console.print(PROMPT, end="", markup=False)
+            key = self.getkey().strip().lower()
+            self.console.print(key, markup=False)
+            if key == "a":
+                return design
+            if key == "q":
+                raise Quit()
+            if key == "d":
+                diff = spec_diff(design.original, design.spec, ("LLM's answer", "current spec"))
+                self.console.print(diff or "No change: the spec is the LLM's answer as given.", markup=False)
+            elif key == "e":
+                design = self._edit(design)
+            elif key == "f":
+                text = self.readline("Feedback for the LLM: ").strip()
+                if text:
+                    self.console.print("Asking the LLM to revise the design...", markup=False)
+                    design = self.designer.feedback(text, design)
+                    self._record(design.review[-1])
+                    self.show(design)
+            else:
+                self.console.print("Press a, e, f, d or q.", markup=False)
+
+    def _edit(self, design: Design) -> Design:
+        """Edit until the spec validates or the reviewer keeps the previous one; it is never lost."""
+        with tempfile.TemporaryDirectory(prefix="gptnet-edit-") as tmp:
+            path = Path(tmp) / "spec.json"
+            path.write_text(to_text(design.spec), encoding="utf-8")
+            while True:
+                run_editor(path)
+                text = path.read_text(encoding="utf-8")
+                problems: list[str] = []
+                try:
+                    edited = from_text(text, design.spec)
+                except EditError as e:
+                    problems = str(e).splitlines()
+                else:
+                    diff = spec_diff(design.spec, edited, ("before the edit", "after the edit"))
+                    if not diff:
+                        self.console.print("No change.", markup=False)
+                        return design
+                    new, findings = self.designer.edit(edited, design, diff)
+                    if new is not None:
+                        self._record(new.review[-1])
+                        self.show(new)
+                        return new
+                    problems = [f.line() for f in errors(findings)]
+                self.console.print("The edited spec cannot be used:", markup=False)
+                for line in problems:
+                    self.console.print(f"  {line}", markup=False)
+                self.console.print("[e]dit again  [k]eep the previous spec > ", end="", markup=False)
+                key = self.getkey().strip().lower()
+                self.console.print(key, markup=False)
+                if key != "e":
+                    return design
+
+    def _record(self, event: ReviewEvent) -> None:
+        self.designer.conversation.add_review(event.model_dump(exclude_none=True))
+
+
+def replay_review(designer: Designer, design: Design, events: list[dict[str, Any]],
+                  say: Callable[[str], None]) -> Design:
+    """Apply a recorded review (edits and feedback) so a replay reproduces the reviewed design."""
+    for raw in events:
+        event = ReviewEvent.model_validate(raw)
+        if event.event == "accept":
+            break
+        if event.event == "edit":
+            new, findings = designer.edit(ModelSpec.model_validate(event.spec), design, event.diff or "")
+            if new is None:
+                raise GptnetError(f"a recorded edit no longer validates: {errors(findings)[0].line()}",
+                                  "edit conversation.json's review, or run the review again")
+        else:
+            new = designer.feedback(event.text or "", design)
+        say(f"review: replayed {event.event}")
+        designer.conversation.add_review(new.review[-1].model_dump(exclude_none=True))
+        design = new
+    return design
