@@ -69,13 +69,27 @@ def design(
                        timeout, retries, yes, json_out, debug=debug)
 
 
-def _review(designer, design, task):
-    import click
+def _getkey() -> str:
+    """One key press, without Enter (cbreak mode keeps Ctrl-C working)."""
+    try:
+        import termios
+        import tty
+    except ImportError:  # not a POSIX terminal: a line will do
+        return input()[:1]
+    fd = sys.stdin.fileno()
+    old = termios.tcgetattr(fd)
+    try:
+        tty.setcbreak(fd)
+        return sys.stdin.read(1)
+    finally:
+        termios.tcsetattr(fd, termios.TCSADRAIN, old)
 
+
+def _review(designer, design, task):
     from .agent.review import Review
     from .screen import show_design
 
-    return Review(designer, task, out, lambda d: show_design(out, d, task), click.getchar,
+    return Review(designer, task, out, lambda d: show_design(out, d, task), _getkey,
                   lambda prompt: out.input(prompt, markup=False)).run(design)
 
 

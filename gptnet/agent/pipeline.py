@@ -126,8 +126,16 @@ def _define_modules(session: Session, answer: ParsedAnswer, modules: dict[str, M
             kind="undefined-module", where=name,
             before=f"{name} used {sum(1 for c in answer.models for n in c.layers if isinstance(n, Call) and n.module == name)} "
                    "times but never defined",
-            after=f"{name}({', '.join(module.params)}) = " + " -> ".join(signature(n) for n in module.body),
+            after=_module_summary(module),
             why=f"the model answer used it without a definition; defined from the answer to stage {stage}"))
+
+
+def _module_summary(module: ModuleSpec) -> str:
+    """`DepthwiseConv2d(in_channels, ..., groups=in_channels): Conv2d -> Conv2d`; model.py has the whole class."""
+    params = [f"{p}={module.derived[p]}" if p in module.derived else f"{p}={module.defaults[p]!r}"
+              if p in module.defaults else p for p in module.params]
+    return f"{module.name}({', '.join(params)}): " + " -> ".join(
+        n.module if isinstance(n, Call) else getattr(n, "op", "?") for n in module.body)
 
 
 def _choose(answer: ParsedAnswer, modules: dict[str, ModuleSpec], task: Task,

@@ -43,7 +43,8 @@ def from_text(text: str, like: ModelSpec) -> ModelSpec:
     try:
         data = json.loads(text)
     except json.JSONDecodeError as e:
-        raise EditError(f"line {e.lineno}, column {e.colno}: {e.msg}") from None
+        bad = text.splitlines()[e.lineno - 1].strip() if e.lineno <= len(text.splitlines()) else ""
+        raise EditError(f"line {e.lineno}, column {e.colno}: {e.msg}: {bad[:100]}") from None
     if not isinstance(data, dict):
         raise EditError("top level: expected an object with \"name\", \"layers\" and \"modules\"")
     data = {**data, "input": like.input, "num_classes": like.num_classes, "head": None}

@@ -1,0 +1,152 @@
+"""The review loop as a person uses it: the real CLI in a pseudo-terminal, one key per choice."""
+
+from __future__ import annotations
+
+import json
+import re
+import sys
+from pathlib import Path
+
+import pexpect
+import pytest
+
+from conftest import ROOT, clean_env, load_model_module, run_cli
+from fake_openai import FakeOpenAI, Script
+
+PROMPT = r"\[a\]ccept  \[e\]dit  \[f\]eedback  \[d\]iff  \[q\]uit > "
+EDITOR = f"{sys.executable} {ROOT / 'tests' / 'editors' / 'widen.py'}"
+ARTICLE = [t["response"] for t in json.loads((ROOT / "gptnet/data/article.json").read_text())["turns"]]
+SMALLER = ARTICLE[1].replace("Conv2d(512, 1024, kernel_size=3, stride=2, padding=1) BatchNorm2d(1024) ReLU() "
+                             "Avgpool2d(kernel_size=4) Flatten() Linear(1024, 10)",
+                             "AdaptiveAvgPool2d(1) Flatten() Linear(512, 10)")
+
+
+def spawn(tmp_path: Path, *args: str, **env: str) -> pexpect.spawn:
+    child = pexpect.spawn(sys.executable, ["-m", "gptnet", "design", "--budget", "10M", "--target", "sd855",
+                                           "--out", str(tmp_path / "out"), *args],
+                          cwd=str(tmp_path), env=clean_env(COLUMNS="120", **env), encoding="utf-8", timeout=60,
+                          dimensions=(50, 120))
+    child.expect(PROMPT)
+    return child
+
+
+def finish(child: pexpect.spawn) -> int:
+    child.expect(pexpect.EOF)
+    child.close()
+    return child.exitstatus
+
+
+def test_the_review_screen_shows_everything_then_accept_writes(tmp_path: Path) -> None:
+    child = spawn(tmp_path)
+    screen = child.before
+    for text in ("CNN-GPT for sd855", "AdaptiveAvgPool2d(1)", "Totals: 6.76M params", "of the 10M budget",
+                 "Target: sd855: every operator", "Repairs gptnet made: 8", "[undefined-module] DepthwiseConv2d"):
+        assert text in screen
+    child.send("a")
+    child.expect("Wrote ")
+    assert finish(child) == 0
+    review = json.loads((tmp_path / "out" / "conversation.json").read_text())["review"]
+    assert review == [{"event": "accept"}]
+    assert "accepted by the reviewer" in (tmp_path / "out" / "report.md").read_text()
+
+
+def test_edit_widens_a_layer_and_the_output_reflects_it(tmp_path: Path) -> None:
+    child = spawn(tmp_path, EDITOR=EDITOR)
+    child.send("e")
+    child.expect(PROMPT)
+    assert "Conv2d(512, 1280" in child.before and "Linear(1280, 100)" in child.before
+    child.send("a")
+    assert finish(child) == 0
+    out = tmp_path / "out"
+    net = load_model_module(out / "model.py").build_model()
+    assert net.model[30].out_channels == 1280 and net.model[35].in_features == 1280
+    report = (out / "report.md").read_text()
+    assert '-    {"op": "Conv2d", "in_channels": 512, "out_channels": 1024' in report
+    assert "edit: layer 31 (BatchNorm2d)" in report  # gptnet's repairs that followed the edit
+    assert [e["event"] for e in json.loads((out / "conversation.json").read_text())["review"]] == ["edit", "accept"]
+    # the reviewed run replays to the same model
+    first = (out / "model.py").read_text()
+    replay = tmp_path / "reviewed.json"
+    replay.write_text((out / "conversation.json").read_text())
+    r = run_cli("design", "--budget", "10M", "--target", "sd855", "--replay", str(replay), "--yes", "--out",
+                str(out), cwd=tmp_path)
+    assert r.returncode == 0, r.stderr
+    assert (out / "model.py").read_text().replace(str(replay), str(out / "conversation.json")) == first
+
+
+def test_a_broken_edit_is_explained_and_offered_back(tmp_path: Path) -> None:
+    flag = tmp_path / "broke"
+    child = spawn(tmp_path, EDITOR=EDITOR, GPTNET_TEST_BREAK_FIRST=str(flag))
+    child.send("e")
+    child.expect(r"\[e\]dit again  \[k\]eep the previous spec > ")
+    assert "The edited spec cannot be used" in child.before and "line 3, column 49" in child.before
+    child.send("e")  # the editor opens on the broken text; this time it makes the good edit
+    child.expect(PROMPT)
+    child.send("a")
+    assert finish(child) == 0 and flag.exists()
+    assert "nn.Conv2d(512, 1280" in (tmp_path / "out" / "model.py").read_text()
+
+
+def test_keep_the_previous_spec_after_a_broken_edit(tmp_path: Path) -> None:
+    flag = tmp_path / "broke"
+    child = spawn(tmp_path, EDITOR=EDITOR, GPTNET_TEST_BREAK_FIRST=str(flag))
+    child.send("e")
+    child.expect(r"\[k\]eep the previous spec > ")
+    child.send("k")
+    child.expect(PROMPT)
+    child.send("d")
+    child.expect(PROMPT)
+    assert '+    {"op": "Linear", "in_features": 1024, "out_features": 100}' in child.before
+    child.send("a")
+    assert finish(child) == 0
+    assert "nn.Conv2d(512, 1024" in (tmp_path / "out" / "model.py").read_text()
+
+
+def test_feedback_goes_to_the_llm_and_comes_back_for_review(tmp_path: Path) -> None:
+    script = Script(answers=[*ARTICLE, SMALLER])
+    with FakeOpenAI(script) as server:
+        child = spawn(tmp_path, "--base-url", server.base_url, "--model", "test-model")
+        child.send("f")
+        child.expect("Feedback for the LLM: ")
+        child.sendline("drop the last stage, it is too big for the phone")
+        child.expect(PROMPT)
+        assert "Linear(512, 100)" in child.before and "review: feedback" in child.before
+        child.send("a")
+        assert finish(child) == 0
+    assert "drop the last stage" in script.requests[-1]["messages"][-1]["content"]
+    out = tmp_path / "out"
+    cassette = json.loads((out / "conversation.json").read_text())
+    assert [t["stage"] for t in cassette["turns"]][-1] == "revise"
+    assert [e["event"] for e in cassette["review"]] == ["feedback", "accept"]
+    assert "drop the last stage" in (out / "report.md").read_text()
+    first = (out / "model.py").read_text()
+    replay = tmp_path / "reviewed.json"
+    replay.write_text((out / "conversation.json").read_text())
+    r = run_cli("design", "--budget", "10M", "--target", "sd855", "--replay", str(replay), "--yes", "--out",
+                str(out), cwd=tmp_path)
+    assert r.returncode == 0, r.stderr
+    assert (out / "model.py").read_text().replace(str(replay), str(out / "conversation.json")) == first
+
+
+def test_quit_writes_nothing(tmp_path: Path) -> None:
+    child = spawn(tmp_path)
+    child.send("q")
+    child.expect("nothing was written")
+    assert finish(child) == 1
+    assert not (tmp_path / "out").exists()
+
+
+def test_no_terminal_and_no_yes_stops_at_once(tmp_path: Path) -> None:
+    r = run_cli("design", "--budget", "10M", "--target", "sd855", cwd=tmp_path)
+    assert r.returncode == 2
+    assert re.search(r"pass --yes", r.stderr) and "stage" not in r.stderr
+
+
+@pytest.mark.parametrize("key", ["x", "?"])
+def test_other_keys_say_what_to_press(key: str, tmp_path: Path) -> None:
+    child = spawn(tmp_path)
+    child.send(key)
+    child.expect(PROMPT)
+    assert "Press a, e, f, d or q." in child.before
+    child.send("q")
+    assert finish(child) == 1
