@@ -10,6 +10,7 @@ from typing import Optional
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 
 from .errors import GptnetError
 
@@ -29,7 +30,7 @@ def _friendly(fn):
         except GptnetError as e:
             if debug:
                 raise
-            err.print(f"[red]gptnet: error:[/red] {e.message}", markup=True)
+            err.print(f"[red]gptnet: error:[/red] {escape(e.message)}", markup=True)
             if e.hint:
                 err.print(f"hint: {e.hint}", markup=False)
             raise typer.Exit(e.exit_code) from None

@@ -230,7 +230,7 @@ class Designer:
                 answer = parse_answer(text)
                 if not answer.models:
                     raise ParseError("it defines " + (", ".join(m.name for m in answer.modules) or "nothing")
-                                     + " but no model")
+                                     + " but no model" + "".join(f"; {n}" for n in answer.notes))
                 notes = _define_modules(self.session, answer, self.modules)
                 original, spec, findings = _choose(answer, self.modules, self.task)
                 findings = notes + findings

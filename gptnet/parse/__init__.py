@@ -3,14 +3,21 @@ nothing in them is ever executed, imported or evaluated."""
 
 from __future__ import annotations
 
+import re
+
 from .answer import Candidate, ParsedAnswer, ParseError
 from .jsonform import find_json, parse_json
 from .layerlist import parse_layer_list
 from .pysource import looks_like_python, parse_python
 
 
+_THINKING = re.compile(r"<think(?:ing)?>.*?(?:</think(?:ing)?>|$)", re.S | re.I)
+
+
 def parse_answer(text: str) -> ParsedAnswer:
-    """The models and modules in an answer, whichever form it takes."""
+    """The models and modules in an answer, whichever form it takes. A reasoning model's `<think>` block is
+    its drafts, not its answer, and is left out."""
+    text = _THINKING.sub("", text)
     errors = []
     if find_json(text) is not None:
         try:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Literal, Union
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, ValidationError
 
 from ..spec.graph import ModuleSpec, Node
 
@@ -25,3 +25,9 @@ class ParsedAnswer(BaseModel):
     models: list[Candidate] = Field(default_factory=list, description="candidate models, in answer order")
     modules: list[ModuleSpec] = Field(default_factory=list, description="composite modules the answer defines")
     notes: list[str] = Field(default_factory=list, description="what was read but left out, and why")
+
+
+def flat_errors(e: ValidationError, most: int = 3) -> str:
+    """A pydantic error as one line of `where: what` parts."""
+    parts = [f"{'.'.join(map(str, err['loc'])) or 'value'}: {err['msg']}" for err in e.errors()[:most]]
+    return "; ".join(parts)

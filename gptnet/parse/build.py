@@ -12,7 +12,7 @@ from pydantic import ValidationError
 
 from ..spec.graph import Call
 from ..spec.layers import Layer, pair
-from ..spec.registry import lookup
+from ..spec.registry import lookup, normalize_name
 
 # argument spellings from Keras, papers and LLM habits -> torch's
 KEYWORDS = {
@@ -23,9 +23,9 @@ KEYWORDS = {
     "rate": "p", "dropout": "p", "use_bias": "bias", "dilation_rate": "dilation", "features": "num_features",
     "channels": "num_features", "epsilon": "eps", "num_classes": "out_features", "classes": "out_features",
 }
-IGNORED = {"activation", "data_format", "input_shape", "kernel_initializer", "name", "device", "dtype",
+IGNORED = {"data_format", "input_shape", "kernel_initializer", "name", "device", "dtype",
            "padding_mode", "ceil_mode", "count_include_pad", "track_running_stats", "return_indices",
-           "divisor_override", "center", "scale", "axis", "start_dim", "end_dim"}
+           "divisor_override", "center", "scale", "axis", "start_dim", "end_dim", "input_dim"}
 
 
 class BuildError(ValueError):
@@ -85,3 +85,19 @@ def make_node(name: str, args: list[Any] | tuple = (), kwargs: dict[str, Any] | 
     except ValidationError as e:
         problems = "; ".join(f"{'.'.join(map(str, err['loc']))}: {err['msg']}" for err in e.errors())
         raise BuildError(f"{name}: {problems}") from None
+
+
+def make_nodes(name: str, args: list[Any] | tuple = (), kwargs: dict[str, Any] | None = None,
+               attr: str | None = None, notes: list[str] | None = None) -> list:
+    """Like `make_node`, plus Keras habits: `activation="relu"` becomes a layer of its own after this one, and
+    `Activation("relu")` is that activation."""
+    kwargs = dict(kwargs or {})
+    if normalize_name(name) == "activation" and args and isinstance(args[0], str):
+        return make_nodes(args[0], args[1:], kwargs, attr, notes)
+    activation = kwargs.pop("activation", None)
+    nodes = [make_node(name, args, kwargs, attr=attr, notes=notes)]
+    if isinstance(activation, str) and activation.lower() not in ("linear", "none", ""):
+        if lookup(activation) is None:
+            raise BuildError(f"{name}: unknown activation {activation!r}")
+        nodes.append(make_node(activation))
+    return nodes

@@ -10,12 +10,22 @@ from typing import Any
 
 from ..spec.graph import Concat, ModuleSpec, Residual
 from ..spec.registry import lookup
-from .answer import Candidate, ParsedAnswer, ParseError
+from pydantic import ValidationError
+
+from .answer import Candidate, ParsedAnswer, ParseError, flat_errors
 from .build import BuildError, make_node
 
 _FENCE = re.compile(r"```(?:json|JSON)?\s*\n(.*?)```", re.DOTALL)
 _OP_KEYS = ("op", "type", "layer", "kind", "operator", "class", "module")
 _ARG_KEYS = ("args", "params", "parameters", "config", "arguments", "kwargs")
+
+
+_RELAX = re.compile(r'("(?:\\.|[^"\\])*")|//[^\n]*|/\*.*?\*/|,(?=\s*[}\]])', re.S)
+
+
+def _relaxed(text: str) -> str:
+    """JSON as LLMs also write it: with // and /* */ comments and trailing commas, which are dropped."""
+    return _RELAX.sub(lambda m: m.group(1) or "", text)
 
 
 def find_json(text: str) -> Any | None:
@@ -24,12 +34,13 @@ def find_json(text: str) -> Any | None:
     decoder = json.JSONDecoder()
     for block in blocks:
         for m in re.finditer(r"[\[{]", block):
-            try:
-                value, _ = decoder.raw_decode(block, m.start())
-            except json.JSONDecodeError:
-                continue
-            if isinstance(value, (dict, list)) and value:
-                return value
+            for candidate, start in ((block, m.start()), (_relaxed(block[m.start():]), 0)):
+                try:
+                    value, _ = decoder.raw_decode(candidate, start)
+                except json.JSONDecodeError:
+                    continue
+                if isinstance(value, (dict, list)) and value:
+                    return value
     return None
 
 
@@ -97,12 +108,15 @@ def _module(item: dict[str, Any], notes: list[str]) -> ModuleSpec:
     try:
         return ModuleSpec(name=name, params=params, defaults=defaults, derived=item.get("derived", {}),
                           body=_chain(body, notes, where), doc=item.get("doc") or item.get("description"))
+    except ValidationError as e:
+        raise ParseError(f"{where}: {flat_errors(e)}") from None
     except ValueError as e:
         raise ParseError(f"{where}: {e}") from None
 
 
 def _is_model(value: Any) -> bool:
-    return isinstance(value, dict) and isinstance(value.get("layers"), list)
+    # a definition with constructor parameters is a module, even when its layers are under "layers"
+    return isinstance(value, dict) and isinstance(value.get("layers"), list) and "params" not in value
 
 
 def parse_json(text: str) -> ParsedAnswer:
@@ -111,6 +125,10 @@ def parse_json(text: str) -> ParsedAnswer:
         raise ParseError("no JSON object in the answer")
     notes: list[str] = []
     answer = ParsedAnswer(form="json")
+    if isinstance(data, dict):
+        for key in ("architecture", "network", "sequence"):  # other names LLMs give the layer list
+            if isinstance(data.get(key), list) and "layers" not in data:
+                data = {**data, "layers": data.pop(key)}
     if isinstance(data, dict) and isinstance(data.get("model"), dict):
         data = {**data["model"], "modules": data.get("modules", data["model"].get("modules", []))}
     if isinstance(data, dict) and isinstance(data.get("models"), list):
@@ -121,7 +139,8 @@ def parse_json(text: str) -> ParsedAnswer:
         models, modules = [{"layers": data}], []
     elif _is_model(data):
         models, modules = [data], data.get("modules", [])
-    elif isinstance(data, dict) and ("body" in data or "name" in data) and not _op_of(data)[1]:
+    elif isinstance(data, dict) and ("body" in data or "params" in data or "name" in data) \
+            and not _op_of(data)[1]:
         models, modules = [], [data]  # a lone module definition
     else:
         raise ParseError(f"JSON answer has no \"layers\" list (keys: {', '.join(map(str, data)) if isinstance(data, dict) else 'a list'})")

@@ -8,14 +8,17 @@ import ast
 import re
 from typing import Any
 
+from ..spec import expr
 from ..spec.graph import Call
 from ..spec.layers import Linear
 from ..spec.registry import lookup
 from .answer import Candidate, ParsedAnswer, ParseError
-from .build import BuildError, make_node
+from .build import BuildError, make_node, make_nodes
 
-_CALL = re.compile(r"(?<![\w.])((?:torch\.)?(?:nn\.|layers\.)?[A-Za-z_][A-Za-z0-9_]*)\s*\(")
-_BULLET = re.compile(r"^\s*(?:[-*•·>]+|\(?\d+[.)、:]|#+)?\s*")
+# no space before "(": "Batch Normalization (BatchNorm2d(32))" is prose around a layer, not a layer
+_CALL = re.compile(r"(?<![\w.])((?:torch\.)?(?:tf\.)?(?:keras\.)?(?:nn\.|layers\.)?[A-Za-z_][A-Za-z0-9_]*)\(")
+_SEPARATORS = re.compile(r"\s*(?:,|;|，|；|->|→|=>|⟶|\|)\s*")
+_BULLET = re.compile(r"^\s*(?:[-*•·>→⟶]+|\(?\d+[.)、:]|#+)?\s*")
 _BARE_NAMES = ("[A-Za-z][A-Za-z0-9 _-]*")
 # capitalized words that open a parenthesis in prose, not layers
 _PROSE = {"Step", "Note", "Input", "Output", "Figure", "Table", "Example", "Model", "Stage", "Block", "Layer",
@@ -38,12 +41,16 @@ def _closing(text: str, start: int) -> int:
 def _literal(node: ast.AST) -> Any:
     if isinstance(node, ast.Name):  # padding=same, bias=False written without quotes
         return {"True": True, "False": False, "None": None}.get(node.id, node.id)
+    if isinstance(node, ast.BinOp):  # Linear(64 * 8 * 8, 128): arithmetic on numbers only
+        value = expr.evaluate(ast.unparse(node), {})
+        if isinstance(value, (int, float)):
+            return value
     return ast.literal_eval(node)
 
 
 def read_args(inner: str) -> tuple[list[Any], dict[str, Any]]:
     """`3, 32, kernel_size=3` -> ([3, 32], {"kernel_size": 3}); literals only."""
-    inner = inner.replace("，", ",").replace("＝", "=")
+    inner = inner.replace("，", ",").replace("＝", "=").replace("×", "*")
     call = ast.parse(f"f({inner})", mode="eval").body
     assert isinstance(call, ast.Call)
     return [_literal(a) for a in call.args], {k.arg: _literal(k.value) for k in call.keywords if k.arg}
@@ -56,6 +63,18 @@ def _is_layer_name(name: str) -> bool:
     return short[:1].isupper() and short not in _PROSE and len(short) > 2
 
 
+def _bare(text: str, whole_line: bool) -> list:
+    """Operator names written without parentheses: "- Global average pooling" on its own line, or "ReLU" between
+    separators next to calls ("Conv2d(3, 32, 3), ReLU, MaxPool2d(2)")."""
+    pieces = [text] if whole_line else _SEPARATORS.split(text)
+    nodes = []
+    for piece in pieces:
+        bare = _BULLET.sub("", piece).strip().rstrip(".,;:；。，").strip()
+        if bare and re.fullmatch(_BARE_NAMES, bare) and lookup(bare):
+            nodes.append(make_node(bare))
+    return nodes
+
+
 def _scan_line(line: str, notes: list[str]) -> list:
     nodes = []
     pos = 0
@@ -65,17 +84,16 @@ def _scan_line(line: str, notes: list[str]) -> list:
         end = _closing(line, m.end())
         if end < 0:
             continue
+        nodes += _bare(line[pos:m.start()], whole_line=False)
         pos = end
         try:
             args, kwargs = read_args(line[m.end():end - 1])
-            nodes.append(make_node(m.group(1), args, kwargs, notes=notes))
+            nodes += make_nodes(m.group(1), args, kwargs, notes=notes)
         except (SyntaxError, ValueError, BuildError) as e:
             notes.append(f"skipped {line[m.start():end]!r}: {e}")
-    if not nodes:  # a bare operator name on its own line: "- Global average pooling", "ReLU"
-        bare = _BULLET.sub("", line).strip().rstrip(".,;:；。，").strip()
-        if bare and re.fullmatch(_BARE_NAMES, bare) and lookup(bare):
-            nodes.append(make_node(bare))
-    return nodes
+    if not nodes:
+        return _bare(line, whole_line=True)
+    return nodes + _bare(line[pos:], whole_line=False)
 
 
 def parse_layer_list(text: str) -> ParsedAnswer:

@@ -35,7 +35,8 @@ _UNSAFE = {"os", "sys", "subprocess", "shutil", "socket", "importlib", "pickle",
 _FUNCTIONAL = {"relu": "ReLU", "relu6": "ReLU6", "sigmoid": "Sigmoid", "tanh": "Tanh", "gelu": "GELU",
                "silu": "SiLU", "hardswish": "Hardswish", "hardsigmoid": "Hardsigmoid", "leaky_relu": "LeakyReLU",
                "max_pool2d": "MaxPool2d", "avg_pool2d": "AvgPool2d", "adaptive_avg_pool2d": "AdaptiveAvgPool2d",
-               "adaptive_max_pool2d": "AdaptiveMaxPool2d", "dropout": "Dropout", "flatten": "Flatten"}
+               "adaptive_max_pool2d": "AdaptiveMaxPool2d", "dropout": "Dropout", "flatten": "Flatten",
+               "softmax": "Softmax", "log_softmax": "LogSoftmax", "mish": "Mish", "elu": "ELU"}
 _RESHAPES = {"view", "reshape", "flatten", "squeeze"}
 _NUM_CLASSES = re.compile(r"^(num_?classes|n_?classes|classes|num_class|num_outputs|n_out)$")
 _EXPR_FUNCS = {"True", "False", "None", "int", "round", "min", "max"}
@@ -308,7 +309,9 @@ class _Reader:
         except (ValueError, ArithmeticError, TypeError):
             raise _Refused(f"`{_src(node)}` is not a literal or a size expression") from None
         if unknown:
-            raise _Refused(f"`{_src(node)}` uses {', '.join(sorted(unknown))}, not a constructor parameter")
+            why = "; ".join(f"{n} = `{scope.other[n]}` is not a size expression" for n in unknown & scope.other.keys())
+            raise _Refused(f"`{_src(node)}` uses {', '.join(sorted(unknown))}: "
+                           + (why or "not a constructor parameter"))
         return text
 
     def ctor(self, func: ast.AST) -> str | None:
@@ -507,7 +510,8 @@ class _Reader:
             return _V("cat", tensors(args[0].elts))
         if name == "torch.add" and len(args) == 2:
             return _V("add", tensors(args))
-        if root in self.functional and last in _FUNCTIONAL and args:
+        known = lookup(_FUNCTIONAL.get(f.attr if isinstance(f, ast.Attribute) else "", "?"))  # a kind, registered
+        if root in self.functional and known and args:
             rest, kind = args[1:], _FUNCTIONAL[last]
             kwargs = {k.arg: k.value for k in node.keywords if k.arg not in ("training", "input", None)}
             if kind == "Flatten":
@@ -518,7 +522,7 @@ class _Reader:
             layer = self.make(kind, [self.value(a, scope) for a in rest[:1 if kind == "Dropout" else None]],
                               {k: self.value(v, scope) for k, v in kwargs.items()})
             return _V("apply", tensors(args[:1]), [layer])
-        if isinstance(f, ast.Attribute) and (f.attr in _RESHAPES or f.attr in _FUNCTIONAL or f.attr == "contiguous"):
+        if isinstance(f, ast.Attribute) and (f.attr in _RESHAPES or known or f.attr == "contiguous"):
             src = self.eval(scope, f.value, env, depth)  # a tensor method: x.view(x.size(0), -1), x.relu()
             layer = Flatten() if f.attr in _RESHAPES else None if f.attr == "contiguous" else \
                 self.make(_FUNCTIONAL[f.attr], [], {})

@@ -169,11 +169,17 @@ _ENV = Environment(loader=PackageLoader("gptnet.render", "templates"), undefined
 def render_model(model: ModelSpec, header: dict[str, str] | None = None) -> str:
     """The source of `model.py` for a validated model."""
     model = _lift_blocks(model)
-    layers = []
+    layers, follows_head = [], False
     for i, node in enumerate(model.layers):
         overrides = {}
         if i == model.head and isinstance(node, Layer) and node.channel_out:
-            overrides = {node.channel_out: "num_classes"}
+            overrides, follows_head = {node.channel_out: "num_classes"}, True
+        elif follows_head and isinstance(node, Layer) and not node.channel_out:
+            # a conv head's BatchNorm takes the class count too, so build_model(num_classes=...) stays consistent
+            if node.channel_in and getattr(node, node.channel_in) == model.num_classes:
+                overrides = {node.channel_in: "num_classes"}
+        else:
+            follows_head = False
         layers.append(node_source(node, overrides))
     title = re.sub(r"[^A-Za-z0-9 ._+-]", "", model.name)
     return _ENV.get_template("model.py.j2").render(

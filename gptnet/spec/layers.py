@@ -298,7 +298,10 @@ Hardswish = _activation("Hardswish", "Hardswish", ("hswish", "hardswish", "h_swi
 Hardsigmoid = _activation("Hardsigmoid", "Hardsigmoid", ("hsigmoid", "hard_sigmoid"), inplace=(bool, False))
 Sigmoid = _activation("Sigmoid", "Sigmoid", ("sigmoid",))
 Tanh = _activation("Tanh", "Tanh", ("tanh",))
-ACTIVATIONS = ("ReLU", "ReLU6", "LeakyReLU", "GELU", "SiLU", "Hardswish", "Hardsigmoid", "Sigmoid", "Tanh")
+Mish = _activation("Mish", "Mish", ("mish",), inplace=(bool, False))
+ELU = _activation("ELU", "ELU", ("elu",), alpha=(float, 1.0), inplace=(bool, False))
+ACTIVATIONS = ("ReLU", "ReLU6", "LeakyReLU", "GELU", "SiLU", "Hardswish", "Hardsigmoid", "Sigmoid", "Tanh", "Mish",
+               "ELU")
 
 
 class _Pool(Layer):
@@ -425,6 +428,37 @@ class Dropout(Layer):
     aliases: ClassVar[tuple[str, ...]] = ("dropout", "dropout2d")
 
 
+class _SoftmaxBase(Layer):
+    """A probability output. Parsed so that an answer ending in one reads; the head check removes it, since
+    training takes logits."""
+
+    dim: int = Field(1, description="the dimension normalized")
+    positional: ClassVar[tuple[str, ...]] = ("dim",)
+
+    def _always_shown(self) -> tuple[str, ...]:
+        return ("dim",)  # torch warns when it is left implicit
+
+    def macs(self, inp: Shape, out: Shape) -> int:
+        full = (1, *inp)  # thop sees the batch dimension, which `dim` counts
+        features = full[self.dim]
+        rows = _numel(inp) // features
+        return rows * (3 * features - 1) + (rows if self.op == "LogSoftmax" else 0)
+
+
+@register_layer
+class Softmax(_SoftmaxBase):
+    op: Literal["Softmax"] = "Softmax"
+    torch_name: ClassVar[str] = "Softmax"
+    aliases: ClassVar[tuple[str, ...]] = ("softmax",)
+
+
+@register_layer
+class LogSoftmax(_SoftmaxBase):
+    op: Literal["LogSoftmax"] = "LogSoftmax"
+    torch_name: ClassVar[str] = "LogSoftmax"
+    aliases: ClassVar[tuple[str, ...]] = ("logsoftmax", "log_softmax")
+
+
 @register_layer
 class Identity(Layer):
     op: Literal["Identity"] = "Identity"
@@ -469,8 +503,10 @@ class Upsample(Layer):
 # Keras spellings whose first positional argument differs from torch's
 add_alias("Dense", "Linear", positional=("out_features",), exact=True)
 add_alias("Conv2D", "Conv2d", positional=("out_channels", "kernel_size", "stride", "padding"), exact=True)
+add_alias("DepthwiseConv2D", "DWConv2d", positional=("kernel_size", "stride", "padding", "depth_multiplier"),
+          exact=True)  # Keras's; the article's `DepthwiseConv2d` (small d) stays a module the LLM must define
 
 LAYER_KINDS = (Conv2d, DWConv2d, BatchNorm2d, ReLU, ReLU6, LeakyReLU, GELU, SiLU, Hardswish, Hardsigmoid, Sigmoid,
-               Tanh, MaxPool2d, AvgPool2d, AdaptiveAvgPool2d, AdaptiveMaxPool2d, Flatten, Linear, Dropout, Identity,
-               LayerNorm, Upsample)
+               Tanh, Mish, ELU, MaxPool2d, AvgPool2d, AdaptiveAvgPool2d, AdaptiveMaxPool2d, Flatten, Linear,
+               Dropout, Identity, Softmax, LogSoftmax, LayerNorm, Upsample)
 AnyLayer = Union[LAYER_KINDS]  # type: ignore[valid-type]

@@ -41,7 +41,11 @@ def _layer_pass(r: Repair) -> tuple | None:
         except MissingArgs as e:
             r.add("missing-argument", i, str(e), r.layers[i].signature(), severity="error")
             return None
-        except (SpecError, ValueError, TypeError) as e:
+        except TypeError:  # a size left as a name or expression where a number belongs
+            r.add("invalid-layer", i, "a size of this layer is not a number", r.layers[i].signature(),
+                  severity="error")
+            return None
+        except (SpecError, ValueError) as e:
             kind = "spatial-collapse" if "collapses" in str(e) else "invalid-layer"
             r.add(kind, i, str(e), r.layers[i].signature(), severity="error")
             return None
@@ -60,10 +64,12 @@ def validate(model: ModelSpec, task: Task) -> tuple[ModelSpec, list[Finding]]:
             r.add("empty-model", "model", "the answer has no layers", severity="error")
         elif (shape := _layer_pass(r)) is not None:
             fix_head(r, shape)
-            for check in MODEL_CHECKS:
-                if any(f.severity == "error" for f in r.findings):
-                    break
-                check(r)
+            # again: what the head changed flows on (a conv head's BatchNorm follows its new width)
+            if _layer_pass(r) is not None:
+                for check in MODEL_CHECKS:
+                    if any(f.severity == "error" for f in r.findings):
+                        break
+                    check(r)
     return r.model, r.findings
 
 

@@ -9,6 +9,10 @@ from .context import Repair
 
 def fix_head(r: Repair, shape: tuple) -> None:
     classes = r.task.classes
+    while r.layers and getattr(r.layers[-1], "op", None) in ("Softmax", "LogSoftmax"):
+        where, before = r.where(len(r.layers) - 1), r.layers.pop().signature()
+        r.add("softmax-head", where, "training takes logits (cross-entropy applies the softmax itself); apply "
+              "softmax to the outputs at inference", before, "(removed)")
     if len(shape) == 3:
         before = r.layers[-1].signature() if r.layers else ""
         added = ([AdaptiveAvgPool2d(output_size=1)] if shape[1:] != (1, 1) else []) + [Flatten()]
