@@ -6,7 +6,7 @@ from __future__ import annotations
 import functools
 import sys
 from pathlib import Path
-from typing import Optional
+from typing import Annotated, Optional
 
 import typer
 from rich.console import Console
@@ -114,6 +114,85 @@ def _design(budget, target, classes, input, replay, record, model, base_url, out
     if yes:
         show_design(out, result, make_task(opts))
     out.print(f"Wrote {folder}/ (model.py, spec.json, conversation.json, report.md)", markup=False)
+
+
+# training options, shared by `train` and `compare`; None keeps the recipe's value (the article's)
+Epochs = Annotated[Optional[int], typer.Option(min=1, help="epochs [recipe: 240]")]
+BatchSize = Annotated[Optional[int], typer.Option(min=1, help="images per step [64]")]
+Lr = Annotated[Optional[float], typer.Option(min=0.0, help="initial SGD learning rate [0.05]")]
+Stages = Annotated[Optional[str], typer.Option(help="epochs where lr decays, e.g. 150,180,210 [150,180,210]")]
+DecayRate = Annotated[Optional[float], typer.Option(help="lr multiplier at each stage [0.1]")]
+Wd = Annotated[Optional[float], typer.Option(min=0.0, help="weight decay [5e-4]")]
+DataName = Annotated[str, typer.Option("--data", help="cifar100, cifar10, mnist5k or digits")]
+DataDir = Annotated[Path, typer.Option(help="folder holding (or receiving) the CIFAR files")]
+Download = Annotated[bool, typer.Option("--download", help="download CIFAR when missing (needs the internet)")]
+Device = Annotated[str, typer.Option(help="auto, cpu, cuda or mps")]
+Seed = Annotated[int, typer.Option(help="seed for data order, augmentation and initialization")]
+Workers = Annotated[int, typer.Option(min=0, help="DataLoader worker processes")]
+Debug = Annotated[bool, typer.Option("--debug", help="show tracebacks")]
+
+
+def _train_config(epochs, batch_size, lr, lr_decay_stages, lr_decay_rate, wd, data, data_dir, download, device,
+                  seed, workers):
+    from .errors import UsageError
+    from .train.config import TrainConfig, parse_stages
+
+    given = {"epochs": epochs, "batch_size": batch_size, "lr": lr, "lr_decay_rate": lr_decay_rate, "wd": wd}
+    try:
+        overrides = {k: v for k, v in given.items() if v is not None}
+        if lr_decay_stages is not None:
+            overrides["lr_decay_stages"] = parse_stages(lr_decay_stages)
+        return TrainConfig().updated(**overrides, data=data, data_dir=str(data_dir), download=download,
+                                     device=device, seed=seed, workers=workers)
+    except ValueError as e:
+        raise UsageError(str(e), "see gptnet train --help") from None
+
+
+@app.command()
+def train(
+    path: Path = typer.Argument(..., help="a design's output folder, or its model.py"),
+    epochs: Epochs = None, batch_size: BatchSize = None, lr: Lr = None, lr_decay_stages: Stages = None,
+    lr_decay_rate: DecayRate = None, wd: Wd = None, data: DataName = "cifar100", data_dir: DataDir = Path("data"),
+    download: Download = False, device: Device = "auto", seed: Seed = 0, workers: Workers = 0,
+    out_dir: Optional[Path] = typer.Option(None, "--out", help="where checkpoints and metrics go [DIR/train]"),
+    resume: bool = typer.Option(False, "--resume", help="continue from the checkpoint in the output folder"),
+    debug: Debug = False,
+) -> None:
+    """Train a design with the article's recipe (240 epochs, batch 64, SGD lr 0.05 x0.1 at 150/180/210, wd 5e-4)."""
+
+    def run():
+        from .train.runner import train_design
+
+        config = _train_config(epochs, batch_size, lr, lr_decay_stages, lr_decay_rate, wd, data, data_dir, download,
+                               device, seed, workers)
+        train_design(path, config, out_dir, resume, say=lambda s: err.print(s, markup=False),
+                     progress=sys.stderr.isatty())
+
+    _friendly(run)(debug=debug)
+
+
+@app.command()
+def compare(
+    path: Path = typer.Argument(..., help="a design's output folder, or its model.py"),
+    baseline: str = typer.Option("resnet18", help="the baseline to train beside it"),
+    epochs: Epochs = None, batch_size: BatchSize = None, lr: Lr = None, lr_decay_stages: Stages = None,
+    lr_decay_rate: DecayRate = None, wd: Wd = None, data: DataName = "cifar100", data_dir: DataDir = Path("data"),
+    download: Download = False, device: Device = "auto", seed: Seed = 0, workers: Workers = 0,
+    out_dir: Optional[Path] = typer.Option(None, "--out", help="where both runs go [DIR/compare-BASELINE]"),
+    debug: Debug = False,
+) -> None:
+    """Train the design and a baseline with one recipe and print the article's table."""
+
+    def run():
+        from .train.compare import compare as run_compare
+
+        config = _train_config(epochs, batch_size, lr, lr_decay_stages, lr_decay_rate, wd, data, data_dir, download,
+                               device, seed, workers)
+        _, table = run_compare(path, config, baseline, out_dir, say=lambda s: err.print(s, markup=False),
+                               progress=sys.stderr.isatty())
+        out.print(table, markup=False)
+
+    _friendly(run)(debug=debug)
 
 
 def main() -> None:

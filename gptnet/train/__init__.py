@@ -1,0 +1,1 @@
+"""Training a design: the article recipe, real data, checkpoints, torchrun, and the comparison with ResNet-18."""

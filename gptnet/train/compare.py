@@ -1,0 +1,68 @@
+"""`gptnet compare`: the design and a baseline trained with one recipe, reported as the article's table (flops at
+224x224 as thop counts them, params, train and test acc@1/5) plus training speed."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable
+
+from .config import TrainConfig
+from .data import load_data
+from .runner import input_shape, load_builder, locate, resnet18_builder, run_training
+
+BASELINES = {"resnet18": resnet18_builder}
+
+
+@dataclass
+class Row:
+    model: str
+    gflops_224: float
+    params_m: float
+    train_acc1: float
+    train_acc5: float
+    test_acc1: float
+    test_acc5: float
+    images_per_s: float
+
+
+def _counts(build, classes: int, channels: int) -> tuple[float, float]:
+    import thop
+    import torch
+
+    macs, params = thop.profile(build(classes).eval(), inputs=(torch.randn(1, channels, 224, 224),), verbose=False)
+    return macs / 1e9, params / 1e6
+
+
+def compare(path: Path, config: TrainConfig, baseline: str = "resnet18", out: Path | None = None,
+            say: Callable[[str], None] = print, progress: bool = True) -> tuple[list[Row], str]:
+    if baseline not in BASELINES:
+        from ..errors import UsageError
+
+        raise UsageError(f"unknown baseline {baseline!r}", f"choose one of: {', '.join(BASELINES)}")
+    folder, model_py = locate(path)
+    out = Path(out) if out else folder / f"compare-{baseline}"
+    shape = input_shape(folder)
+    classes = load_data(config.data, shape, config.data_dir, config.download).classes
+    rows = []
+    for name, build in ((folder.name, load_builder(model_py)), (baseline, BASELINES[baseline]())):
+        say(f"== {name} ==")
+        history, _ = run_training(build, shape, config, out / name, say=say, progress=progress)
+        gflops, params = _counts(build, classes, shape[0])
+        last = history[-1]
+        rows.append(Row(name, gflops, params, last.train_acc1, last.train_acc5, last.test_acc1, last.test_acc5,
+                        sum(m.images_per_s for m in history) / len(history)))
+    table = markdown(rows, config)
+    (out / "compare.md").write_text(table)
+    return rows, table
+
+
+def markdown(rows: list[Row], config: TrainConfig) -> str:
+    lines = [f"Trained with one recipe on {config.data}: {config.epochs} epochs, batch {config.batch_size}, "
+             f"lr {config.lr} (x{config.lr_decay_rate} at {config.lr_decay_stages}), wd {config.wd}; "
+             "flops are thop's MACs at 1x3x224x224, as in the article; accuracies are of the last epoch.", "",
+             "| model | flops (G) | params (M) | train acc1/5 | test acc1/5 | train images/s |",
+             "| --- | ---: | ---: | --- | --- | ---: |"]
+    lines += [f"| {r.model} | {r.gflops_224:.2f} | {r.params_m:.2f} | {r.train_acc1:.2f}% / {r.train_acc5:.2f}% | "
+              f"{r.test_acc1:.2f}% / {r.test_acc5:.2f}% | {r.images_per_s:.0f} |" for r in rows]
+    return "\n".join(lines) + "\n"

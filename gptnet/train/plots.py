@@ -1,0 +1,30 @@
+"""curves.png: loss and accuracy, train and test, per epoch."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+
+def plot_curves(history, path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")  # files only: no display on servers
+    import matplotlib.pyplot as plt
+
+    epochs = [m.epoch for m in history]
+    fig, (ax_loss, ax_acc) = plt.subplots(1, 2, figsize=(10, 4))
+    ax_loss.plot(epochs, [m.train_loss for m in history], "o-", label="train")
+    ax_loss.plot(epochs, [m.test_loss for m in history], "o-", label="test")
+    ax_loss.set(xlabel="epoch", ylabel="cross-entropy loss", title="Loss")
+    ax_acc.plot(epochs, [m.train_acc1 for m in history], "o-", label="train acc@1")
+    ax_acc.plot(epochs, [m.test_acc1 for m in history], "o-", label="test acc@1")
+    ax_acc.plot(epochs, [m.test_acc5 for m in history], "--", label="test acc@5")
+    ax_acc.set(xlabel="epoch", ylabel="accuracy (%)", title="Accuracy")
+    for ax in (ax_loss, ax_acc):
+        ax.grid(alpha=0.3)
+        ax.legend()
+    fig.tight_layout()
+    tmp = path.with_name(f".{path.name}.tmp.png")
+    fig.savefig(tmp, dpi=100)
+    plt.close(fig)
+    tmp.replace(path)

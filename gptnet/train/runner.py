@@ -1,0 +1,105 @@
+"""`gptnet train` and `gptnet compare` as library calls: load a design's model.py, train it on a data set, and
+write the results beside it (metrics.jsonl, curves.png, checkpoints, and a Training section in report.md)."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import re
+import uuid
+from pathlib import Path
+from typing import Callable
+
+from torch import nn
+
+from ..errors import UsageError
+from .config import TrainConfig
+from .data import load_data
+from .trainer import EpochMetrics, Trainer
+
+
+def locate(path: Path) -> tuple[Path, Path]:
+    """The design folder and its model.py, from either."""
+    path = Path(path)
+    model_py = path / "model.py" if path.is_dir() else path
+    if not model_py.is_file() or model_py.suffix != ".py":
+        raise UsageError(f"no model.py at {path}", "give a folder written by `gptnet design`, or a model.py")
+    return model_py.parent, model_py
+
+
+def load_builder(model_py: Path) -> Callable[[int], nn.Module]:
+    """`build_model` from a model.py that gptnet rendered (our own template's output, so importing it is safe)."""
+    spec = importlib.util.spec_from_file_location(f"gptnet_model_{uuid.uuid4().hex}", model_py)
+    module = importlib.util.module_from_spec(spec)
+    try:
+        spec.loader.exec_module(module)
+    except Exception as e:  # a hand-edited file: say what broke it
+        raise UsageError(f"{model_py} does not import: {type(e).__name__}: {e}", "regenerate it with gptnet design")
+    if not callable(getattr(module, "build_model", None)):
+        raise UsageError(f"{model_py} has no build_model(num_classes=...)", "regenerate it with gptnet design")
+    return lambda classes: module.build_model(num_classes=classes)
+
+
+def input_shape(folder: Path) -> tuple[int, int, int]:
+    spec = folder / "spec.json"
+    if spec.is_file():
+        return tuple(json.loads(spec.read_text())["input"])
+    return (3, 32, 32)
+
+
+def resnet18_builder() -> Callable[[int], nn.Module]:
+    """torchvision's ResNet-18, the article's baseline (it used timm's, the same network)."""
+    from torchvision.models import resnet18
+
+    return lambda classes: resnet18(num_classes=classes)
+
+
+def run_training(build: Callable[[int], nn.Module], shape: tuple[int, int, int], config: TrainConfig, out: Path,
+                 resume: bool = False, say: Callable[[str], None] = print, progress: bool = True,
+                 ) -> tuple[list[EpochMetrics], bool]:
+    """The epochs' metrics, and whether this process is the one that writes (rank 0, or the only one)."""
+    data = load_data(config.data, shape, config.data_dir, config.download)
+    say(f"Training on {config.data}: {len(data.train)} train / {len(data.test)} test images, {data.classes} classes, "
+        f"{config.epochs} epochs, batch {config.batch_size}, lr {config.lr} x{config.lr_decay_rate} at "
+        f"{config.lr_decay_stages or 'never'}, wd {config.wd}; writing to {out}")
+    trainer = Trainer(build, data, config, out, say=say, progress=progress)
+    if resume:
+        trainer.resume()
+    history = trainer.fit()
+    say(f"Done: best test acc@1 {max(m.test_acc1 for m in history):.2f}%; "
+        f"{out / 'metrics.jsonl'}, {out / 'curves.png'}, {out / 'best.pt'}")
+    return history, trainer.dist.main
+
+
+def training_section(history: list[EpochMetrics], config: TrainConfig, out: Path, folder: Path) -> str:
+    last = history[-1]
+    best = max(history, key=lambda m: m.test_acc1)
+    rel = out.relative_to(folder) if out.is_relative_to(folder) else out
+    return "\n".join([
+        "## Training", "",
+        f"- Data: {config.data}; {last.epoch} epochs, batch {config.batch_size}, SGD lr {config.lr} (momentum "
+        f"{config.momentum}, x{config.lr_decay_rate} at epochs {config.lr_decay_stages}), weight decay {config.wd}.",
+        f"- Last epoch: train acc@1/5 {last.train_acc1:.2f}% / {last.train_acc5:.2f}%, test acc@1/5 "
+        f"{last.test_acc1:.2f}% / {last.test_acc5:.2f}%, test loss {last.test_loss:.4f}.",
+        f"- Best test acc@1: {best.test_acc1:.2f}% (epoch {best.epoch}, `{rel}/best.pt`).",
+        f"- Speed: {sum(m.images_per_s for m in history) / len(history):.0f} training images/s on average.",
+        f"- Files: `{rel}/metrics.jsonl`, `{rel}/curves.png`, `{rel}/last.pt`.", ""])
+
+
+def add_to_report(folder: Path, section: str) -> None:
+    """Put (or replace) the Training section of the design's report.md."""
+    report = folder / "report.md"
+    if not report.is_file():
+        return
+    text = re.sub(r"\n## Training\n.*?(?=\n## |\Z)", "", report.read_text(), flags=re.S).rstrip("\n")
+    report.write_text(text + "\n\n" + section)
+
+
+def train_design(path: Path, config: TrainConfig, out: Path | None = None, resume: bool = False,
+                 say: Callable[[str], None] = print, progress: bool = True) -> list[EpochMetrics]:
+    folder, model_py = locate(path)
+    out = Path(out) if out else folder / "train"
+    history, main = run_training(load_builder(model_py), input_shape(folder), config, out, resume, say, progress)
+    if main:
+        add_to_report(folder, training_section(history, config, out, folder))
+    return history
