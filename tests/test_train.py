@@ -1,0 +1,187 @@
+"""Training as a user runs it: the CLI in subprocesses, on data packages ship (digits, mnist5k) and on small files
+the tests write in the real CIFAR format."""
+
+from __future__ import annotations
+
+import json
+import os
+import pickle
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from conftest import CASSETTES, ROOT, clean_env, run_cli
+
+TORCHRUN = Path(sys.executable).with_name("torchrun")
+
+
+@pytest.fixture(scope="module")
+def tiny(tmp_path_factory) -> Path:
+    """A small design (about 5K params) made by gptnet from a cassette, so training tests run in seconds."""
+    cwd = tmp_path_factory.mktemp("tiny")
+    r = run_cli("design", "--replay", str(CASSETTES / "form_layers_one_line.json"), "--budget", "10M", "--target",
+                "sd855", "--classes", "10", "--yes", "--out", "tiny", cwd=cwd)
+    assert r.returncode == 0, r.stderr
+    return cwd / "tiny"
+
+
+def copy_design(tiny: Path, tmp_path: Path) -> Path:
+    return Path(shutil.copytree(tiny, tmp_path / "design"))
+
+
+def train(design: Path, *args: str, cwd: Path) -> subprocess.CompletedProcess:
+    return run_cli("train", str(design), "--device", "cpu", *args, cwd=cwd, timeout=600)
+
+
+def metrics(folder: Path) -> list[dict]:
+    return [json.loads(line) for line in (folder / "metrics.jsonl").read_text().splitlines()]
+
+
+def without_timing(rows: list[dict]) -> list[dict]:
+    return [{k: v for k, v in r.items() if k not in ("seconds", "images_per_s")} for r in rows]
+
+
+def test_train_writes_metrics_curves_checkpoints_and_report(tiny: Path, tmp_path: Path) -> None:
+    design = copy_design(tiny, tmp_path)
+    r = train(design, "--data", "digits", "--epochs", "2", "--lr-decay-stages", "1", cwd=tmp_path)
+    assert r.returncode == 0, r.stderr
+    out = design / "train"
+    rows = metrics(out)
+    assert [m["epoch"] for m in rows] == [1, 2] and [m["lr"] for m in rows] == pytest.approx([0.05, 0.005])
+    assert set(rows[0]) >= {"train_loss", "train_acc1", "train_acc5", "test_loss", "test_acc1", "test_acc5",
+                            "seconds", "images_per_s"}
+    assert rows[-1]["test_acc5"] >= rows[-1]["test_acc1"] > 10  # better than chance on 10 classes
+    assert (out / "curves.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert {p.name for p in out.iterdir()} >= {"last.pt", "best.pt", "metrics.jsonl", "curves.png"}
+    assert not [p for p in out.iterdir() if p.name.startswith(".")]  # no temp files left
+    report = (design / "report.md").read_text()
+    assert report.count("## Training") == 1 and "Data: digits; 2 epochs" in report
+    assert "epoch 2/2: train loss" in r.stderr
+
+
+def test_killed_after_epoch_2_and_resumed_equals_an_uninterrupted_run(tiny: Path, tmp_path: Path) -> None:
+    args = ["--data", "digits", "--epochs", "4", "--lr-decay-stages", "3", "--seed", "3"]
+    whole = copy_design(tiny, tmp_path / "a")
+    assert train(whole, *args, cwd=tmp_path).returncode == 0
+    broken = copy_design(tiny, tmp_path / "b")
+    proc = subprocess.Popen([sys.executable, "-m", "gptnet", "train", str(broken), "--device", "cpu", *args],
+                            cwd=tmp_path, env=clean_env(), stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL)
+    log = broken / "train" / "metrics.jsonl"
+    deadline = time.monotonic() + 300
+    while time.monotonic() < deadline and not (log.is_file() and len(log.read_text().splitlines()) >= 2):
+        time.sleep(0.05)
+    proc.send_signal(signal.SIGKILL)  # a crash, not a polite stop
+    proc.wait()
+    done = len(metrics(broken / "train"))
+    assert 2 <= done < 4
+    r = train(broken, *args, "--resume", cwd=tmp_path)
+    assert r.returncode == 0, r.stderr
+    assert f"Resuming after epoch {done}" in r.stderr
+    assert without_timing(metrics(broken / "train")) == without_timing(metrics(whole / "train"))
+
+
+def test_ctrl_c_stops_cleanly_and_says_how_to_resume(tiny: Path, tmp_path: Path) -> None:
+    design = copy_design(tiny, tmp_path)
+    proc = subprocess.Popen([sys.executable, "-m", "gptnet", "train", str(design), "--device", "cpu", "--data",
+                             "digits", "--epochs", "50"], cwd=tmp_path, env=clean_env(), stdin=subprocess.DEVNULL,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    log = design / "train" / "metrics.jsonl"
+    deadline = time.monotonic() + 300
+    while time.monotonic() < deadline and not log.is_file():
+        time.sleep(0.05)
+    proc.send_signal(signal.SIGINT)
+    _, stderr = proc.communicate(timeout=120)
+    assert proc.returncode == 130, stderr
+    assert "interrupted during epoch" in stderr and "--resume" in stderr and "Traceback" not in stderr
+    assert (design / "train" / "last.pt").is_file()
+
+
+def _write_cifar(root: Path, name: str, n_train: int = 40, n_test: int = 20) -> None:
+    """Tiny files in the published CIFAR format: pickled dicts of uint8 rows (3072 values) and labels."""
+    rng = np.random.default_rng(0)
+    sub, train_files, test_files, key, classes = (
+        ("cifar-10-batches-py", [f"data_batch_{i}" for i in range(1, 6)], ["test_batch"], "labels", 10)
+        if name == "cifar10" else ("cifar-100-python", ["train"], ["test"], "fine_labels", 100))
+    folder = root / sub
+    folder.mkdir(parents=True)
+    for file, n in [(f, n_train // len(train_files)) for f in train_files] + [(f, n_test) for f in test_files]:
+        labels = rng.integers(0, classes, n).tolist()
+        data = rng.integers(0, 256, (n, 3072), dtype=np.uint8)
+        with open(folder / file, "wb") as f:
+            pickle.dump({"data": data, key: labels, "batch_label": file}, f)
+
+
+@pytest.mark.parametrize("name", ["cifar10", "cifar100"])
+def test_cifar_loaders_read_the_real_format(name: str, tiny: Path, tmp_path: Path) -> None:
+    from gptnet.train.data import load_data
+
+    _write_cifar(tmp_path / "data", name)
+    data = load_data(name, (3, 32, 32), str(tmp_path / "data"))
+    assert (len(data.train), len(data.test), data.classes) == (40, 20, 10 if name == "cifar10" else 100)
+    x, y = data.train[0]
+    assert tuple(x.shape) == (3, 32, 32) and 0 <= int(y) < data.classes
+    design = copy_design(tiny, tmp_path)
+    r = train(design, "--data", name, "--data-dir", str(tmp_path / "data"), "--epochs", "1", cwd=tmp_path)
+    assert r.returncode == 0, r.stderr
+    assert len(metrics(design / "train")) == 1
+
+
+def test_missing_cifar_and_bad_options_are_usage_errors(tiny: Path, tmp_path: Path) -> None:
+    for args, words in ((["--data", "cifar100", "--data-dir", str(tmp_path / "nothing")], "--download"),
+                        (["--data", "imagenet"], "mnist5k"),
+                        (["--data", "digits", "--lr-decay-stages", "a,b"], "150,180,210"),
+                        (["--data", "digits", "--resume"], "nothing to resume")):
+        r = train(tiny, *args, cwd=tmp_path)
+        assert r.returncode == 2, (args, r.stderr)
+        assert words in r.stderr and "Traceback" not in r.stderr
+
+
+@pytest.mark.skipif(not TORCHRUN.exists(), reason="torchrun is installed with torch")
+def test_torchrun_two_processes_train_and_only_rank_0_writes(tiny: Path, tmp_path: Path) -> None:
+    design = copy_design(tiny, tmp_path)
+    r = subprocess.run([str(TORCHRUN), "--standalone", "--nproc_per_node", "2", "-m", "gptnet", "train",
+                        str(design), "--device", "cpu", "--data", "digits", "--epochs", "2"], cwd=tmp_path,
+                       env=clean_env(OMP_NUM_THREADS="1"), capture_output=True, text=True, timeout=600,
+                       stdin=subprocess.DEVNULL)
+    assert r.returncode == 0, r.stderr[-3000:]
+    rows = metrics(design / "train")
+    assert [m["epoch"] for m in rows] == [1, 2]
+    assert r.stderr.count("epoch 1/2: train loss") == 1  # rank 1 prints nothing
+    assert (design / "report.md").read_text().count("## Training") == 1
+    # both ranks together trained on the whole set each epoch: the sampler splits it (padding one image to even
+    # the halves), where two independent processes would have seen it twice
+    assert [m["train_images"] for m in rows] == [1438, 1438]
+    single = copy_design(tiny, tmp_path / "single")
+    assert train(single, "--data", "digits", "--epochs", "1", cwd=tmp_path).returncode == 0
+    assert metrics(single / "train")[0]["train_images"] == 1437
+
+
+@pytest.mark.slow
+def test_compare_prints_the_article_table(tiny: Path, tmp_path: Path) -> None:
+    design = copy_design(tiny, tmp_path)
+    r = run_cli("compare", str(design), "--baseline", "resnet18", "--data", "digits", "--epochs", "1",
+                "--device", "cpu", cwd=tmp_path, timeout=900)
+    assert r.returncode == 0, r.stderr
+    assert "| model | flops (G) | params (M) | train acc1/5 | test acc1/5 | train images/s |" in r.stdout
+    assert "| resnet18 | 1.82 | 11.18 |" in r.stdout  # torchvision's ResNet-18 with a 10-class head, as the article
+    assert "| design |" in r.stdout
+    assert (design / "compare-resnet18" / "compare.md").read_text() in r.stdout + "\n"
+
+
+@pytest.mark.slow
+def test_mnist5k_reaches_97_percent(tmp_path: Path) -> None:
+    """The README's figure: the article's model on mnist5k. CI runs the short form (1 epoch, at least 85%; 88.4% measured);
+    GPTNET_FULL=1 runs the README's 5 epochs and checks 97%."""
+    full = os.environ.get("GPTNET_FULL") == "1"
+    design = Path(shutil.copytree(ROOT / "generated" / "cnn_gpt", tmp_path / "cnn_gpt"))
+    epochs, stages, goal = ("5", "3,4", 97.0) if full else ("1", "", 85.0)
+    r = train(design, "--data", "mnist5k", "--epochs", epochs, "--lr-decay-stages", stages, cwd=tmp_path)
+    assert r.returncode == 0, r.stderr
+    assert metrics(design / "train")[-1]["test_acc1"] >= goal
