@@ -29,6 +29,17 @@ def run_cli(*args: str, cwd: Path, env: dict[str, str] | None = None, timeout: f
                           capture_output=True, text=True, timeout=timeout, stdin=subprocess.DEVNULL)
 
 
+def assert_replays_to_same_model(out: Path, cwd: Path, *args: str) -> None:
+    """Replaying a run's own conversation.json into its folder gives the same model.py (header aside: it names
+    the cassette it replays)."""
+    first = (out / "model.py").read_text()
+    replay = cwd / "replayed-conversation.json"
+    replay.write_text((out / "conversation.json").read_text())
+    r = run_cli("design", "--replay", str(replay), "--target", "sd855", "--yes", "--out", str(out), *args, cwd=cwd)
+    assert r.returncode == 0, r.stderr
+    assert (out / "model.py").read_text().replace(str(replay), str(out / "conversation.json")) == first
+
+
 def write_cassette(path: Path, turns: list[dict], meta: dict | None = None) -> Path:
     path.write_text(json.dumps({"format": "gptnet-conversation/1", "meta": meta or {}, "turns": turns},
                                ensure_ascii=False), encoding="utf-8")

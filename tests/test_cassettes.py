@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import CASSETTES, load_model_module, run_cli, thop_counts
+from conftest import CASSETTES, assert_replays_to_same_model, load_model_module, run_cli, thop_counts
 
 EXPECT = Path(__file__).parent / "expect"
 
@@ -57,14 +57,8 @@ def test_cassette(path: Path, tmp_path: Path) -> None:
     assert (params, macs) == (design["profile"]["params"], design["profile"]["macs"])
     budget = args[args.index("--budget") + 1]
     assert params <= {"10M": 10_000_000, "20K": 20_000}[budget]
-    # the output's own conversation replays to the same model, replacing the folder in place
     first = (out / "model.py").read_text()
-    replayed = tmp_path / "conversation.json"
-    replayed.write_text((out / "conversation.json").read_text())
-    again = run_cli("design", "--replay", str(replayed), "--target", "sd855", "--yes", "--out", str(out), *args,
-                    cwd=tmp_path)
-    assert again.returncode == 0, again.stderr
-    assert (out / "model.py").read_text().replace(str(replayed), str(out / "conversation.json")) == first
+    assert_replays_to_same_model(out, tmp_path, *args)
     if expect.get("golden"):  # reference specs: the rendered file itself is checked (torchvision test/expect)
         golden = EXPECT / f"{path.stem}.py"
         text = first.replace(str(tmp_path), "<tmp>")

@@ -8,7 +8,7 @@ from torch import nn
 from conftest import thop_counts
 from gptnet.parse import ParseError, parse_answer
 from gptnet.parse.ops import parse_ops
-from gptnet.spec.graph import Call, Concat, Residual
+from gptnet.spec.graph import Call, Concat
 from gptnet.spec.walk import run_node
 
 
@@ -87,53 +87,6 @@ def test_json_errors_are_clear() -> None:
         parse_answer('{"layers": [{"in_channels": 3}]}')
     with pytest.raises(ParseError, match="no layers found"):
         parse_answer("I cannot design that.")
-
-
-INVERTED_RESIDUAL = '''
-import torch
-from torch import nn
-
-class InvertedResidual(nn.Module):
-    def __init__(self, inp, oup, stride, expand_ratio):
-        super().__init__()
-        self.stride = stride
-        hidden_dim = int(round(inp * expand_ratio))
-        self.use_res_connect = self.stride == 1 and inp == oup
-        layers = []
-        layers.append(nn.Conv2d(inp, hidden_dim, 1, 1, 0, bias=False))
-        layers.append(nn.BatchNorm2d(hidden_dim))
-        layers.append(nn.ReLU6(inplace=True))
-        layers.extend([
-            nn.Conv2d(hidden_dim, hidden_dim, 3, stride, 1, groups=hidden_dim, bias=False),
-            nn.BatchNorm2d(hidden_dim),
-            nn.ReLU6(inplace=True),
-            nn.Conv2d(hidden_dim, oup, 1, 1, 0, bias=False),
-            nn.BatchNorm2d(oup),
-        ])
-        self.conv = nn.Sequential(*layers)
-
-    def forward(self, x):
-        if self.use_res_connect:
-            return x + self.conv(x)
-        else:
-            return self.conv(x)
-'''
-
-
-@pytest.mark.parametrize(("args", "shape", "out"), [([16, 16, 1, 6], (16, 8, 8), (16, 8, 8)),
-                                                    ([16, 24, 2, 6], (16, 8, 8), (24, 4, 4))])
-def test_mobilenetv2_inverted_residual_source(args, shape, out) -> None:
-    (block,) = parse_answer(INVERTED_RESIDUAL).modules
-    (res,) = block.body
-    assert isinstance(res, Residual) and res.when == "stride == 1 and inp == oup"
-    step = run_node(Call(module="InvertedResidual", args=args), shape, {"InvertedResidual": block})
-    inp, oup, stride, t = args
-    hidden = inp * t
-    ref = nn.Sequential(nn.Conv2d(inp, hidden, 1, bias=False), nn.BatchNorm2d(hidden), nn.ReLU6(),
-                        nn.Conv2d(hidden, hidden, 3, stride, 1, groups=hidden, bias=False), nn.BatchNorm2d(hidden),
-                        nn.ReLU6(), nn.Conv2d(hidden, oup, 1, bias=False), nn.BatchNorm2d(oup))
-    assert step.out == out
-    assert (step.params, step.macs) == thop_counts(ref, shape)
 
 
 def test_fire_concat_and_whole_model_classes() -> None:

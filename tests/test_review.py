@@ -10,7 +10,7 @@ from pathlib import Path
 import pexpect
 import pytest
 
-from conftest import ROOT, clean_env, load_model_module, run_cli
+from conftest import ROOT, assert_replays_to_same_model, clean_env, load_model_module, run_cli
 from fake_openai import FakeOpenAI, Script
 
 PROMPT = r"\[a\]ccept  \[e\]dit  \[f\]eedback  \[d\]iff  \[q\]uit > "
@@ -64,14 +64,7 @@ def test_edit_widens_a_layer_and_the_output_reflects_it(tmp_path: Path) -> None:
     assert '-    {"op": "Conv2d", "in_channels": 512, "out_channels": 1024' in report
     assert "edit: layer 31 (BatchNorm2d)" in report  # gptnet's repairs that followed the edit
     assert [e["event"] for e in json.loads((out / "conversation.json").read_text())["review"]] == ["edit", "accept"]
-    # the reviewed run replays to the same model
-    first = (out / "model.py").read_text()
-    replay = tmp_path / "reviewed.json"
-    replay.write_text((out / "conversation.json").read_text())
-    r = run_cli("design", "--budget", "10M", "--target", "sd855", "--replay", str(replay), "--yes", "--out",
-                str(out), cwd=tmp_path)
-    assert r.returncode == 0, r.stderr
-    assert (out / "model.py").read_text().replace(str(replay), str(out / "conversation.json")) == first
+    assert_replays_to_same_model(out, tmp_path, "--budget", "10M")
 
 
 def test_a_broken_edit_is_explained_and_offered_back(tmp_path: Path) -> None:
@@ -119,13 +112,7 @@ def test_feedback_goes_to_the_llm_and_comes_back_for_review(tmp_path: Path) -> N
     assert [t["stage"] for t in cassette["turns"]][-1] == "revise"
     assert [e["event"] for e in cassette["review"]] == ["feedback", "accept"]
     assert "drop the last stage" in (out / "report.md").read_text()
-    first = (out / "model.py").read_text()
-    replay = tmp_path / "reviewed.json"
-    replay.write_text((out / "conversation.json").read_text())
-    r = run_cli("design", "--budget", "10M", "--target", "sd855", "--replay", str(replay), "--yes", "--out",
-                str(out), cwd=tmp_path)
-    assert r.returncode == 0, r.stderr
-    assert (out / "model.py").read_text().replace(str(replay), str(out / "conversation.json")) == first
+    assert_replays_to_same_model(out, tmp_path, "--budget", "10M")
 
 
 def test_quit_writes_nothing(tmp_path: Path) -> None:

@@ -15,7 +15,6 @@ from ..parse.ops import parse_ops
 from ..profile import Profile, profile_spec
 from ..prompts import render_prompt
 from ..spec.graph import Call, ModelSpec, ModuleSpec
-from ..spec.walk import signature
 from ..units import format_count
 from ..validators import Finding, Task, errors, undefined_modules, validate
 from .cassette import now

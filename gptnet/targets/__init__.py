@@ -3,7 +3,6 @@ answer to stage "ops" is only compared with it."""
 
 from __future__ import annotations
 
-import json
 from importlib import resources
 
 from pydantic import BaseModel, Field
