@@ -56,6 +56,10 @@ def design(
     record: Optional[Path] = typer.Option(None, help="talk to the live LLM and write the cassette here"),
     model: str = typer.Option("gpt-4o", help="LLM model name (live runs)"),
     base_url: Optional[str] = typer.Option(None, help="OpenAI-compatible server URL (vLLM, llama.cpp, Ollama)"),
+    max_macs: Optional[str] = typer.Option(None, help="MACs at the task input, an upper bound: 1.5G, 300M"),
+    fill: bool = typer.Option(False, "--fill", help="scale a design far under budget up to 90-100% of it"),
+    fit: bool = typer.Option(True, "--fit/--no-fit", help="scale channel widths of a design over budget before "
+                             "asking the LLM again (--no-fit: ask the LLM)"),
     yes: bool = typer.Option(False, "--yes", "-y", help="accept every review step without asking"),
     out_dir: Optional[Path] = typer.Option(None, "--out", help="output folder (default generated/<model name>)"),
     max_revisions: int = typer.Option(2, min=0, help="rounds of 'revise' questions to the LLM at most"),
@@ -67,7 +71,7 @@ def design(
     """Ask the LLM for a model within budget for the target, repair it, and write model.py, spec.json,
     conversation.json and report.md."""
     _friendly(_design)(budget, target, classes, input, replay, record, model, base_url, out_dir, max_revisions,
-                       timeout, retries, yes, json_out, debug=debug)
+                       timeout, retries, yes, json_out, max_macs, fill, fit, debug=debug)
 
 
 def _getkey() -> str:
@@ -95,7 +99,7 @@ def _review(designer, design, task):
 
 
 def _design(budget, target, classes, input, replay, record, model, base_url, out_dir, max_revisions, timeout,
-            retries, yes, json_out):
+            retries, yes, json_out, max_macs, fill, fit):
     from .design import Options, make_task
     from .design import design as run
     from .errors import UsageError
@@ -106,7 +110,7 @@ def _design(budget, target, classes, input, replay, record, model, base_url, out
                          "pass --yes to accept it without review")
     opts = Options(budget=budget, target=target, classes=classes, input=input, replay=replay, record=record,
                    model=model, base_url=base_url, out=out_dir, max_revisions=max_revisions, timeout=timeout,
-                   attempts=retries, yes=yes)
+                   attempts=retries, yes=yes, max_macs=max_macs, fill=fill, fit=fit)
     result, folder = run(opts, say=lambda s: err.print(s, markup=False), reviewer=None if yes else _review)
     if json_out:
         out.print_json(result.model_dump_json())

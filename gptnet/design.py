@@ -50,13 +50,17 @@ class Options:
     timeout: float = 60.0
     attempts: int = 5
     yes: bool = True  # accept without review; the CLI asks a person unless --yes
+    max_macs: str | None = None  # e.g. "1.5G": MACs at the task input, an upper bound
+    fill: bool = False  # scale a design far under budget up to it
+    fit: bool = True  # scale a design over budget down before asking the LLM again
 
 
 def make_task(opts: Options) -> Task:
     if opts.classes < 1:
         raise UsageError(f"invalid --classes {opts.classes}", "give a positive class count, e.g. --classes 100")
     return Task(budget=parse_count(opts.budget), classes=opts.classes, input=parse_input(opts.input),
-                target=load_target(opts.target))
+                target=load_target(opts.target), fill=opts.fill, fit=opts.fit,
+                max_macs=parse_count(opts.max_macs, "--max-macs") if opts.max_macs else None)
 
 
 def choose_llm(opts: Options, say: Callable[[str], None]) -> LLM:

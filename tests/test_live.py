@@ -107,7 +107,7 @@ def test_revise_turn_brings_an_over_budget_model_within_budget(tmp_path: Path) -
     script = Script(answers=[ARTICLE[0], BIG, SMALL], api_key=KEY)
     with FakeOpenAI(script) as server:
         r = design(server, tmp_path, "--json")
-        r2 = run_cli("design", "--budget", "20K", "--target", "sd855", "--classes", "10", "--yes", "--json",
+        r2 = run_cli("design", "--budget", "20K", "--no-fit", "--target", "sd855", "--classes", "10", "--yes", "--json",
                      "--replay", str(tmp_path / "out" / "conversation.json"), "--out", str(tmp_path / "o2"),
                      cwd=tmp_path)
     assert r.returncode == 0, r.stderr
@@ -116,7 +116,7 @@ def test_revise_turn_brings_an_over_budget_model_within_budget(tmp_path: Path) -
     script = Script(answers=[ARTICLE[0], BIG, SMALL], api_key=KEY)
     with FakeOpenAI(script) as server:
         env = clean_env(OPENAI_API_KEY=KEY)
-        r = run_cli("design", "--budget", "20K", "--target", "sd855", "--classes", "10", "--base-url",
+        r = run_cli("design", "--budget", "20K", "--no-fit", "--target", "sd855", "--classes", "10", "--base-url",
                     server.base_url, "--model", "test-model", "--yes", "--json", "--out", str(tmp_path / "o3"),
                     cwd=tmp_path, env=env)
     assert r.returncode == 0, r.stderr
@@ -131,7 +131,7 @@ def test_revise_turn_brings_an_over_budget_model_within_budget(tmp_path: Path) -
 def test_revisions_that_run_out_end_with_the_last_findings(tmp_path: Path) -> None:
     script = Script(answers=[ARTICLE[0], BIG, BIG, BIG], api_key=KEY)
     with FakeOpenAI(script) as server:
-        r = run_cli("design", "--budget", "20K", "--target", "sd855", "--classes", "10", "--base-url",
+        r = run_cli("design", "--budget", "20K", "--no-fit", "--target", "sd855", "--classes", "10", "--base-url",
                     server.base_url, "--model", "test-model", "--yes", "--max-revisions", "2", cwd=tmp_path,
                     env=clean_env(OPENAI_API_KEY=KEY))
     assert r.returncode == 1

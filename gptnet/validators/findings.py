@@ -33,3 +33,6 @@ class Task:
     classes: int
     input: tuple[int, int, int]
     target: Target
+    max_macs: int | None = None  # MACs at the task input, an upper bound like the parameter budget
+    fill: bool = False  # scale a design far under budget up to it
+    fit: bool = True  # scale channel widths to meet the budgets before calling the model over budget
