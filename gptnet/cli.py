@@ -120,6 +120,81 @@ def _design(budget, target, classes, input, replay, record, model, base_url, out
     out.print(f"Wrote {folder}/ (model.py, spec.json, conversation.json, report.md)", markup=False)
 
 
+targets_app = typer.Typer(help="Target chips: operators their runtimes run well, and their hardware figures.",
+                          invoke_without_command=True, no_args_is_help=False)
+app.add_typer(targets_app, name="targets")
+
+
+@targets_app.callback()
+def targets_list(ctx: typer.Context) -> None:
+    """List the target profiles."""
+    if ctx.invoked_subcommand:
+        return
+    from .targets import available, load_target
+
+    for name in available():
+        t = load_target(name)
+        backends = ", ".join(f"{k}: {b.title.split(':')[0]}" for k, b in t.backends.items())
+        out.print(f"{name:8} {t.title} ({backends})", markup=False)
+
+
+@targets_app.command("show")
+def targets_show(name: str = typer.Argument(..., help="a target name, e.g. sd855"), debug: Debug = False) -> None:
+    """Print one target profile: backends, peak compute, bandwidth, operators, and the sources of every figure."""
+
+    def run():
+        from .targets import load_target
+
+        t = load_target(name)
+        out.print(f"{t.name}: {t.title} (default backend: {t.default_backend})", markup=False)
+        if t.memory_bandwidth:
+            out.print(f"  memory bandwidth: {t.memory_bandwidth.value} {t.memory_bandwidth.unit}"
+                      f"  [{t.memory_bandwidth.source}]", markup=False)
+        for key, b in t.backends.items():
+            out.print(f"  {key}: {b.title}; runs models in {b.precision}", markup=False)
+            for precision, f in b.peak_gflops.items():
+                value = "unknown" if f.value is None else f"{f.value:g} {f.unit}"
+                out.print(f"    peak {precision}: {value}  [{f.source}]", markup=False)
+            out.print(f"    runs well: {', '.join(b.operators)}", markup=False)
+            for op, why in b.slow.items():
+                out.print(f"    slow: {op}: {why}", markup=False)
+        out.print(f"  operators gptnet designs with: {', '.join(t.operators)}", markup=False)
+        for note in t.notes:
+            out.print(f"  note: {note}", markup=False)
+
+    _friendly(run)(debug=debug)
+
+
+@app.command()
+def export(
+    path: Path = typer.Argument(..., help="a design's output folder, or its model.py"),
+    format: str = typer.Option("onnx", "--format", help="onnx"),
+    target: str = typer.Option("sd855", help="the target whose backends judge each operator"),
+    opset: int = typer.Option(17, help="ONNX opset, 17 or newer"),
+    debug: Debug = False,
+) -> None:
+    """Export model.py to ONNX, check it against PyTorch with onnxruntime, and judge each operator for the target."""
+
+    def run():
+        from .errors import UsageError
+        from .export import TOLERANCE, export_onnx
+        from .targets import load_target
+
+        if format != "onnx":
+            raise UsageError(f"unknown export format {format!r}", "use --format onnx")
+        t = load_target(target)
+        onnx_path, verdicts, diff = export_onnx(path, t, opset)
+        out.print(f"Wrote {onnx_path} (opset {opset}); onnxruntime matches PyTorch: max |difference| {diff:.1e} "
+                  f"(tolerance {TOLERANCE})", markup=False)
+        backends = list(t.backends)
+        out.print(f"Operators on the {t.title}:", markup=False)
+        for v in verdicts:
+            judged = "; ".join(f"{b}: {v.backends[b]}" for b in backends)
+            out.print(f"  {v.onnx_op} x{v.count} ({v.target_op or 'not in the profile'}): {judged}", markup=False)
+
+    _friendly(run)(debug=debug)
+
+
 # training options, shared by `train` and `compare`; None keeps the recipe's value (the article's)
 Epochs = Annotated[Optional[int], typer.Option(min=1, help="epochs [recipe: 240]")]
 BatchSize = Annotated[Optional[int], typer.Option(min=1, help="images per step [64]")]

@@ -23,6 +23,12 @@ def totals_line(design: Design, task: Task) -> str:
             f"budget), {format_count(p.macs)} MACs at {'x'.join(map(str, task.input))}{at224}")
 
 
+def latency_line(design: Design, task: Task) -> str:
+    parts = [f"{k} {v:.2f} ms" if v is not None else f"{k} unknown (no published peak)"
+             for k, v in design.latency_ms.items()]
+    return f"{', '.join(parts)} on the {task.target.name}, batch 1 (roofline estimate, uncalibrated)"
+
+
 def render_report(design: Design, task: Task, command: str) -> str:
     spec, p = design.spec, design.profile
     lines = [f"# {spec.name}", "",
@@ -33,6 +39,7 @@ def render_report(design: Design, task: Task, command: str) -> str:
              "- MACs are counted as thop counts them (`thop.profile`), from the spec; `tests/` checks they agree "
              "with thop on this model.py.",
              f"- Target: {verdict(design, task)}",
+             f"- Latency: {latency_line(design, task)}",
              f"- Revisions asked of the LLM: {design.revisions}"]
     if design.usage:
         lines.append("- Tokens: " + ", ".join(f"{k} {v:,}" for k, v in design.usage.items()) + " (by stage: "

@@ -7,7 +7,7 @@ from rich.console import Console
 from rich.table import Table
 
 from .agent.pipeline import Design
-from .report import totals_line, verdict
+from .report import latency_line, totals_line, verdict
 from .validators import Task
 
 
@@ -22,6 +22,7 @@ def show_design(console: Console, design: Design, task: Task) -> None:
     console.print(table)
     console.print(f"Totals: {totals_line(design, task)}", markup=False)
     console.print(f"Target: {verdict(design, task)}", markup=False)
+    console.print(f"Latency: {latency_line(design, task)}", markup=False)
     repairs = [f for f in design.findings if f.severity == "repair"]
     console.print(f"Repairs gptnet made: {len(repairs)}", markup=False)
     for f in repairs:

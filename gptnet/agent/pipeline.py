@@ -12,6 +12,7 @@ from pydantic import BaseModel, Field
 from ..errors import DesignError
 from ..parse import ParsedAnswer, ParseError, parse_answer
 from ..parse.ops import parse_ops
+from ..latency import estimates
 from ..profile import Profile, profile_spec
 from ..prompts import render_prompt
 from ..spec.graph import Call, ModelSpec, ModuleSpec
@@ -43,6 +44,8 @@ class Design(BaseModel):
     usage: dict[str, int] = Field(default_factory=dict, description="total token usage")
     usage_by_stage: list[dict[str, Any]] = Field(default_factory=list, description="token usage of each turn")
     review: list["ReviewEvent"] = Field(default_factory=list, description="the human review, in order")
+    latency_ms: dict[str, float | None] = Field(default_factory=dict,
+                                                description="roofline estimate per backend of the target, batch 1")
 
 
 @dataclass
@@ -251,6 +254,7 @@ class Designer:
                 review: list[ReviewEvent]) -> Design:
         c = self.conversation
         return Design(spec=spec, original=original, findings=findings, ops=self.ops, profile=profile_spec(spec),
+                      latency_ms={e.backend: e.total_ms for e in estimates(spec, self.task.target)},
                       source=self.llm.description, revisions=self.revisions, usage=_usage(c),
                       usage_by_stage=[{"stage": t.stage, **t.usage} for t in c.turns if t.usage], review=review)
 

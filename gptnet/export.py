@@ -1,0 +1,98 @@
+"""`gptnet export`: model.py to ONNX (opset 17 or newer), every ONNX operator judged against the target's backends,
+and the ONNX outputs checked against PyTorch's with onnxruntime."""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from .errors import DesignError, UsageError
+from .targets import Target
+
+TOLERANCE = 1e-4
+
+
+@dataclass
+class OpVerdict:
+    onnx_op: str
+    count: int
+    target_op: str | None  # the profile's name for it; None when the profile has no such operator
+    backends: dict[str, str] = field(default_factory=dict)  # backend -> "yes", "slow: why" or "no"
+
+
+def _target_op(node, initializers: dict) -> str | None:
+    """The profile's operator name for an ONNX node (a Conv is depthwise when its groups equal its channels)."""
+    op = node.op_type
+    if op == "Conv":
+        group = next((a.i for a in node.attribute if a.name == "group"), 1)
+        if group == 1:
+            return "Conv2d"
+        weight = initializers.get(node.input[1])
+        channels = weight.dims[0] if weight is not None else None
+        return "DepthwiseConv2d" if channels is not None and group == channels else "GroupConv2d"
+    return {"Relu": "ReLU", "Clip": "ReLU6", "MaxPool": "MaxPool2d", "AveragePool": "AvgPool2d",
+            "GlobalAveragePool": "AdaptiveAvgPool2d", "GlobalMaxPool": "AdaptiveMaxPool2d",
+            "BatchNormalization": "BatchNorm2d", "Flatten": "Flatten", "Reshape": "Flatten", "Gemm": "Linear",
+            "MatMul": "Linear", "Add": "Add", "Concat": "Concat", "Sigmoid": "Sigmoid", "Tanh": "Tanh",
+            "HardSwish": "Hardswish", "HardSigmoid": "Hardsigmoid", "LeakyRelu": "LeakyReLU", "Gelu": "GELU",
+            "Softmax": "Softmax", "Identity": "Identity", "Dropout": "Dropout", "Resize": "Upsample",
+            "LayerNormalization": "LayerNorm", "Mul": "Mul", "Elu": "ELU", "Mish": "Mish"}.get(op)
+
+
+def verdicts(model_onnx, target: Target) -> list[OpVerdict]:
+    initializers = {t.name: t for t in model_onnx.graph.initializer}
+    counted: Counter = Counter()
+    for node in model_onnx.graph.node:
+        key = (node.op_type, _target_op(node, initializers))
+        counted[key] += 1
+    out = []
+    for (op, target_op), count in sorted(counted.items(), key=lambda kv: str(kv[0])):
+        v = OpVerdict(op, count, target_op)
+        for name, b in target.backends.items():
+            if target_op in b.slow:
+                v.backends[name] = f"slow: {b.slow[target_op]}"
+            else:
+                v.backends[name] = "yes" if target_op in b.operators else "no"
+        out.append(v)
+    return out
+
+
+def export_onnx(path: Path, target: Target, opset: int = 17, out: Path | None = None) -> tuple[Path, list[OpVerdict],
+                                                                                             float]:
+    import numpy as np
+    import onnx
+    import onnxruntime as ort
+    import torch
+
+    from .train.runner import input_shape, load_builder, locate
+
+    if opset < 17:
+        raise UsageError(f"opset {opset} is too old", "use --opset 17 or newer")
+    folder, model_py = locate(path)
+    shape = input_shape(folder)
+    classes = None
+    spec = folder / "spec.json"
+    if spec.is_file():
+        import json
+
+        classes = json.loads(spec.read_text()).get("num_classes")
+    net = load_builder(model_py)(classes or 100).eval()
+    out = Path(out) if out else folder / "model.onnx"
+    x = torch.randn(1, *shape)
+    tmp = out.with_name(f".{out.name}.tmp")
+    torch.onnx.export(net, (x,), str(tmp), opset_version=opset, dynamo=False, input_names=["input"],
+                      output_names=["logits"], dynamic_axes={"input": {0: "batch"}, "logits": {0: "batch"}})
+    tmp.replace(out)
+    model_onnx = onnx.load(str(out))
+    onnx.checker.check_model(model_onnx)
+    batch = torch.randn(4, *shape)
+    session = ort.InferenceSession(str(out), providers=["CPUExecutionProvider"])
+    got = session.run(None, {"input": batch.numpy()})[0]
+    with torch.no_grad():
+        want = net(batch).numpy()
+    diff = float(np.abs(got - want).max())
+    if diff > TOLERANCE:
+        raise DesignError(f"the ONNX model's outputs differ from PyTorch's by {diff:.2e} (more than {TOLERANCE})",
+                          "report this: the export changed the model")
+    return out, verdicts(model_onnx, target), diff

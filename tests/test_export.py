@@ -1,0 +1,38 @@
+"""ONNX export: opset 17 or newer, outputs equal to PyTorch's within 1e-4 by onnxruntime, a verdict per operator."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import onnx
+
+from conftest import CASSETTES, ROOT, run_cli
+
+
+def test_article_model_exports_and_matches(tmp_path: Path) -> None:
+    design = Path(shutil.copytree(ROOT / "generated" / "cnn_gpt", tmp_path / "cnn_gpt"))
+    r = run_cli("export", str(design), "--format", "onnx", "--target", "sd855", cwd=tmp_path)
+    assert r.returncode == 0, r.stderr
+    model = onnx.load(str(design / "model.onnx"))
+    assert max(o.version for o in model.opset_import if o.domain in ("", "ai.onnx")) >= 17
+    assert "onnxruntime matches PyTorch" in r.stdout
+    assert "Conv x5 (DepthwiseConv2d): cpu: yes; gpu: yes; dsp: yes" in r.stdout
+    assert "Gemm x1 (Linear)" in r.stdout
+
+
+def test_residual_design_exports_with_add_and_clip(tmp_path: Path) -> None:
+    r = run_cli("design", "--replay", str(CASSETTES / "module_inverted_residual.json"), "--budget", "10M",
+                "--target", "sd855", "--classes", "10", "--yes", "--out", "mnv2", cwd=tmp_path)
+    assert r.returncode == 0, r.stderr
+    r = run_cli("export", "mnv2", "--target", "rpi4", cwd=tmp_path)
+    assert r.returncode == 0, r.stderr
+    assert "Add x1 (Add): cpu: yes" in r.stdout and "(ReLU6): cpu: yes" in r.stdout
+
+
+def test_bad_export_requests_are_usage_errors(tmp_path: Path) -> None:
+    for args, words in ((["--format", "tflite"], "unknown export format"), (["--opset", "11"], "too old"),
+                        (["--target", "x"], "unknown target")):
+        r = run_cli("export", str(ROOT / "generated" / "cnn_gpt"), *args, cwd=tmp_path)
+        assert r.returncode == 2 and words in r.stderr, r.stderr
+    assert not (ROOT / "generated" / "cnn_gpt" / "model.onnx").exists()
