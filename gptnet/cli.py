@@ -57,6 +57,8 @@ def design(
     model: str = typer.Option("gpt-4o", help="LLM model name (live runs)"),
     base_url: Optional[str] = typer.Option(None, help="OpenAI-compatible server URL (vLLM, llama.cpp, Ollama)"),
     max_macs: Optional[str] = typer.Option(None, help="MACs at the task input, an upper bound: 1.5G, 300M"),
+    max_latency: Optional[str] = typer.Option(None, help="estimated latency at batch 1, an upper bound: 2ms (the "
+                                              "target's default backend) or 2ms:gpu"),
     fill: bool = typer.Option(False, "--fill", help="scale a design far under budget up to 90-100% of it"),
     fit: bool = typer.Option(True, "--fit/--no-fit", help="scale channel widths of a design over budget before "
                              "asking the LLM again (--no-fit: ask the LLM)"),
@@ -71,7 +73,7 @@ def design(
     """Ask the LLM for a model within budget for the target, repair it, and write model.py, spec.json,
     conversation.json and report.md."""
     _friendly(_design)(budget, target, classes, input, replay, record, model, base_url, out_dir, max_revisions,
-                       timeout, retries, yes, json_out, max_macs, fill, fit, debug=debug)
+                       timeout, retries, yes, json_out, max_macs, fill, fit, max_latency, debug=debug)
 
 
 def _getkey() -> str:
@@ -99,7 +101,7 @@ def _review(designer, design, task):
 
 
 def _design(budget, target, classes, input, replay, record, model, base_url, out_dir, max_revisions, timeout,
-            retries, yes, json_out, max_macs, fill, fit):
+            retries, yes, json_out, max_macs, fill, fit, max_latency):
     from .design import Options, make_task
     from .design import design as run
     from .errors import UsageError
@@ -110,7 +112,8 @@ def _design(budget, target, classes, input, replay, record, model, base_url, out
                          "pass --yes to accept it without review")
     opts = Options(budget=budget, target=target, classes=classes, input=input, replay=replay, record=record,
                    model=model, base_url=base_url, out=out_dir, max_revisions=max_revisions, timeout=timeout,
-                   attempts=retries, yes=yes, max_macs=max_macs, fill=fill, fit=fit)
+                   attempts=retries, yes=yes, max_macs=max_macs, fill=fill, fit=fit,
+                   max_latency=max_latency)
     result, folder = run(opts, say=lambda s: err.print(s, markup=False), reviewer=None if yes else _review)
     if json_out:
         out.print_json(result.model_dump_json())

@@ -20,7 +20,7 @@ from .output import write_folder
 from .render import render_model
 from .report import render_report
 from .targets import load_target
-from .units import format_count, parse_count, parse_input
+from .units import format_count, parse_count, parse_input, parse_latency
 from .validators import Task
 
 ARTICLE = "article.json"
@@ -51,6 +51,7 @@ class Options:
     attempts: int = 5
     yes: bool = True  # accept without review; the CLI asks a person unless --yes
     max_macs: str | None = None  # e.g. "1.5G": MACs at the task input, an upper bound
+    max_latency: str | None = None  # e.g. "15ms" or "15ms:gpu": estimated latency on a backend, an upper bound
     fill: bool = False  # scale a design far under budget up to it
     fit: bool = True  # scale a design over budget down before asking the LLM again
 
@@ -58,8 +59,15 @@ class Options:
 def make_task(opts: Options) -> Task:
     if opts.classes < 1:
         raise UsageError(f"invalid --classes {opts.classes}", "give a positive class count, e.g. --classes 100")
+    target = load_target(opts.target)
+    latency, backend = parse_latency(opts.max_latency) if opts.max_latency else (None, None)
+    if backend and backend not in target.backends:
+        raise UsageError(f"{target.name} has no backend {backend!r}", f"choose one of: {', '.join(target.backends)}")
+    if latency and target.backends[backend or target.default_backend].peak() is None:
+        raise UsageError(f"no latency estimate for {target.name}'s {backend or target.default_backend}: no published "
+                         "peak", "name another backend, e.g. --max-latency 15ms:cpu")
     return Task(budget=parse_count(opts.budget), classes=opts.classes, input=parse_input(opts.input),
-                target=load_target(opts.target), fill=opts.fill, fit=opts.fit,
+                target=target, fill=opts.fill, fit=opts.fit, max_latency_ms=latency, backend=backend,
                 max_macs=parse_count(opts.max_macs, "--max-macs") if opts.max_macs else None)
 
 

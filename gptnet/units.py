@@ -39,3 +39,13 @@ def parse_input(text: str) -> tuple[int, int, int]:
         raise UsageError(f"invalid input shape {text!r}", "write it as CxHxW with positive integers, e.g. 3x32x32")
     c, h, w = (int(p) for p in parts)
     return c, h, w
+
+
+def parse_latency(text: str) -> tuple[float, str | None]:
+    """`15ms` -> (15.0, None); `15ms:gpu` -> (15.0, "gpu"); `0.5s` -> (500.0, None)."""
+    m = re.match(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s)?\s*(?::\s*([a-z]+))?\s*$", str(text), re.IGNORECASE)
+    if not m or float(m.group(1)) <= 0:
+        raise UsageError(f"invalid --max-latency {text!r}", "write milliseconds, optionally with a backend: 15ms, "
+                         "15ms:gpu")
+    value = float(m.group(1)) * (1000 if (m.group(2) or "ms").lower() == "s" else 1)
+    return value, m.group(3).lower() if m.group(3) else None

@@ -49,3 +49,17 @@ def test_a_budget_no_width_meets_is_an_error_naming_it(tmp_path: Path) -> None:
 def test_no_fit_leaves_the_widths_to_the_llm(tmp_path: Path) -> None:
     r = run_cli("design", "--budget", "3M", "--no-fit", "--target", "sd855", "--yes", cwd=tmp_path)
     assert r.returncode == 1 and "revise" in r.stderr
+
+
+@pytest.mark.parametrize(("limit", "backend"), [("1ms", "cpu"), ("0.5ms:gpu", "gpu")])
+def test_latency_budget_on_a_named_or_default_backend(limit: str, backend: str, tmp_path: Path) -> None:
+    result, _ = design(tmp_path, "--budget", "10M", "--max-latency", limit)
+    ms = float(limit.split("ms")[0])
+    assert 0.9 * ms <= result["latency_ms"][backend] <= ms
+    assert [f["kind"] for f in result["findings"]].count("fit") == 1
+
+
+@pytest.mark.parametrize(("limit", "words"), [("fast", "invalid --max-latency"), ("1ms:npu", "no backend 'npu'")])
+def test_bad_latency_budgets_are_usage_errors(limit: str, words: str, tmp_path: Path) -> None:
+    r = run_cli("design", "--budget", "10M", "--target", "sd855", "--yes", "--max-latency", limit, cwd=tmp_path)
+    assert r.returncode == 2 and words in r.stderr

@@ -1,4 +1,5 @@
-"""Budgets: parameters (`--budget`) and MACs at the task input (`--max-macs`), both upper bounds.
+"""Budgets: parameters (`--budget`), MACs at the task input (`--max-macs`) and the estimated latency on a target
+backend (`--max-latency`), all upper bounds.
 
 A design over a budget has its channel widths scaled by one factor (each rounded to a multiple of 8) until the
 binding budget is 90-100% used, before anyone asks the LLM again; `--fill` scales a design that uses under 90% of
@@ -23,6 +24,13 @@ def _usage(model: ModelSpec, r: Repair) -> tuple[float, str, int, int]:
     shares = [(params / r.task.budget, "params")]
     if r.task.max_macs:
         shares.append((macs / r.task.max_macs, "MACs"))
+    if r.task.max_latency_ms:
+        from ..latency import estimate
+
+        target = r.task.target
+        ms = estimate(model, target, r.task.backend or target.default_backend).total_ms
+        if ms is not None:
+            shares.append((ms / r.task.max_latency_ms, "latency"))
     share, name = max(shares)
     return share, name, params, macs
 
@@ -99,15 +107,16 @@ def check_budget(r: Repair) -> None:
     share, name, params, macs = _usage(r.model, r)
     if share <= 1 and not (r.task.fill and share < LOW):
         return
-    limit = r.task.budget if name == "params" else r.task.max_macs
+    limit_text = {"params": format_count(r.task.budget), "MACs": format_count(r.task.max_macs or 0),
+                  "latency": f"{r.task.max_latency_ms:g} ms" if r.task.max_latency_ms else ""}[name]
     before = (f"{format_count(params)} params, {format_count(macs)} MACs ({100 * share:.0f}% of the "
-              f"{format_count(limit)} {name} budget)")
+              f"{limit_text} {name} budget)")
     fitted = _fit(r) if r.task.fit else None
     if fitted is None:
         if share > 1:
-            what = "parameters" if name == "params" else "MACs"
-            value = params if name == "params" else macs
-            r.add("over-budget", "model", f"{format_count(value)} {what} exceed the budget of {format_count(limit)}"
+            what = {"params": f"{format_count(params)} parameters", "MACs": f"{format_count(macs)} MACs",
+                    "latency": f"an estimated {share * (r.task.max_latency_ms or 0):.2f} ms"}[name]
+            r.add("over-budget", "model", f"{what} exceed the budget of {limit_text}"
                   + ("; no scaling of the channel widths fits it" if r.task.fit else ""), before, severity="error")
         return
     model, mapping, new_share = fitted

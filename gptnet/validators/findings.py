@@ -34,5 +34,7 @@ class Task:
     input: tuple[int, int, int]
     target: Target
     max_macs: int | None = None  # MACs at the task input, an upper bound like the parameter budget
+    max_latency_ms: float | None = None  # estimated latency at batch 1 on `backend`, an upper bound
+    backend: str | None = None  # the target backend `max_latency_ms` refers to; None: the target's default
     fill: bool = False  # scale a design far under budget up to it
     fit: bool = True  # scale channel widths to meet the budgets before calling the model over budget
