@@ -198,6 +198,62 @@ def export(
     _friendly(run)(debug=debug)
 
 
+@app.command()
+def calibrate(
+    out_path: Optional[Path] = typer.Option(None, "--out", help="where the profile goes [~/.gptnet/targets/host.json]"),
+    debug: Debug = False,
+) -> None:
+    """Measure this machine's layers with torch and write the `host` target profile."""
+
+    def run():
+        from .calibrate import calibrate as run_calibrate
+
+        run_calibrate(out_path, say=lambda s: err.print(s, markup=False))
+
+    _friendly(run)(debug=debug)
+
+
+@app.command()
+def profile(
+    path: Path = typer.Argument(..., help="a design's output folder, or its model.py"),
+    target: str = typer.Option("sd855", help="target profile; `host` after gptnet calibrate"),
+    backend: Optional[str] = typer.Option(None, help="backend [the target's default]"),
+    measure: bool = typer.Option(False, "--measure", help="also time the model on this machine (batch 1)"),
+    debug: Debug = False,
+) -> None:
+    """Predict a design's latency per layer on a target; with --measure, time it here too."""
+
+    def run():
+        from .errors import UsageError
+        from .latency import predict, work_from_torch
+        from .targets import load_target
+        from .train.runner import input_shape, load_builder, locate
+
+        t = load_target(target)
+        name = backend or t.default_backend
+        if name not in t.backends:
+            raise UsageError(f"{t.name} has no backend {name!r}", f"choose one of: {', '.join(t.backends)}")
+        folder, model_py = locate(path)
+        shape = input_shape(folder)
+        net = load_builder(model_py)(100).eval()
+        est = predict(work_from_torch(net, shape), t, name)
+        if est.total_ms is None:
+            raise UsageError(f"{t.name}'s {name} has no published peak to estimate with", "name another backend")
+        for row in est.layers:
+            out.print(f"  {row.index:>4} {row.layer:40} {row.ms:9.4f} ms", markup=False)
+        how = "calibrated" if est.calibrated else "roofline, uncalibrated"
+        out.print(f"Predicted: {est.total_ms:.3f} ms on {t.name} {name} ({est.title}; {how}), batch 1, input "
+                  f"{'x'.join(map(str, shape))}", markup=False)
+        if measure:
+            from .calibrate import time_module
+
+            ms = time_module(net, shape)
+            out.print(f"Measured here: {ms:.3f} ms (lower quartile of 30 after warm-up); predicted/measured "
+                      f"{est.total_ms / ms:.2f}", markup=False)
+
+    _friendly(run)(debug=debug)
+
+
 # training options, shared by `train` and `compare`; None keeps the recipe's value (the article's)
 Epochs = Annotated[Optional[int], typer.Option(min=1, help="epochs [recipe: 240]")]
 BatchSize = Annotated[Optional[int], typer.Option(min=1, help="images per step [64]")]

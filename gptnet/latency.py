@@ -1,35 +1,63 @@
-"""A roofline-style latency estimate per layer and backend: each layer takes the longer of its arithmetic at the
-backend's peak times an efficiency for its kind (depthwise convs run far from peak) and its memory traffic at the
-chip's bandwidth, plus a fixed dispatch cost. Uncalibrated: the efficiencies are rules of thumb until a
-calibration on real hardware replaces them."""
+"""Latency estimates per layer and backend, from one cost model fed by two extractors: a spec (no torch needed,
+used by `design`) or a torch module traced with torch.fx (used by `profile` and the accuracy benchmark).
+
+Each layer is reduced to a kind (the target's operator name), its arithmetic (FLOPs) and its memory traffic
+(bytes of input, output and weights). A calibrated backend (`gptnet calibrate`) predicts each kind with a fitted
+line: ms = c0 + c1 x MFLOP + c2 x MB. An uncalibrated one uses a roofline: the longer of the arithmetic at the
+backend's peak times an efficiency for the kind (depthwise convs run far from peak) and the traffic at the chip's
+bandwidth, plus a fixed dispatch cost."""
 
 from __future__ import annotations
 
 from pydantic import BaseModel, Field
 
-from .spec.graph import ModelSpec
-from .spec.layers import Layer
+from .spec.graph import Concat, ModelSpec, Residual
+from .spec.layers import ACTIVATIONS, Layer, pair
 from .spec.walk import Step, walk
 from .targets import Backend, Target
 
-# share of peak arithmetic each kind reaches (ShuffleNet V2's guideline G2: grouped and depthwise convs are memory
-# bound; element-wise layers are pure traffic)
-EFFICIENCY = {"Conv2d": 0.35, "DepthwiseConv2d": 0.06, "GroupConv2d": 0.12, "Linear": 0.25}
+# share of peak arithmetic each kind reaches without calibration (ShuffleNet V2's guideline G2: grouped and
+# depthwise convs are memory bound; element-wise layers are pure traffic)
+EFFICIENCY = {"Conv2d": 0.35, "Conv1x1": 0.35, "DepthwiseConv2d": 0.06, "GroupConv2d": 0.12, "Linear": 0.25}
 BYTES = {"fp32": 4, "fp16": 2, "int8": 1}
 DISPATCH_MS = 0.01  # per layer: kernel launch and scheduling
+POOLS = {"MaxPool2d", "AvgPool2d", "AdaptiveAvgPool2d", "AdaptiveMaxPool2d"}
+FREE = {"Flatten", "Identity", "Dropout", "View"}
+
+
+def cost_kind(op: str, kernel: tuple[int, int] | None = None) -> str:
+    """The kinds calibration measures: convs by flavour (pointwise convs run differently from kxk ones), Linear,
+    BatchNorm2d, activations, pools, Add, Concat, Copy (a transpose made contiguous) and Free (views)."""
+    if op == "Conv2d" and tuple(kernel or ()) == (1, 1):
+        return "Conv1x1"
+    if op in ACTIVATIONS or op in ("Softmax", "LogSoftmax", "Mul"):
+        return "Activation"
+    if op in POOLS:
+        return "Pool"
+    if op in FREE:
+        return "Free"
+    return op
+
+
+class Work(BaseModel):
+    index: str
+    layer: str
+    kind: str
+    mflops: float
+    mbytes: float = Field(description="fp32 traffic: input, output and weights, in MB")
 
 
 class LayerLatency(BaseModel):
     index: str
     layer: str
     ms: float
-    bound: str = Field(description="compute or memory")
 
 
 class Estimate(BaseModel):
     backend: str
     title: str
-    total_ms: float | None = Field(description="None when the backend has no published peak to estimate with")
+    calibrated: bool = False
+    total_ms: float | None = Field(description="None when the backend has no peak to estimate with")
     layers: list[LayerLatency] = Field(default_factory=list)
 
 
@@ -40,32 +68,119 @@ def _numel(shape) -> int:
     return n
 
 
-def _leaves(steps: list[Step], prefix: str = ""):
-    for i, s in enumerate(steps):
-        if isinstance(s.node, Layer):
-            yield f"{prefix}{i}", s
+def work_from_spec(model: ModelSpec, input: tuple | None = None) -> list[Work]:
+    out: list[Work] = []
+
+    def visit(steps: list[Step], prefix: str) -> None:
+        for i, s in enumerate(steps):
+            index = f"{prefix}{i}"
+            if isinstance(s.node, Layer):
+                kernel = pair(s.node.kernel_size) if hasattr(s.node, "kernel_size") else None
+                out.append(Work(index=index, layer=s.node.signature(), kind=cost_kind(s.node.target_op(), kernel),
+                                mflops=2 * s.macs / 1e6,
+                                mbytes=4 * (_numel(s.inp) + _numel(s.out) + s.params) / 1e6))
+                continue
+            visit(s.children, f"{index}.")
+            if isinstance(s.node, Residual) and s.node.when != "False":
+                out.append(Work(index=f"{index}+", layer="add", kind="Add", mflops=_numel(s.out) / 1e6,
+                                mbytes=12 * _numel(s.out) / 1e6))
+            elif isinstance(s.node, Concat):
+                out.append(Work(index=f"{index}+", layer="cat", kind="Concat", mflops=0.0,
+                                mbytes=8 * _numel(s.out) / 1e6))
+
+    visit(walk(model, input), "")
+    return out
+
+
+def work_from_torch(module, input_shape: tuple[int, ...]) -> list[Work]:
+    """The layers a torch module runs at batch 1, functional ones included (residual adds, concats, shuffles)."""
+    import torch
+    import torch.fx as fx
+    from torch import nn
+    from torch.fx.passes.shape_prop import ShapeProp
+
+    if type(module).__module__.startswith("torch.nn"):  # a lone built-in layer: trace it as a one-layer model
+        module = nn.Sequential(module)
+    graph = fx.symbolic_trace(module)
+    ShapeProp(graph).propagate(torch.randn(1, *input_shape))
+    out: list[Work] = []
+
+    def numel(node) -> int:
+        meta = node.meta.get("tensor_meta") if hasattr(node, "meta") else None
+        return _numel(meta.shape) if meta is not None and hasattr(meta, "shape") else 0
+
+    for i, node in enumerate(graph.graph.nodes):
+        if node.op not in ("call_module", "call_function", "call_method"):
+            continue
+        inputs = [a for a in node.all_input_nodes]
+        n_in, n_out = sum(numel(a) for a in inputs), numel(node)
+        params, mflops = 0, 0.0
+        if node.op == "call_module":
+            m = graph.get_submodule(node.target)
+            params = sum(p.numel() for p in m.parameters(recurse=False))
+            if isinstance(m, nn.Conv2d):
+                kind = cost_kind("Conv2d" if m.groups == 1 else "DepthwiseConv2d" if m.groups == m.in_channels
+                                 else "GroupConv2d", m.kernel_size)
+                mflops = 2 * n_out * (m.in_channels // m.groups) * m.kernel_size[0] * m.kernel_size[1] / 1e6
+            elif isinstance(m, nn.Linear):
+                kind, mflops = "Linear", 2 * n_out * m.in_features / 1e6
+            elif isinstance(m, nn.BatchNorm2d):
+                kind, mflops = "BatchNorm2d", 4 * n_in / 1e6
+            elif isinstance(m, (nn.MaxPool2d, nn.AvgPool2d, nn.AdaptiveAvgPool2d, nn.AdaptiveMaxPool2d)):
+                kind, mflops = "Pool", n_in / 1e6
+            elif isinstance(m, (nn.Flatten, nn.Identity, nn.Dropout)):
+                kind = "Free"
+            else:
+                kind, mflops = "Activation", n_out / 1e6
         else:
-            yield from _leaves(s.children, f"{prefix}{i}.")
+            name = getattr(node.target, "__name__", str(node.target))
+            if name in ("add", "iadd", "__add__", "__iadd__"):
+                kind, mflops = "Add", n_out / 1e6
+            elif name in ("cat", "concat"):
+                kind = "Concat"
+            elif name == "contiguous":
+                kind = "Copy"
+            elif name in ("mean", "adaptive_avg_pool2d", "avg_pool2d", "max_pool2d"):
+                kind, mflops = "Pool", n_in / 1e6
+            elif name in ("relu", "relu_", "relu6", "hardtanh", "sigmoid", "mul", "hardswish", "silu"):
+                kind, mflops = "Activation", n_out / 1e6
+            elif n_out == 0:
+                continue  # size(), getitem of shapes, arithmetic on ints
+            else:
+                kind = "Free"  # view, reshape, flatten, transpose, chunk: no data moved until a copy
+        out.append(Work(index=str(i), layer=str(node.target), kind=kind, mflops=mflops,
+                        mbytes=4 * (n_in + n_out + params) / 1e6))
+    return out
 
 
-def estimate(model: ModelSpec, target: Target, backend: str) -> Estimate:
+def predict(works: list[Work], target: Target, backend: str) -> Estimate:
     b: Backend = target.backends[backend]
+    if b.calibration:
+        # per layer: the kind's fitted line, then how layers compose in a whole model (colder caches, dispatch)
+        scale, per_layer = b.calibration.get("_model", [1.0, 0.0])
+        rows = []
+        for w in works:
+            c = b.calibration.get(w.kind) or b.calibration.get("Activation")
+            ms = max(0.0, c[0] + c[1] * w.mflops + c[2] * w.mbytes)
+            rows.append(LayerLatency(index=w.index, layer=w.layer, ms=scale * ms + per_layer))
+        return Estimate(backend=backend, title=b.title, calibrated=True,
+                        total_ms=round(sum(r.ms for r in rows), 4), layers=rows)
     peak, bandwidth = b.peak(), target.memory_bandwidth.value if target.memory_bandwidth else None
     if not peak or not bandwidth:
         return Estimate(backend=backend, title=b.title, total_ms=None)
-    size = BYTES.get(b.precision, 4)
+    scale = BYTES.get(b.precision, 4) / 4
     rows = []
-    for index, step in _leaves(walk(model)):
-        op = step.node.target_op()
-        flops = 2 * step.macs
-        compute = flops / (peak * 1e9 * EFFICIENCY.get(op, 1.0)) if flops else 0.0
-        traffic = size * (_numel(step.inp) + _numel(step.out) + step.params)
-        memory = traffic / (bandwidth * 1e9)
-        ms = 1000 * max(compute, memory) + DISPATCH_MS
-        rows.append(LayerLatency(index=index, layer=step.node.signature(), ms=round(ms, 4),
-                                 bound="compute" if compute >= memory else "memory"))
-    return Estimate(backend=backend, title=b.title, total_ms=round(sum(r.ms for r in rows), 3), layers=rows)
+    for w in works:
+        compute = w.mflops * 1e6 / (peak * 1e9 * EFFICIENCY.get(w.kind, 1.0))
+        memory = scale * w.mbytes * 1e6 / (bandwidth * 1e9)
+        rows.append(LayerLatency(index=w.index, layer=w.layer, ms=1000 * max(compute, memory) + DISPATCH_MS))
+    return Estimate(backend=backend, title=b.title, total_ms=round(sum(r.ms for r in rows), 4), layers=rows)
+
+
+def estimate(model: ModelSpec, target: Target, backend: str) -> Estimate:
+    return predict(work_from_spec(model), target, backend)
 
 
 def estimates(model: ModelSpec, target: Target) -> list[Estimate]:
-    return [estimate(model, target, name) for name in target.backends]
+    works = work_from_spec(model)
+    return [predict(works, target, name) for name in target.backends]

@@ -3,7 +3,9 @@ answer to stage "ops" is only compared with it."""
 
 from __future__ import annotations
 
+import os
 from importlib import resources
+from pathlib import Path
 
 from pydantic import BaseModel, Field
 
@@ -24,6 +26,8 @@ class Backend(BaseModel):
     peak_gflops: dict[str, Figure] = Field(description="peak arithmetic per precision")
     operators: list[str] = Field(description="operators its runtimes run well")
     slow: dict[str, str] = Field(default_factory=dict, description="operators that fall back or run slowly, and why")
+    calibration: dict[str, list[float]] = Field(
+        default_factory=dict, description="per cost kind, ms = c0 + c1 x MFLOP + c2 x MB, fitted by gptnet calibrate")
 
     def peak(self) -> float | None:
         figure = self.peak_gflops.get(self.precision)
@@ -44,13 +48,32 @@ class Target(BaseModel):
         return op in self.operators
 
 
+def user_dir() -> Path:
+    """Where `gptnet calibrate` writes the `host` profile: $GPTNET_HOME/targets, else ~/.gptnet/targets."""
+    return Path(os.environ.get("GPTNET_HOME", Path.home() / ".gptnet")) / "targets"
+
+
+def _files() -> dict[str, Path | object]:
+    found: dict[str, Path | object] = {p.name[:-5]: p for p in resources.files(__package__).iterdir()
+                                       if p.name.endswith(".json")}
+    if user_dir().is_dir():
+        found.update({p.stem: p for p in user_dir().glob("*.json")})
+    return found
+
+
 def available() -> list[str]:
-    return sorted(p.name[:-5] for p in resources.files(__package__).iterdir() if p.name.endswith(".json"))
+    return sorted(_files())
 
 
 def load_target(name: str) -> Target:
-    names = available()
-    if name.lower() not in names:
-        raise UsageError(f"unknown target {name!r}", f"choose one of: {', '.join(names)}")
-    text = resources.files(__package__).joinpath(f"{name.lower()}.json").read_text(encoding="utf-8")
-    return Target.model_validate_json(text)
+    files = _files()
+    if name.lower() not in files:
+        hint = f"choose one of: {', '.join(sorted(files))}"
+        if name.lower() == "host":
+            hint = "run `gptnet calibrate` first, which measures this machine and writes the host profile"
+        raise UsageError(f"unknown target {name!r}", hint)
+    try:
+        return Target.model_validate_json(files[name.lower()].read_text(encoding="utf-8"))
+    except ValueError as e:
+        raise UsageError(f"target profile {files[name.lower()]} is invalid: {str(e).splitlines()[0]}",
+                         "fix it, or run gptnet calibrate again") from None

@@ -1,0 +1,46 @@
+"""Latency: the sourced target profiles, the roofline estimate in every design, calibration on this machine, and
+`gptnet profile` predicting (and measuring) a design on the calibrated host."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+from conftest import ROOT, clean_env, run_cli
+
+
+def test_targets_list_and_show_with_sources(tmp_path: Path) -> None:
+    r = run_cli("targets", cwd=tmp_path)
+    assert r.returncode == 0
+    assert [line.split()[0] for line in r.stdout.splitlines()] == ["rpi4", "sd845", "sd855", "sd865", "sd8gen2"]
+    r = run_cli("targets", "show", "sd855", cwd=tmp_path)
+    assert "memory bandwidth: 34.1 GB/s" in r.stdout and "Adreno 640" in r.stdout and "Hexagon 690" in r.stdout
+    peaks = [line for line in r.stdout.splitlines() if "peak " in line]
+    assert peaks and all("[" in line and "]" in line for line in peaks)  # every figure carries its source
+    assert "slow: GELU" in r.stdout
+
+
+def test_every_design_reports_a_latency_per_backend(tmp_path: Path) -> None:
+    r = run_cli("design", "--budget", "10M", "--target", "sd855", "--yes", "--json", "--out", "o", cwd=tmp_path)
+    latency = json.loads(r.stdout)["latency_ms"]
+    assert set(latency) == {"cpu", "gpu", "dsp"} and all(v > 0 for v in latency.values())
+    assert latency["dsp"] < latency["gpu"] < latency["cpu"]
+    assert "roofline estimate, uncalibrated" in (tmp_path / "o" / "report.md").read_text()
+
+
+def test_calibrate_then_profile_on_the_host(tmp_path: Path) -> None:
+    env = clean_env(GPTNET_HOME=str(tmp_path / "home"))
+    r = run_cli("profile", str(ROOT / "generated" / "cnn_gpt"), "--target", "host", cwd=tmp_path, env=env)
+    assert r.returncode == 2 and "gptnet calibrate" in r.stderr
+    r = run_cli("calibrate", cwd=tmp_path, env=env, timeout=600)
+    assert r.returncode == 0, r.stderr
+    host = json.loads((tmp_path / "home" / "targets" / "host.json").read_text())
+    calibration = host["backends"]["cpu"]["calibration"]
+    assert {"Conv2d", "Conv1x1", "DepthwiseConv2d", "Linear", "BatchNorm2d", "Add", "_model"} <= set(calibration)
+    r = run_cli("profile", str(ROOT / "generated" / "cnn_gpt"), "--target", "host", "--measure", cwd=tmp_path,
+                env=env)
+    assert r.returncode == 0, r.stderr
+    predicted = float(re.search(r"Predicted: ([\d.]+) ms on host cpu .*calibrated", r.stdout).group(1))
+    measured = float(re.search(r"Measured here: ([\d.]+) ms", r.stdout).group(1))
+    assert 0.33 < predicted / measured < 3  # same order; benchmarks/latency_accuracy.py holds the real figures
