@@ -4,7 +4,7 @@ MobileNetV2, ShuffleNetV2 and SqueezeNet, the article's model and gptnet designs
     python benchmarks/latency_accuracy.py [--recalibrate]
 
 It uses the `host` profile that `gptnet calibrate` writes (running it first if there is none), predicts each
-model with gptnet's cost model from a torch.fx trace, times the real model (warm-up, 20 repeats, lower quartile), and prints
+model with gptnet's cost model from a torch.fx trace, times the real model (warm-up, 50 repeats, lower quartile), and prints
 each error and the median and worst absolute errors. Goals: median at most 15%, worst at most 35%."""
 
 from __future__ import annotations
@@ -70,7 +70,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         for name, model, shape in models(Path(tmp)):
             model.eval()
-            measured = time_module(model, shape, repeats=20)
+            measured = time_module(model, shape, repeats=50)
             predicted = predict(work_from_torch(model, shape), host, "cpu").total_ms
             err = (predicted - measured) / measured
             errors.append(abs(err))

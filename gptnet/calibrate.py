@@ -157,7 +157,7 @@ def _composition(calibration: dict[str, list[float]]) -> list[float]:
         raw = sum(max(0.0, c[0] + c[1] * w.mflops + c[2] * w.mbytes)
                   for w in works for c in [calibration.get(w.kind, calibration["Activation"])])
         rows.append([raw, len(works)])
-        y.append(time_module(net.eval(), shape, repeats=15))
+        y.append(time_module(net.eval(), shape, repeats=30))
     X, y = np.array(rows), np.array(y)
     weight = 1 / y
     coef, *_ = np.linalg.lstsq(X * weight[:, None], y * weight, rcond=None)
