@@ -8,7 +8,6 @@ from typing import Any
 
 from ..spec.graph import Call, ModelSpec, ModuleSpec
 from ..spec.layers import Layer
-from ..spec.walk import MissingArgs, bind, signature
 from .findings import Finding, Task
 
 _IN = re.compile(r"^(in|inp|input|c_?in|ch_?in|nin|inplanes|in_?planes|in_?ch\w*|in_?channels?|in_?features)$", re.I)
@@ -85,11 +84,4 @@ def channels_in(node: Any, modules: dict[str, ModuleSpec]) -> Any:
     return None
 
 
-def bound(call: Call, module: ModuleSpec) -> dict[str, Any] | None:
-    try:
-        return bind(call, module)
-    except MissingArgs:
-        return None
-
-
-__all__ = ["Repair", "bound", "call_value", "channels_in", "in_param", "out_param", "set_call_value", "signature"]
+__all__ = ["Repair", "call_value", "channels_in", "in_param", "out_param", "set_call_value"]
