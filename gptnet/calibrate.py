@@ -8,7 +8,6 @@ with non-negative coefficients, weighted so that small layers count as much as l
 from __future__ import annotations
 
 import itertools
-import json
 import os
 import platform
 import statistics
@@ -17,7 +16,7 @@ from pathlib import Path
 from typing import Callable
 
 from .latency import Work, work_from_torch
-from .targets import user_dir
+from .targets import save_profile, user_dir
 
 REPEATS = 30
 
@@ -88,26 +87,31 @@ def _cases():
         yield "Free", lambda: nn.Flatten(), (c, hw, hw)
 
 
-def _fit(points: list[tuple[Work, float]]) -> list[float]:
-    """Non-negative c0, c1, c2 minimizing relative error, by trying every subset of the three terms."""
+def nonneg_lstsq(X, y) -> list[float]:
+    """Non-negative coefficients minimizing the relative error of X @ coef against y, by least squares over every
+    subset of the columns (few columns here, so exhaustive search is exact and cheap)."""
     import numpy as np
 
-    X = np.array([[1.0, w.mflops, w.mbytes] for w, _ in points])
-    y = np.array([ms for _, ms in points])
+    X, y = np.asarray(X, dtype=float), np.asarray(y, dtype=float)
     weight = 1 / np.maximum(y, 1e-4)
-    best, best_err = [float(y.mean()), 0.0, 0.0], float("inf")
-    for cols in (c for r in (1, 2, 3) for c in itertools.combinations(range(3), r)):
-        A = X[:, cols] * weight[:, None]
-        coef, *_ = np.linalg.lstsq(A, y * weight, rcond=None)
+    n = X.shape[1]
+    best, best_err = [0.0] * n, float("inf")
+    for cols in (c for r in range(1, n + 1) for c in itertools.combinations(range(n), r)):
+        coef, *_ = np.linalg.lstsq(X[:, cols] * weight[:, None], y * weight, rcond=None)
         if (coef < 0).any():
             continue
-        full = [0.0, 0.0, 0.0]
+        full = [0.0] * n
         for col, v in zip(cols, coef):
             full[col] = float(v)
         err = float(((((X @ np.array(full)) - y) * weight) ** 2).sum())
         if err < best_err:
             best, best_err = full, err
     return best
+
+
+def _fit(points: list[tuple[Work, float]]) -> list[float]:
+    """ms = c0 + c1 x MFLOP + c2 x MB for one kind, weighted so that small layers count as much as large ones."""
+    return nonneg_lstsq([[1.0, w.mflops, w.mbytes] for w, _ in points], [ms for _, ms in points])
 
 
 def _synthetic_networks():
@@ -217,11 +221,7 @@ def calibrate(out: Path | None = None, say: Callable[[str], None] = print) -> Pa
                              "operators": [], "calibration": calibration}},
     }
     profile["backends"]["cpu"]["operators"] = profile["operators"]
-    out = Path(out) if out else user_dir() / "host.json"
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out.with_name(f".{out.name}.tmp")
-    tmp.write_text(json.dumps(profile, indent=2) + "\n")
-    tmp.replace(out)
+    out = save_profile(profile, Path(out) if out else user_dir() / "host.json")
     say(f"Wrote {out}: fp32 matmul {gflops:.1f} GFLOP/s, copy bandwidth {gbs:.1f} GB/s, "
         f"{len(calibration)} cost kinds fitted")
     return out

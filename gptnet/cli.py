@@ -161,9 +161,20 @@ def targets_show(name: str = typer.Argument(..., help="a target name, e.g. sd855
             out.print(f"    runs well: {', '.join(b.operators)}", markup=False)
             for op, why in b.slow.items():
                 out.print(f"    slow: {op}: {why}", markup=False)
+            if b.calibration:
+                out.print(f"    latency: {b.calibrated_from or 'calibrated on this machine'}", markup=False)
+            else:
+                out.print("    latency: roofline from the peak and bandwidth, uncalibrated", markup=False)
         out.print(f"  operators gptnet designs with: {', '.join(t.operators)}", markup=False)
         for note in t.notes:
             out.print(f"  note: {note}", markup=False)
+        if t.measurements:
+            out.print("  published latencies, batch 1 (python benchmarks/published_latency.py compares them with "
+                      "the estimates):", markup=False)
+        for m in t.measurements:
+            scaled = f" (x{m.scale:g} for this chip's clocks: {m.adjusted_ms():.2f} ms)" if m.scale != 1 else ""
+            out.print(f"    {m.model} on {m.backend}: {m.ms:g} ms{scaled}, {m.role}; {m.runtime}; {m.device}  "
+                      f"[{m.source}]", markup=False)
 
     _friendly(run)(debug=debug)
 
@@ -200,12 +211,26 @@ def export(
 
 @app.command()
 def calibrate(
-    out_path: Optional[Path] = typer.Option(None, "--out", help="where the profile goes [~/.gptnet/targets/host.json]"),
+    out_path: Optional[Path] = typer.Option(None, "--out", help="where the profile goes [~/.gptnet/targets/NAME.json]"),
+    from_published: Optional[str] = typer.Option(
+        None, "--from-published", metavar="TARGET",
+        help="instead of measuring here, fit TARGET's backends to the published latencies its profile lists"),
     debug: Debug = False,
 ) -> None:
     """Measure this machine's layers with torch and write the `host` target profile."""
 
     def run():
+        if from_published:
+            from .published import fit_published
+            from .targets import load_target, save_profile, user_dir
+
+            target = fit_published(load_target(from_published))
+            path = save_profile(target, out_path or user_dir() / f"{target.name}.json")
+            for name, backend in target.backends.items():
+                if backend.calibrated_from:
+                    err.print(f"{target.name} {name}: {backend.calibrated_from}", markup=False)
+            err.print(f"Wrote {path}", markup=False)
+            return
         from .calibrate import calibrate as run_calibrate
 
         run_calibrate(out_path, say=lambda s: err.print(s, markup=False))
