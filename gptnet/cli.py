@@ -164,7 +164,7 @@ def targets_show(name: str = typer.Argument(..., help="a target name, e.g. sd855
             if b.calibration:
                 out.print(f"    latency: {b.calibrated_from or 'calibrated on this machine'}", markup=False)
             else:
-                out.print("    latency: roofline from the peak and bandwidth, uncalibrated", markup=False)
+                out.print("    latency: roofline estimate, uncalibrated", markup=False)
         out.print(f"  operators gptnet designs with: {', '.join(t.operators)}", markup=False)
         for note in t.notes:
             out.print(f"  note: {note}", markup=False)
