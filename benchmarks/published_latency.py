@@ -1,6 +1,6 @@
 """A target profile's latency estimates beside published measurements on the real chip, with the ratio.
 
-    python benchmarks/published_latency.py [TARGET]        (default sd855)
+    python benchmarks/published_latency.py [TARGET]        (default: every target that lists some)
 
 For every measurement the profile lists (batch 1, torchvision's version of the network traced with torch.fx):
 the published time, scaled to the target's clocks when measured on a sibling chip; the uncalibrated roofline's
@@ -17,7 +17,7 @@ import sys
 
 from gptnet.latency import predict
 from gptnet.published import compare, fit_backend, reference_works
-from gptnet.targets import load_target
+from gptnet.targets import available, load_target
 
 
 def leave_one_out(target, row_index: int) -> float:
@@ -30,11 +30,8 @@ def leave_one_out(target, row_index: int) -> float:
     return predict(list(reference_works(m.model)), loo, m.backend).total_ms / m.adjusted_ms()
 
 
-def main() -> None:
-    target = load_target(sys.argv[1] if len(sys.argv) > 1 else "sd855")
+def report(target) -> None:
     rows = compare(target)
-    if not rows:
-        sys.exit(f"{target.name} lists no published measurements")
     sources: list[str] = []
     print(f"{target.title}: estimates against published batch-1 latencies (ms)")
     print(f"{'model':16} {'backend':7} {'role':11} {'published':>9} {'scaled':>7} {'roofline':>9} {'ratio':>6} "
@@ -57,9 +54,19 @@ def main() -> None:
               f"median factor off {math.exp(statistics.median(off)):.2f}")
     for b, backend in target.backends.items():
         print(f"{b}: {'calibrated from ' + backend.calibrated_from if backend.calibrated_from else 'roofline only'}")
-    print("\nSources:")
+    print("Sources:")
     for n, s in enumerate(sources, 1):
         print(f"[{n}] {s}")
+    print()
+
+
+def main() -> None:
+    names = sys.argv[1:] or available()
+    targets = [t for t in map(load_target, names) if t.measurements]
+    if not targets:
+        sys.exit(f"no published measurements in {', '.join(names)}")
+    for target in targets:
+        report(target)
 
 
 if __name__ == "__main__":
