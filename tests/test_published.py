@@ -46,8 +46,8 @@ def test_targets_show_lists_each_measurement_with_its_source(tmp_path: Path) -> 
 
 
 def test_a_target_without_published_latencies_cannot_be_fitted(tmp_path: Path) -> None:
-    r = run_cli("calibrate", "--from-published", "rpi4", cwd=tmp_path)
-    assert r.returncode == 2 and "rpi4 lists no published measurements" in r.stderr
+    r = run_cli("calibrate", "--from-published", "sd8gen2", cwd=tmp_path)
+    assert r.returncode == 2 and "sd8gen2 lists no published measurements" in r.stderr
 
 
 def test_a_measurement_of_an_unknown_network_is_a_clear_error(tmp_path: Path) -> None:
