@@ -1,5 +1,5 @@
 """How long a design takes: the whole replayed `gptnet design` (a fresh process, as a user runs it) and
-parse + validate + profile of the article's answer in this process.
+parse + validate + profile + latency estimates of the article's answer in this process.
 
     python benchmarks/design_speed.py [--repeats N]
 
@@ -28,13 +28,14 @@ def _command_seconds(repeats: int) -> tuple[float, float]:
             subprocess.run([sys.executable, "-c", "pass"], check=True, env=env, cwd=cwd)
             bare.append(time.perf_counter() - t)
             t = time.perf_counter()
-            subprocess.run([sys.executable, "-m", "gptnet", "design", "--budget", "10M", "--target", "sd855"],
+            subprocess.run([sys.executable, "-m", "gptnet", "design", "--budget", "10M", "--target", "sd855", "--yes"],
                            check=True, env=env, cwd=cwd, capture_output=True)
             times.append(time.perf_counter() - t)
     return statistics.median(times), statistics.median(bare)
 
 
 def _core_seconds(repeats: int) -> float:
+    from gptnet.latency import estimates
     from gptnet.parse import parse_answer
     from gptnet.profile import profile_spec
     from gptnet.spec import ModelSpec
@@ -51,6 +52,7 @@ def _core_seconds(repeats: int) -> float:
         module = parse_answer(answers["module:DepthwiseConv2d"]).modules[0]
         spec, _ = validate(ModelSpec(layers=model.layers, modules=[module]), task)
         profile_spec(spec)
+        estimates(spec, task.target)
         times.append(time.perf_counter() - t)
     return statistics.median(times)
 
@@ -63,7 +65,7 @@ def main() -> None:
     core = _core_seconds(args.repeats * 20)
     print(f"gptnet design --budget 10M --target sd855 (replayed, whole process): {command:.2f} s median "
           f"of {args.repeats} (goal < 3 s); python start-up alone: {bare:.2f} s")
-    print(f"parse + validate + profile of the article's answer: {core * 1000:.1f} ms median of {args.repeats * 20} "
+    print(f"parse + validate + profile + latency estimates of the article's answer: {core * 1000:.1f} ms median of {args.repeats * 20} "
           f"(goal < 20 ms)")
 
 
