@@ -65,8 +65,8 @@ def main() -> None:
     core = _core_seconds(args.repeats * 20)
     print(f"gptnet design --budget 10M --target sd855 (replayed, whole process): {command:.2f} s median "
           f"of {args.repeats} (goal < 3 s); python start-up alone: {bare:.2f} s")
-    print(f"parse + validate + profile + latency estimates of the article's answer: {core * 1000:.1f} ms median of {args.repeats * 20} "
-          f"(goal < 20 ms)")
+    print(f"parse + validate + profile + latency estimates of the article's answer: {core * 1000:.1f} ms median "
+          f"of {args.repeats * 20} (goal < 20 ms)")
 
 
 if __name__ == "__main__":

@@ -4,8 +4,9 @@ MobileNetV2, ShuffleNetV2 and SqueezeNet, the article's model and gptnet designs
     python benchmarks/latency_accuracy.py [--recalibrate]
 
 It uses the `host` profile that `gptnet calibrate` writes (running it first if there is none), predicts each
-model with gptnet's cost model from a torch.fx trace, times the real model (warm-up, 50 repeats, lower quartile), and prints
-each error and the median and worst absolute errors. Goals: median at most 15%, worst at most 35%."""
+model with gptnet's cost model from a torch.fx trace, times the real model (warm-up, 50 repeats, lower
+quartile), and prints each error and the median and worst absolute errors. Goals: median at most 15%, worst
+at most 35%."""
 
 from __future__ import annotations
 

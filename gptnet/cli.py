@@ -20,6 +20,11 @@ out = Console(highlight=False, soft_wrap=True)
 err = Console(stderr=True, highlight=False, soft_wrap=True)
 
 
+# optional imports -> the extra that installs them (pyproject.toml)
+EXTRAS = {"torchvision": "train", "matplotlib": "train", "sklearn": "train", "mlxtend": "train", "onnx": "export",
+          "onnxruntime": "export", "onnxscript": "export"}
+
+
 def _friendly(fn):
     """Turn a GptnetError into one line and a hint on stderr, and the error's exit code."""
 
@@ -37,6 +42,14 @@ def _friendly(fn):
         except KeyboardInterrupt:
             err.print("gptnet: interrupted; nothing was written", markup=False)
             raise typer.Exit(130) from None
+        except ModuleNotFoundError as e:  # an optional extra this command needs is not installed
+            extra = EXTRAS.get((e.name or "").split(".")[0])
+            if extra is None or debug:
+                raise
+            err.print(f"[red]gptnet: error:[/red] this command needs {escape(e.name)}, which is not installed",
+                      markup=True)
+            err.print(f'hint: pip install "gptnet[{extra}]" (in a clone: pip install -e ".[{extra}]")', markup=False)
+            raise typer.Exit(2) from None
 
     return wrapper
 

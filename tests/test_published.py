@@ -58,3 +58,19 @@ def test_a_measurement_of_an_unknown_network_is_a_clear_error(tmp_path: Path) ->
     r = run_cli("targets", "show", "sd855", cwd=tmp_path, env=clean_env(GPTNET_HOME=str(tmp_path / "home")))
     assert r.returncode == 2 and "Traceback" not in r.stderr
     assert "is invalid: measurements.0.model: Value error, unknown reference model 'resnet1000'" in r.stderr
+
+
+def test_a_missing_extra_is_named_with_the_install_command(tmp_path: Path) -> None:
+    # torchvision made unimportable, as in an install without the [train] extra
+    (tmp_path / "sitecustomize.py").write_text(
+        "import sys\n"
+        "class Block:\n"
+        "    def find_spec(self, name, path=None, target=None):\n"
+        "        if name.split('.')[0] == 'torchvision':\n"
+        "            raise ModuleNotFoundError(f'No module named {name!r}', name=name)\n"
+        "sys.meta_path.insert(0, Block())\n")
+    r = run_cli("calibrate", "--from-published", "sd855", "--out", "x.json", cwd=tmp_path,
+                env=clean_env(PYTHONPATH=str(tmp_path)))
+    assert r.returncode == 2 and "Traceback" not in r.stderr
+    assert "this command needs torchvision, which is not installed" in r.stderr
+    assert 'pip install -e ".[train]"' in r.stderr and not (tmp_path / "x.json").exists()
