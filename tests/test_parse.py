@@ -150,3 +150,40 @@ def test_ops_answer() -> None:
 def test_forward_it_cannot_follow_is_refused() -> None:
     with pytest.raises(ParseError, match="Evil refused"):
         parse_answer("class Evil(nn.Module):\n    def forward(self, x):\n        return eval('x')\n")
+
+
+C = "Conv2d(8, 8, kernel_size=3, padding=1)"
+
+
+@pytest.mark.parametrize(("text", "convs", "relus"), [
+    ("[Conv2d(8, 8, 3, padding=1), ReLU()] x 3", 3, 3),
+    ("[Conv2d(8, 8, 3, padding=1), ReLU()]×3", 3, 3),
+    ("3 x [Conv2d(8, 8, 3, padding=1), ReLU()]", 3, 3),
+    ("2× Conv2d(8, 8, 3, padding=1), ReLU()", 2, 1),
+    ("Conv2d(8, 8, 3, padding=1) (x4) -> ReLU()", 4, 1),
+    ("Conv2d(8, 8, 3, padding=1) * 2, ReLU()", 2, 1),
+    ("Repeat 3 times: Conv2d(8, 8, 3, padding=1), ReLU()", 3, 3),
+    ("Conv2d(8, 8, 3, padding=1), ReLU() （重复2次）", 2, 2),
+    ("2 x [Conv2d(8, 8, 3, padding=1), [ReLU()] x 2]", 2, 4),
+])
+def test_repetitions_are_written_out(text: str, convs: int, relus: int) -> None:
+    answer = parse_answer(text)
+    layers = sigs(answer.models[0].layers)
+    assert layers.count(C) == convs and layers.count("ReLU()") == relus, layers
+    assert any("repeated" in n for n in answer.notes)
+
+
+@pytest.mark.parametrize("text", [
+    "3x3 convs: Conv2d(8, 8, 3, padding=1), ReLU()",          # a kernel size in prose
+    "Conv2d(8, 8, 3, padding=1), ReLU(), Linear(8 * 1 * 1, 10)",  # arithmetic inside a call
+    "Conv2d(8, 8, 3, padding=1) is 2 times cheaper than a dense conv, ReLU()",  # not a repetition
+])
+def test_numbers_that_are_not_repetitions_leave_the_layers_alone(text: str) -> None:
+    layers = sigs(parse_answer(text).models[0].layers)
+    assert layers.count(C) == 1 and layers.count("ReLU()") == 1, layers
+
+
+def test_an_implausible_repetition_is_left_as_written_with_a_note() -> None:
+    answer = parse_answer("[Conv2d(8, 8, 3, padding=1), ReLU()] x 500")
+    assert sigs(answer.models[0].layers).count(C) == 1
+    assert any("500 repetitions is not a plausible count" in n for n in answer.notes)

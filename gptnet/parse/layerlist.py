@@ -75,7 +75,77 @@ def _bare(text: str, whole_line: bool) -> list:
     return nodes
 
 
+_TIMES = r"[x×X*]"
+# after a closing bracket: "] x 3", "]×3", ") (x3)", "] * 3"
+_SUFFIX = re.compile(rf"\s*(?:{_TIMES}\s*(\d+)\b|\(\s*{_TIMES}\s*(\d+)\s*\))")
+# before a group or a call: "3 x [", "3× Conv2d("
+_PREFIX = re.compile(rf"(?<![\w.])(\d+)\s*{_TIMES}\s*(?=[\[({{]|[A-Za-z_][\w.]*\()")
+# prose that repeats the layers on its line: "Repeat 3 times: ...", "(repeated 2x)", "重复3次"
+_PROSE_TIMES = re.compile(r"(?i)\brepeat(?:ed)?\s+(?:(?:this|these|it|them|the\s+block)\s+)?(\d+)\s*(?:times|x)\b"
+                          r"|重复\s*(\d+)\s*次")
+MAX_REPEAT = 64
+
+
+def _depths(line: str) -> list[int]:
+    depth, out = 0, []
+    for ch in line:
+        if ch in ")]}":
+            depth -= 1
+        out.append(depth)
+        if ch in "([{":
+            depth += 1
+    return out
+
+
+def _unit_before(line: str, close: int) -> tuple[int, str]:
+    """The repeated unit that ends with the bracket at `close`: a call with its name, or a bracketed group's
+    contents. Returns where it starts and its text."""
+    depth = 0
+    for i in range(close, -1, -1):
+        depth += line[i] in ")]}"
+        depth -= line[i] in "([{"
+        if depth == 0:
+            name = re.search(r"[A-Za-z_][\w.]*$", line[:i])
+            if line[i] == "(" and name:
+                return name.start(), line[name.start():close + 1]
+            return i, line[i + 1:close]
+    return -1, ""
+
+
+def _expand_repeats(line: str, notes: list[str]) -> str:
+    """Write out repetitions: `[Conv2d(..), ReLU()] x 3`, `3 x [..]`, `Conv2d(..) x 2`, `2× Conv2d(..)`."""
+    for _ in range(MAX_REPEAT):  # one repetition per pass, innermost text first
+        depth = _depths(line)
+        found = None
+        for i, ch in enumerate(line):
+            m = _SUFFIX.match(line, i + 1) if ch in ")]}" and depth[i] == 0 else None
+            if m:
+                start, unit = _unit_before(line, i)
+                if start >= 0:
+                    found = (start, m.end(), unit, int(m.group(1) or m.group(2)))
+                    break
+        if not found:
+            m = next((m for m in _PREFIX.finditer(line) if depth[m.start()] == 0), None)
+            if m:
+                open_at = m.end() if line[m.end()] in "[({" else line.index("(", m.end())
+                close = _closing(line, open_at + 1) - 1
+                if close >= 0:
+                    bracket = line[m.end()] in "[({"
+                    unit = line[m.end() + 1:close] if bracket else line[m.end():close + 1]
+                    found = (m.start(), close + 1, unit, int(m.group(1)))
+        if not found:
+            return line
+        start, end, unit, times = found
+        if not 1 <= times <= MAX_REPEAT:
+            notes.append(f"left {line[start:end]!r} as written: {times} repetitions is not a plausible count")
+            return line
+        notes.append(f"repeated {unit.strip()!r} {times} times, as the answer says")
+        line = line[:start] + ", ".join([unit] * times) + line[end:]
+    return line
+
+
 def _scan_line(line: str, notes: list[str]) -> list:
+    line = _expand_repeats(line, notes)
     nodes = []
     pos = 0
     for m in _CALL.finditer(line):
@@ -93,7 +163,14 @@ def _scan_line(line: str, notes: list[str]) -> list:
             notes.append(f"skipped {line[m.start():end]!r}: {e}")
     if not nodes:
         return _bare(line, whole_line=True)
-    return nodes + _bare(line[pos:], whole_line=False)
+    nodes += _bare(line[pos:], whole_line=False)
+    prose = _PROSE_TIMES.search(line)
+    if prose:
+        times = int(next(g for g in prose.groups() if g))
+        if 1 < times <= MAX_REPEAT:
+            notes.append(f"repeated the {len(nodes)} layers of {line.strip()[:60]!r} {times} times, as it says")
+            nodes = [n.model_copy(deep=True) for _ in range(times) for n in nodes]
+    return nodes
 
 
 def parse_layer_list(text: str) -> ParsedAnswer:
