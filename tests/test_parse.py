@@ -187,3 +187,24 @@ def test_an_implausible_repetition_is_left_as_written_with_a_note() -> None:
     answer = parse_answer("[Conv2d(8, 8, 3, padding=1), ReLU()] x 500")
     assert sigs(answer.models[0].layers).count(C) == 1
     assert any("500 repetitions is not a plausible count" in n for n in answer.notes)
+
+
+def test_a_table_with_calls_in_its_cells_is_a_layer_list() -> None:
+    answer = parse_answer("| Layer | Configuration |\n|---|---|\n| Conv1 | Conv2d(3, 32, kernel_size=3) |\n"
+                          "| Act | ReLU() |\n| Head | Linear(32, 10) |")
+    assert answer.form == "layers"
+    assert sigs(answer.models[0].layers) == ["Conv2d(3, 32, kernel_size=3)", "ReLU()", "Linear(32, 10)"]
+
+
+def test_a_table_that_names_no_layers_is_not_a_model() -> None:
+    with pytest.raises(ParseError, match="no column of the table names layers"):
+        parse_answer("| Metric | Value |\n|---|---|\n| Params | 3.2M |\n| FLOPs | 0.3G |\n| Top-1 | 71% |")
+
+
+def test_table_cells_spell_kernels_and_channels_several_ways() -> None:
+    answer = parse_answer("| Type | C_in | Filters | Kernel size | Stride | Pad |\n|:--|--:|--:|--:|--:|--:|\n"
+                          "| `Conv2d` | 3 | 16 | (3, 3) | 2 | same |\n| Conv (5x5) | 16 | 16 | — | 1 | 2 |\n"
+                          "| Dense | 16 | 10 | | | |")
+    assert answer.form == "table"
+    assert sigs(answer.models[0].layers) == ["Conv2d(3, 16, kernel_size=3, stride=2, padding=1)",
+                                             "Conv2d(16, 16, kernel_size=5, padding=2)", "Linear(16, 10)"]

@@ -9,6 +9,7 @@ from .answer import Candidate, ParsedAnswer, ParseError
 from .jsonform import find_json, parse_json
 from .layerlist import parse_layer_list
 from .pysource import looks_like_python, parse_python
+from .table import find_table, parse_table
 
 
 _THINKING = re.compile(r"<think(?:ing)?>.*?(?:</think(?:ing)?>|$)", re.S | re.I)
@@ -26,6 +27,11 @@ def parse_answer(text: str) -> ParsedAnswer:
             errors.append(str(e))
     if looks_like_python(text):  # source that cannot be read is refused, not re-read as a loose layer list
         return parse_python(text)
+    if find_table(text) is not None:  # a table with an argument per column; one of calls is a layer list
+        try:
+            return parse_table(text)
+        except ParseError as e:
+            errors.append(str(e))
     try:
         return parse_layer_list(text)
     except ParseError as e:

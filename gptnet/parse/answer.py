@@ -21,7 +21,7 @@ class Candidate(BaseModel):
 
 
 class ParsedAnswer(BaseModel):
-    form: Literal["json", "layers", "python"] = Field(description="how the answer was written")
+    form: Literal["json", "layers", "table", "python"] = Field(description="how the answer was written")
     models: list[Candidate] = Field(default_factory=list, description="candidate models, in answer order")
     modules: list[ModuleSpec] = Field(default_factory=list, description="composite modules the answer defines")
     notes: list[str] = Field(default_factory=list, description="what was read but left out, and why")

@@ -1,0 +1,143 @@
+"""Markdown tables that spell a model out one layer per row, an argument per column:
+
+    | # | Layer     | In | Out | Kernel | Stride | Padding |
+    |---|-----------|----|-----|--------|--------|---------|
+    | 1 | Conv2d    | 3  | 32  | 3x3    | 1      | 1       |
+    | 2 | Depthwise | 32 | 32  | 3      | 2      | 1       |
+
+The layer column is the one whose cells name operators; the others are told apart by their headers. Tables whose
+cells hold calls (`Conv2d(3, 32, 3)`) are the layer-list reader's."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from ..spec.registry import lookup
+from .answer import Candidate, ParsedAnswer, ParseError
+from .build import BuildError, make_nodes
+
+_ROW = re.compile(r"^\s*\|(.*)\|\s*$")
+_RULE = re.compile(r"^[\s|:\-]+$")
+_KERNEL_IN_NAME = re.compile(r"\b(\d+)\s*[x×]\s*(\d+)\b")
+_EMPTY = {"", "-", "—", "–", "n/a", "na", "none", "/", "..."}
+
+
+def _role(header: str) -> str | None:
+    h = re.sub(r"[^a-z0-9 ]+", " ", header.lower().replace("_", " ")).strip()
+    if re.fullmatch(r"(c ?in|in|cin)|(in|input)( \w+)? (ch|chs|channels?|features?|planes|dim)", h):
+        return "in"
+    if re.fullmatch(r"(c ?out|out|cout|filters|units|neurons|channels|width|#? ?filters)"
+                    r"|(out|output|#)( \w+)? (ch|chs|channels?|features?|planes|dim|filters)", h):
+        return "out"
+    if "kernel" in h or h in ("k", "filter size", "window", "pool size"):
+        return "kernel"
+    if "stride" in h or h == "s":
+        return "stride"
+    if h.startswith("pad") or h == "p":
+        return "padding"
+    if h.startswith("group"):
+        return "groups"
+    return None
+
+
+def _value(cell: str) -> Any:
+    c = cell.strip().strip("`*").strip().lower()
+    if c in _EMPTY:
+        return None
+    if re.fullmatch(r"\d+", c):
+        return int(c)
+    m = re.fullmatch(r"\(?\s*(\d+)\s*(?:[x×,*])\s*(\d+)\s*\)?", c)
+    if m:
+        a, b = int(m.group(1)), int(m.group(2))
+        return a if a == b else (a, b)
+    if c in ("same", "valid"):
+        return c
+    return None
+
+
+def _cells(line: str) -> list[str] | None:
+    m = _ROW.match(line)
+    return [c.strip() for c in m.group(1).split("|")] if m else None
+
+
+def _name(cell: str) -> tuple[str, dict[str, Any]]:
+    """The operator a layer cell names, and what its words add: `Conv 3x3` -> Conv2d, kernel 3;
+    `Depthwise Conv` -> a Conv2d grouped by its input channels; `Pointwise Conv` -> a 1x1 Conv2d."""
+    text = re.sub(r"[`*_]{1,2}", "", cell).strip()
+    extra: dict[str, Any] = {}
+    k = _KERNEL_IN_NAME.search(text)
+    if k and k.group(1) == k.group(2):
+        extra["kernel_size"] = int(k.group(1))
+        text = _KERNEL_IN_NAME.sub("", text)
+    text = re.sub(r"\(.*?\)", "", text).strip(" -:")
+    low = text.lower()
+    if "depthwise" in low or "depth-wise" in low:
+        return "Conv2d", {**extra, "depthwise": True}
+    if "pointwise" in low or "point-wise" in low:
+        return "Conv2d", {**extra, "kernel_size": 1}
+    return text, extra
+
+
+def find_table(text: str) -> list[list[str]] | None:
+    """The rows of the first markdown table (header first), without the rule line."""
+    rows: list[list[str]] = []
+    for line in text.splitlines():
+        cells = _cells(line)
+        if cells is None:
+            if rows:
+                break
+            continue
+        if not _RULE.match(line):
+            rows.append(cells)
+    return rows if len(rows) >= 3 else None
+
+
+def parse_table(text: str) -> ParsedAnswer:
+    rows = find_table(text)
+    if rows is None:
+        raise ParseError("no markdown table in the answer")
+    header, body = rows[0], [r for r in rows[1:] if any(c.strip() for c in r)]
+    if any(re.search(r"[A-Za-z_]\w*\(", c) for r in body for c in r):
+        raise ParseError("the table's cells hold calls: a layer list")
+    named = [sum(bool(lookup(_name(r[i])[0])) for r in body if i < len(r)) for i in range(len(header))]
+    layer_col = max(range(len(header)), key=lambda i: named[i])
+    if named[layer_col] < max(2, len(body) // 2):
+        raise ParseError("no column of the table names layers")
+    roles = {i: _role(h) for i, h in enumerate(header) if i != layer_col}
+    notes: list[str] = []
+    layers: list = []
+    for row in body:
+        if layer_col >= len(row):
+            continue
+        name, extra = _name(row[layer_col])
+        values = {roles[i]: _value(c) for i, c in enumerate(row) if roles.get(i) and _value(c) is not None}
+        hit = lookup(name)
+        if hit is None:
+            notes.append(f"skipped table row {' | '.join(row)!r}: {name!r} is not an operator")
+            continue
+        cls = hit[0]
+        fields = cls.model_fields
+        kwargs: dict[str, Any] = {}
+        channels_in = values.get("in", values.get("out") if not cls.channel_out else None)
+        if cls.channel_in and channels_in is not None:
+            kwargs[cls.channel_in] = channels_in
+        if cls.channel_out and values.get("out") is not None:
+            kwargs[cls.channel_out] = values["out"]
+        for role in ("kernel", "stride", "padding", "groups"):
+            key = {"kernel": "kernel_size"}.get(role, role)
+            if key in fields and values.get(role) is not None:
+                kwargs[key] = values[role]
+        if extra.pop("depthwise", False) and cls.channel_in in kwargs:
+            kwargs["groups"] = kwargs[cls.channel_in]
+            kwargs.setdefault(cls.channel_out, kwargs[cls.channel_in])
+            notes.append(f"read {row[layer_col]!r} as a Conv2d grouped by its {kwargs['groups']} input channels")
+        for key, value in extra.items():
+            kwargs.setdefault(key, value)
+        try:
+            layers += make_nodes(name, [], kwargs, notes=notes)
+        except BuildError as e:
+            notes.append(f"skipped table row {' | '.join(row)!r}: {e}")
+    if not layers:
+        raise ParseError("the table names no layers gptnet can build")
+    return ParsedAnswer(form="table", models=[Candidate(layers=layers)], notes=notes)

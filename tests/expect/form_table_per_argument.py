@@ -1,0 +1,38 @@
+"""CNN-GPT: a model designed with gptnet.
+
+Input 3x32x32, 10 classes by default.
+Params: 4,234; MACs: 1,716,928 at 3x32x32, 84,095,680 at 224x224.
+Target: Qualcomm Snapdragon 855 (sd855); budget 10M.
+Regenerate: gptnet design --budget 10M --target sd855 --classes 10 --input 3x32x32 --replay <tmp>/out/conversation.json --yes --out <tmp>/out
+"""
+
+import torch
+from torch import nn
+
+
+class CNNGPT(nn.Module):
+    def __init__(self, num_classes: int = 10) -> None:
+        super().__init__()
+        self.model = nn.Sequential(
+            nn.Conv2d(3, 32, kernel_size=3, padding=1),
+            nn.BatchNorm2d(32),
+            nn.ReLU(),
+            nn.Conv2d(32, 32, kernel_size=3, stride=2, padding=1, groups=32),
+            nn.BatchNorm2d(32),
+            nn.ReLU(),
+            nn.Conv2d(32, 64, kernel_size=1),
+            nn.BatchNorm2d(64),
+            nn.ReLU(),
+            nn.MaxPool2d(kernel_size=2, stride=2),
+            nn.AdaptiveAvgPool2d(1),
+            nn.Flatten(),
+            nn.Linear(64, num_classes),
+        )
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.model(x)
+
+
+def build_model(num_classes: int = 10) -> CNNGPT:
+    """The model, ready to use: `build_model()(torch.randn(1, 3, 32, 32))` gives (1, 10) logits."""
+    return CNNGPT(num_classes=num_classes)
