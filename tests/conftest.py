@@ -7,6 +7,7 @@ import json
 import os
 import subprocess
 import sys
+import tempfile
 import uuid
 from pathlib import Path
 
@@ -14,6 +15,10 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 CASSETTES = Path(__file__).parent / "cassettes"
+
+# profiles the user wrote (`gptnet calibrate` to ~/.gptnet) must not change what the tests see; a test that needs
+# a home of its own passes GPTNET_HOME explicitly
+os.environ["GPTNET_HOME"] = tempfile.mkdtemp(prefix="gptnet-test-home-")
 
 
 def clean_env(**extra: str) -> dict[str, str]:
