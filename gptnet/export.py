@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from .errors import DesignError, UsageError
+from .output import atomic_path
 from .targets import Target
 
 TOLERANCE = 1e-4
@@ -80,10 +81,9 @@ def export_onnx(path: Path, target: Target, opset: int = 17, out: Path | None = 
     net = load_builder(model_py)(classes or 100).eval()
     out = Path(out) if out else folder / "model.onnx"
     x = torch.randn(1, *shape)
-    tmp = out.with_name(f".{out.name}.tmp")
-    torch.onnx.export(net, (x,), str(tmp), opset_version=opset, dynamo=False, input_names=["input"],
-                      output_names=["logits"], dynamic_axes={"input": {0: "batch"}, "logits": {0: "batch"}})
-    tmp.replace(out)
+    with atomic_path(out) as tmp:
+        torch.onnx.export(net, (x,), str(tmp), opset_version=opset, dynamo=False, input_names=["input"],
+                          output_names=["logits"], dynamic_axes={"input": {0: "batch"}, "logits": {0: "batch"}})
     model_onnx = onnx.load(str(out))
     onnx.checker.check_model(model_onnx)
     batch = torch.randn(4, *shape)

@@ -1,11 +1,37 @@
-"""Writing a design's output folder all at once: files go to a temporary folder beside it, which then replaces
-the old one, so a crash or Ctrl-C never leaves a half-written folder."""
+"""Writing outputs all at once: a file or a design's folder is written beside its destination under a temporary
+name, which then replaces the old one, so a crash or Ctrl-C never leaves a half-written file or folder."""
 
 from __future__ import annotations
 
+import os
 import shutil
 import tempfile
+from contextlib import contextmanager
 from pathlib import Path
+from typing import Iterator
+
+
+@contextmanager
+def atomic_path(path: Path, suffix: str = ".tmp") -> Iterator[Path]:
+    """A temporary path beside `path` for the block to write; it replaces `path` only if the block succeeds.
+    `suffix` keeps the extension for writers that read it (matplotlib)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=suffix)
+    os.close(fd)
+    try:
+        yield Path(tmp)
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(tmp, 0o666 & ~umask)  # mkstemp makes it private; outputs are ordinary files
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def write_atomic(path: Path, text: str) -> None:
+    with atomic_path(path) as tmp:
+        tmp.write_text(text, encoding="utf-8")
 
 
 def write_folder(out: Path, files: dict[str, str]) -> None:

@@ -6,9 +6,7 @@ file, then a rename), so an interrupted run leaves either the old file or the ne
 from __future__ import annotations
 
 import json
-import os
 import re
-import tempfile
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Literal, Union
@@ -16,6 +14,7 @@ from typing import Any, Literal, Union
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from ..errors import UsageError
+from ..output import write_atomic
 
 FORMAT = "gptnet-conversation/1"
 _STAGE = re.compile(r"^(ops|model|revise|module:[A-Za-z_][A-Za-z0-9_]*)$")
@@ -80,21 +79,6 @@ def cassette_json(cassette: Cassette) -> str:
 
 def save_cassette(cassette: Cassette, path: str | Path) -> None:
     write_atomic(Path(path), cassette_json(cassette))
-
-
-def write_atomic(path: Path, text: str) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            f.write(text)
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(tmp, 0o666 & ~umask)  # mkstemp makes it private; a cassette is an ordinary file
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 def now() -> str:

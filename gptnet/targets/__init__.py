@@ -14,6 +14,7 @@ from typing import Literal
 from pydantic import BaseModel, Field, ValidationError, field_validator, model_validator
 
 from ..errors import UsageError
+from ..output import write_atomic
 
 
 class Figure(BaseModel):
@@ -100,10 +101,7 @@ def save_profile(profile: "Target | dict", out: Path) -> Path:
     text = json.dumps(data, indent=2, ensure_ascii=False)
     text = re.sub(r"\[\s+([-+0-9.e,\s]+?)\s+\]",
                   lambda m: "[" + ", ".join(x.strip() for x in m.group(1).split(",")) + "]", text)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out.with_name(f".{out.name}.tmp")
-    tmp.write_text(text + "\n", encoding="utf-8")
-    tmp.replace(out)
+    write_atomic(out, text + "\n")
     return out
 
 

@@ -18,6 +18,7 @@ from torch import nn
 from torch.utils.data import DataLoader, DistributedSampler
 
 from ..errors import GptnetError, UsageError
+from ..output import write_atomic
 from . import checkpoint
 from .config import TrainConfig
 from .data import Data
@@ -118,10 +119,7 @@ class Trainer:
         self.say(f"Resuming after epoch {self.epoch} from {path}")
 
     def _write_metrics(self) -> None:
-        checkpoint_text = "".join(json.dumps(asdict(m)) + "\n" for m in self.history)
-        tmp = self.out / ".metrics.jsonl.tmp"
-        tmp.write_text(checkpoint_text)
-        tmp.replace(self.out / "metrics.jsonl")
+        write_atomic(self.out / "metrics.jsonl", "".join(json.dumps(asdict(m)) + "\n" for m in self.history))
 
     # ---- one epoch
     def _loader(self, dataset, train: bool, epoch: int) -> DataLoader:
