@@ -16,7 +16,7 @@ import statistics
 import sys
 
 from gptnet.latency import predict
-from gptnet.published import compare, fit_backend, reference_works
+from gptnet.published import compare, fit_backend, reference_works, with_calibration
 from gptnet.targets import available, load_target
 
 
@@ -24,9 +24,7 @@ def leave_one_out(target, row_index: int) -> float:
     m = target.measurements[row_index]
     rest = [o for i, o in enumerate(target.measurements)
             if i != row_index and o.backend == m.backend and o.role == "fit"]
-    table = fit_backend(rest)
-    loo = target.model_copy(update={"backends": {
-        m.backend: target.backends[m.backend].model_copy(update={"calibration": table})}})
+    loo = with_calibration(target, m.backend, fit_backend(rest))
     return predict(list(reference_works(m.model)), loo, m.backend).total_ms / m.adjusted_ms()
 
 
@@ -53,7 +51,7 @@ def report(target) -> None:
         print(f"{key:22} {len(ratios):2} rows: estimate/published from {min(ratios):.2f} to {max(ratios):.2f}, "
               f"median factor off {math.exp(statistics.median(off)):.2f}")
     for b, backend in target.backends.items():
-        print(f"{b}: {'calibrated from ' + backend.calibrated_from if backend.calibrated_from else 'roofline only'}")
+        print(f"{b}: {backend.calibrated_from or backend.estimated_by()}")
     print("Sources:")
     for n, s in enumerate(sources, 1):
         print(f"[{n}] {s}")

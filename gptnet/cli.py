@@ -174,10 +174,7 @@ def targets_show(name: str = typer.Argument(..., help="a target name, e.g. sd855
             out.print(f"    runs well: {', '.join(b.operators)}", markup=False)
             for op, why in b.slow.items():
                 out.print(f"    slow: {op}: {why}", markup=False)
-            if b.calibration:
-                out.print(f"    latency: {b.calibrated_from or 'calibrated on this machine'}", markup=False)
-            else:
-                out.print("    latency: roofline estimate, uncalibrated", markup=False)
+            out.print(f"    latency: {b.calibrated_from or b.estimated_by()}", markup=False)
         out.print(f"  operators gptnet designs with: {', '.join(t.operators)}", markup=False)
         for note in t.notes:
             out.print(f"  note: {note}", markup=False)

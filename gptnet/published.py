@@ -103,17 +103,21 @@ def fit_published(target: Target) -> Target:
     return target.model_copy(update={"backends": fitted})
 
 
+def with_calibration(target: Target, backend: str, calibration: dict[str, list[float]]) -> Target:
+    """The target with one backend's calibration replaced ({} for the uncalibrated roofline)."""
+    b = target.backends[backend].model_copy(update={"calibration": calibration})
+    return target.model_copy(update={"backends": {**target.backends, backend: b}})
+
+
 def compare(target: Target) -> list[Comparison]:
     """Each published measurement beside the profile's estimate and the uncalibrated roofline's."""
     rows = []
     for m in target.measurements:
         works = list(reference_works(m.model))
-        backend = target.backends[m.backend]
-        roofline_target = target.model_copy(update={"backends": {
-            m.backend: backend.model_copy(update={"calibration": {}})}})
+        roofline = predict(works, with_calibration(target, m.backend, {}), m.backend)
         est = predict(works, target, m.backend)
         rows.append(Comparison(
             model=m.model, backend=m.backend, role=m.role, runtime=m.runtime, device=m.device, published_ms=m.ms,
-            adjusted_ms=m.adjusted_ms(), roofline_ms=predict(works, roofline_target, m.backend).total_ms,
+            adjusted_ms=m.adjusted_ms(), roofline_ms=roofline.total_ms,
             estimate_ms=est.total_ms, calibrated=est.calibrated, source=m.source))
     return rows

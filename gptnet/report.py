@@ -27,13 +27,8 @@ def latency_line(design: Design, task: Task) -> str:
     """Each backend's estimate, and how it was made: fitted to measurements (published ones on the chip, or this
     machine's) or a roofline from spec-sheet peaks."""
 
-    def how(name: str) -> str:
-        backend = task.target.backends.get(name)
-        if backend is None or not backend.calibration:
-            return "roofline estimate, uncalibrated"
-        return "fitted to published latencies" if backend.calibrated_from else "calibrated on this machine"
-
-    parts = [f"{k} {v:.2f} ms ({how(k)})" if v is not None else f"{k} unknown (no published peak)"
+    backends = task.target.backends
+    parts = [f"{k} {v:.2f} ms ({backends[k].estimated_by()})" if v is not None else f"{k} unknown (no published peak)"
              for k, v in design.latency_ms.items()]
     return f"{', '.join(parts)} on the {task.target.name}, batch 1"
 

@@ -127,10 +127,9 @@ def _expand_repeats(line: str, notes: list[str]) -> str:
         if not found:
             m = next((m for m in _PREFIX.finditer(line) if depth[m.start()] == 0), None)
             if m:
-                open_at = m.end() if line[m.end()] in "[({" else line.index("(", m.end())
-                close = _closing(line, open_at + 1) - 1
+                bracket = line[m.end()] in "[({"  # a group; else a call, repeated with its name
+                close = _closing(line, (m.end() if bracket else line.index("(", m.end())) + 1) - 1
                 if close >= 0:
-                    bracket = line[m.end()] in "[({"
                     unit = line[m.end() + 1:close] if bracket else line[m.end():close + 1]
                     found = (m.start(), close + 1, unit, int(m.group(1)))
         if not found:

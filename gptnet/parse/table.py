@@ -61,9 +61,10 @@ def _cells(line: str) -> list[str] | None:
     return [c.strip() for c in m.group(1).split("|")] if m else None
 
 
-def _name(cell: str) -> tuple[str, dict[str, Any]]:
-    """The operator a layer cell names, and what its words add: `Conv 3x3` -> Conv2d, kernel 3;
-    `Depthwise Conv` -> a Conv2d grouped by its input channels; `Pointwise Conv` -> a 1x1 Conv2d."""
+def _name(cell: str) -> tuple[str, dict[str, Any], bool]:
+    """The operator a layer cell names, the arguments its words add and whether it says depthwise:
+    `Conv 3x3` -> Conv2d, kernel 3; `Depthwise Conv` -> a Conv2d to group by its input channels; `Pointwise Conv`
+    -> a 1x1 Conv2d."""
     text = re.sub(r"[`*_]{1,2}", "", cell).strip()
     extra: dict[str, Any] = {}
     k = _KERNEL_IN_NAME.search(text)
@@ -73,10 +74,10 @@ def _name(cell: str) -> tuple[str, dict[str, Any]]:
     text = re.sub(r"\(.*?\)", "", text).strip(" -:")
     low = text.lower()
     if "depthwise" in low or "depth-wise" in low:
-        return "Conv2d", {**extra, "depthwise": True}
+        return "Conv2d", extra, True
     if "pointwise" in low or "point-wise" in low:
-        return "Conv2d", {**extra, "kernel_size": 1}
-    return text, extra
+        return "Conv2d", {**extra, "kernel_size": 1}, False
+    return text, extra, False
 
 
 def find_table(text: str) -> list[list[str]] | None:
@@ -110,8 +111,8 @@ def parse_table(text: str) -> ParsedAnswer:
     for row in body:
         if layer_col >= len(row):
             continue
-        name, extra = _name(row[layer_col])
-        values = {roles[i]: _value(c) for i, c in enumerate(row) if roles.get(i) and _value(c) is not None}
+        name, extra, depthwise = _name(row[layer_col])
+        values = {roles[i]: v for i, c in enumerate(row) if roles.get(i) and (v := _value(c)) is not None}
         hit = lookup(name)
         if hit is None:
             notes.append(f"skipped table row {' | '.join(row)!r}: {name!r} is not an operator")
@@ -128,7 +129,7 @@ def parse_table(text: str) -> ParsedAnswer:
             key = {"kernel": "kernel_size"}.get(role, role)
             if key in fields and values.get(role) is not None:
                 kwargs[key] = values[role]
-        if extra.pop("depthwise", False) and cls.channel_in in kwargs:
+        if depthwise and cls.channel_in in kwargs:
             kwargs["groups"] = kwargs[cls.channel_in]
             kwargs.setdefault(cls.channel_out, kwargs[cls.channel_in])
             notes.append(f"read {row[layer_col]!r} as a Conv2d grouped by its {kwargs['groups']} input channels")

@@ -8,7 +8,6 @@ import os
 import re
 from importlib import resources
 from pathlib import Path
-
 from typing import Literal
 
 from pydantic import BaseModel, Field, ValidationError, field_validator, model_validator
@@ -38,6 +37,12 @@ class Backend(BaseModel):
     def peak(self) -> float | None:
         figure = self.peak_gflops.get(self.precision)
         return figure.value if figure else None
+
+    def estimated_by(self) -> str:
+        """How this backend's latency estimates are made."""
+        if not self.calibration:
+            return "roofline estimate, uncalibrated"
+        return "fitted to published latencies" if self.calibrated_from else "calibrated on this machine"
 
 
 class Measurement(BaseModel):
@@ -95,7 +100,7 @@ def user_dir() -> Path:
     return Path(os.environ.get("GPTNET_HOME", Path.home() / ".gptnet")) / "targets"
 
 
-def save_profile(profile: "Target | dict", out: Path) -> Path:
+def save_profile(profile: Target | dict, out: Path) -> Path:
     """Write a profile atomically, as readable JSON: lists of numbers stay on one line."""
     data = profile.model_dump(mode="json", exclude_unset=True) if isinstance(profile, Target) else profile
     text = json.dumps(data, indent=2, ensure_ascii=False)
@@ -126,11 +131,11 @@ def load_target(name: str) -> Target:
         raise UsageError(f"unknown target {name!r}", hint)
     try:
         return Target.model_validate_json(files[name.lower()].read_text(encoding="utf-8"))
-    except ValidationError as e:
-        first = e.errors()[0]
-        where = ".".join(map(str, first["loc"])) or "the profile"
-        raise UsageError(f"target profile {files[name.lower()]} is invalid: {where}: {first['msg']}",
-                         "fix it, or run gptnet calibrate again") from None
-    except ValueError as e:  # not JSON at all
-        raise UsageError(f"target profile {files[name.lower()]} is invalid: {str(e).splitlines()[0]}",
+    except ValueError as e:
+        if isinstance(e, ValidationError):  # where in the profile, and what
+            first = e.errors()[0]
+            detail = f"{'.'.join(map(str, first['loc'])) or 'the profile'}: {first['msg']}"
+        else:  # not JSON at all
+            detail = str(e).splitlines()[0]
+        raise UsageError(f"target profile {files[name.lower()]} is invalid: {detail}",
                          "fix it, or run gptnet calibrate again") from None
