@@ -12,7 +12,7 @@ import typer
 from rich.console import Console
 from rich.markup import escape
 
-from .errors import GptnetError
+from .errors import GptnetError, unexpected
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
                   help="Let an LLM design a neural network for a phone chip; check, repair, render and profile it.")
@@ -35,10 +35,7 @@ def _friendly(fn):
         except GptnetError as e:
             if debug:
                 raise
-            err.print(f"[red]gptnet: error:[/red] {escape(e.message)}", markup=True)
-            if e.hint:
-                err.print(f"hint: {e.hint}", markup=False)
-            raise typer.Exit(e.exit_code) from None
+            _fail(e.message, e.hint, e.exit_code)
         except KeyboardInterrupt:
             err.print("gptnet: interrupted; nothing was written", markup=False)
             raise typer.Exit(130) from None
@@ -46,12 +43,22 @@ def _friendly(fn):
             extra = EXTRAS.get((e.name or "").split(".")[0])
             if extra is None or debug:
                 raise
-            err.print(f"[red]gptnet: error:[/red] this command needs {escape(e.name)}, which is not installed",
-                      markup=True)
-            err.print(f'hint: pip install "gptnet[{extra}]" (in a clone: pip install -e ".[{extra}]")', markup=False)
-            raise typer.Exit(2) from None
+            _fail(f"this command needs {e.name}, which is not installed",
+                  f'pip install "gptnet[{extra}]" (in a clone: pip install -e ".[{extra}]")', 2)
+        except Exception as e:  # the net under every command: one line, never a traceback without --debug
+            if debug:
+                raise
+            message, hint, code = unexpected(e)
+            _fail(message, hint, code)
 
     return wrapper
+
+
+def _fail(message: str, hint: str, code: int) -> None:
+    err.print(f"[red]gptnet: error:[/red] {escape(message)}", markup=True)
+    if hint:
+        err.print(f"hint: {hint}", markup=False)
+    raise typer.Exit(code) from None
 
 
 @app.callback()

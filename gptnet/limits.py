@@ -1,0 +1,32 @@
+"""The bounds gptnet holds every untrusted input to (LLM answers, cassettes, review edits, spec.json), in one place.
+
+Each is far above what a real design needs, and low enough that no reader, shape walk or cost rule can run long
+or grow without bound on a hostile input. Past any of them the input is refused with a line naming the limit."""
+
+from __future__ import annotations
+
+MAX_ANSWER_CHARS = 200_000  # one LLM answer (real ones are under 20,000)
+MAX_CASSETTE_BYTES = 20_000_000  # a whole cassette file
+MAX_JSON_DEPTH = 64  # nesting of any JSON gptnet reads (answers, cassettes, edits)
+
+MAX_LAYERS = 1_000  # nodes in one chain (a model's layers, a module's body, a branch)
+MAX_MODULES = 100  # composite modules in one model
+MAX_EXPANDED = 20_000  # layers once every module call is expanded
+MAX_NESTING = 8  # modules calling modules, and residuals/concats inside each other
+MAX_BRANCHES = 16  # branches of one concat
+
+MAX_EXPR_CHARS = 200  # a size expression's source
+MAX_EXPR_NODES = 64  # its syntax tree
+MAX_EXPR_DEPTH = 12
+
+MAX_NAME = 64  # identifiers: class, parameter and attribute names
+MAX_DOC = 300  # a module's docstring, after quoting
+MAX_MODEL_NAME = 80
+
+MAX_SIZE = 1 << 20  # any integer a layer takes, and any size an expression evaluates to
+MAX_CHANNELS = 1 << 16  # channels and features
+MAX_KERNEL = 64  # kernel size, stride, dilation
+MAX_PADDING = 64
+MAX_SPATIAL = 8_192  # input height and width, output size of an adaptive pool
+MAX_SCALE = 16  # Upsample's scale factor
+MAX_INPUT_CHANNELS = 64
