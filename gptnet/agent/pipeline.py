@@ -7,10 +7,11 @@ import json
 from dataclasses import dataclass, field
 from typing import Any, Callable, Literal, Union
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, ValidationError
 
 from ..errors import DesignError
 from ..parse import ParsedAnswer, ParseError, parse_answer
+from ..parse.answer import flat_errors
 from ..parse.ops import parse_ops
 from ..latency import estimates
 from ..profile import Profile, profile_spec
@@ -239,6 +240,10 @@ class Designer:
             except ParseError as e:
                 findings = [Finding(kind="unparseable", where="answer", why=f"no model could be read from it: {e}",
                                     severity="error")]
+                original = spec = None
+            except ValidationError as e:  # parts that read, but break the spec's grammar or limits together
+                findings = [Finding(kind="invalid-answer", where="answer", why=f"it cannot be used as written: "
+                                    f"{flat_errors(e)}", severity="error")]
                 original = spec = None
             problems = errors(findings)
             if not problems:

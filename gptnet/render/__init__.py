@@ -1,8 +1,9 @@
 """Spec to `model.py` through Jinja templates: standalone PyTorch (imports only torch) that reads like
 torchvision's resnet.py: one plain class per composite module, the model class, and `build_model`.
 
-Everything that reaches the file is either template text, a validated identifier, a validated size expression
-(`spec/expr.py`) or a Python literal written with `repr`; nothing from an LLM answer is copied verbatim."""
+Everything that reaches the file is either template text, an identifier of the closed grammar (`spec/grammar.py`),
+a validated size expression (`spec/expr.py`), a literal written by `grammar.literal`, or text made inert by
+`grammar.clean_text`; nothing from an LLM answer is copied verbatim. `verify.py` then re-reads the result."""
 
 from __future__ import annotations
 
@@ -11,7 +12,8 @@ from dataclasses import dataclass, field
 
 from jinja2 import Environment, PackageLoader, StrictUndefined
 
-from ..spec.graph import Call, Concat, ModelSpec, ModuleSpec, Residual
+from ..spec.grammar import RESERVED_ATTRS, clean_text, literal
+from ..spec.graph import Call, Concat, ModelSpec, ModuleSpec, Residual, calls
 from ..spec.layers import ACTIVATIONS, Layer, fmt
 
 _PREFIX = {"Conv2d": "conv", "DWConv2d": "dwconv", "BatchNorm2d": "bn", "Linear": "fc", "MaxPool2d": "pool",
@@ -61,7 +63,7 @@ class _Namer:
             else:
                 base = "block"
         name, n = base, 1
-        while name in self.used:
+        while name in self.used or name in RESERVED_ATTRS:  # `self.forward = ...` would replace the method
             n += 1
             name = f"{base}{n}"
         self.used.add(name)
@@ -88,10 +90,10 @@ def _module_code(module: ModuleSpec) -> ModuleCode:
         if p in module.derived:
             sig.append(f"{p}=None")
         elif p in module.defaults:
-            sig.append(f"{p}={fmt(module.defaults[p]) if not isinstance(module.defaults[p], str) else repr(module.defaults[p])}")
+            sig.append(f"{p}={literal(module.defaults[p])}")
         else:
             sig.append(p)
-    code = ModuleCode(module.name, ", ".join(["self", *sig]), module.doc or f"The {module.name} block.")
+    code = ModuleCode(module.name, ", ".join(["self", *sig]), clean_text(module.doc or f"The {module.name} block."))
     for p, text in module.derived.items():
         code.init += [f"if {p} is None:", f"    {p} = {text}"]
     namer = _Namer()
@@ -140,18 +142,7 @@ def _used_modules(model: ModelSpec) -> list[ModuleSpec]:
     by_name = {m.name: m for m in model.modules}
     order: list[ModuleSpec] = []
 
-    def calls(nodes):
-        for n in nodes:
-            if isinstance(n, Call):
-                yield n.module
-            elif isinstance(n, Residual):
-                yield from calls(n.body)
-                yield from calls(n.shortcut)
-            elif isinstance(n, Concat):
-                for b in n.branches:
-                    yield from calls(b)
-
-    def visit(name: str) -> None:
+    def visit(name: str) -> None:  # the spec refuses modules that call themselves, so this ends
         if name in by_name and by_name[name] not in order:
             for inner in calls(by_name[name].body):
                 visit(inner)
@@ -181,8 +172,7 @@ def render_model(model: ModelSpec, header: dict[str, str] | None = None) -> str:
         else:
             follows_head = False
         layers.append(node_source(node, overrides))
-    title = re.sub(r"[^A-Za-z0-9 ._+-]", "", model.name)
     return _ENV.get_template("model.py.j2").render(
-        title=title, class_name=model.class_name, modules=[_module_code(m) for m in _used_modules(model)],
-        layers=layers, num_classes=model.num_classes, input=model.input,
-        header=[re.sub(r"[^\w .,:;=()/<>*%+-]", "", line) for line in (header or {}).values()])
+        title=clean_text(model.name), class_name=model.class_name,
+        modules=[_module_code(m) for m in _used_modules(model)], layers=layers, num_classes=model.num_classes,
+        input=model.input, header=[clean_text(line, 1000) for line in (header or {}).values()])

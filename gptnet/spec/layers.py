@@ -15,8 +15,9 @@ from typing import Any, ClassVar, Literal, Union
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from .. import limits
 from . import expr
-
+from .grammar import NN_MODULE_MEMBERS, RESERVED_ATTRS, check_name, check_number
 from .registry import add_alias, register_layer
 
 Shape = tuple  # (C, H, W) for feature maps, (F,) once flattened; C may be None while a channel count is unknown
@@ -28,32 +29,32 @@ class SpecError(ValueError):
     """A layer cannot be applied as written (a shape rule failed)."""
 
 
-_KEYWORDS = frozenset(__import__("keyword").kwlist) | {"self", "torch", "nn", "x"}
-
-
 def check_identifier(v: Any) -> Any:
-    """Attribute and parameter names reach generated code: plain identifiers only."""
-    import re
-
-    if v is not None and (not isinstance(v, str) or not re.fullmatch(r"[A-Za-z][A-Za-z0-9_]{0,63}", v)
-                          or v in _KEYWORDS):
-        raise ValueError(f"{v!r} is not a usable name (letters, digits and _; not a Python keyword)")
-    return v
+    """An attribute name hint: a safe identifier (the renderer steers clear of nn.Module's members)."""
+    return v if v is None else check_name(v, "attribute name", reserved=RESERVED_ATTRS - NN_MODULE_MEMBERS)
 
 
 def check_value(value: Any, where: str = "") -> Any:
-    """An argument value: a literal, or a size expression over module parameters (validated by `expr`)."""
+    """An argument value: a finite literal, or a size expression over module parameters (validated by `expr`)."""
     if isinstance(value, str):
         try:
             return expr.normalize(value)
         except expr.ExprError as e:
             raise ValueError(f"{where}: {e}") from None
     if isinstance(value, (list, tuple)):
+        if len(value) > 4 or any(isinstance(v, (list, tuple)) for v in value):
+            raise ValueError(f"{where}: {str(value)[:40]} is not a size or a pair of sizes")
         for v in value:
             check_value(v, where)
     elif isinstance(value, dict) or not isinstance(value, (int, float, bool, type(None))):
-        raise ValueError(f"{where}: {value!r} is not a size or a literal")
-    return value
+        raise ValueError(f"{where}: {str(value)[:40]!r} is not a size or a literal")
+    return check_number(value, where)
+
+
+def _ints(value: Any) -> list[int]:
+    """The concrete integers in a value (a size, or a pair of sizes); expressions and None are not yet numbers."""
+    values = value if isinstance(value, (list, tuple)) else (value,)
+    return [v for v in values if isinstance(v, int) and not isinstance(v, bool)]
 
 
 def pair(v: Any) -> tuple[int, int]:
@@ -67,18 +68,19 @@ def _window(size: int, k: int, s: int, p: int, d: int = 1) -> int:
 
 
 def fmt(v: Any) -> str:
-    """Source text of an argument value: expressions are already source, tuples print as tuples."""
+    """Source text of an argument value: expressions are already source, tuples print as tuples (with the comma
+    of a one-element tuple, which without it would be a parenthesized value)."""
     if isinstance(v, str):
         return v
     if isinstance(v, (tuple, list)):
-        return "(" + ", ".join(fmt(x) for x in v) + ")"
+        return "(" + ", ".join(fmt(x) for x in v) + ("," if len(v) == 1 else "") + ")"
     return repr(v)
 
 
 class Layer(BaseModel):
     """A single PyTorch operator."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
 
     name: Union[str, None] = Field(None, description="attribute name inside a module (optional)")
 
@@ -87,11 +89,12 @@ class Layer(BaseModel):
     @model_validator(mode="after")
     def _sizes_are_expressions(self):
         # a string size is source text that templates copy into model.py: only whitelisted expressions pass
-        for key, value in self.args().items():
+        for key, value in self.sizes().items():
             if isinstance(value, str):
                 setattr(self, key, check_value(value, key))
             else:
                 check_value(value, key)
+        self.check_bounds(relations=False)
         return self
 
     torch_name: ClassVar[str]  # the torch.nn class it renders to
@@ -100,6 +103,22 @@ class Layer(BaseModel):
     aliases: ClassVar[tuple[str, ...]] = ()
     channel_in: ClassVar[str | None] = None  # the field holding input channels/features, if any
     channel_out: ClassVar[str | None] = None
+    # the range each integer field must lie in, once it is a number (torch's own rules, and gptnet's limits)
+    bounds: ClassVar[dict[str, tuple[int, int]]] = {}
+    choices: ClassVar[tuple[str, ...]] = ()  # fields that take one of fixed strings, never an expression
+
+    def check_bounds(self, relations: bool = True) -> None:
+        """Sizes torch would refuse, or that no design needs, are errors here rather than in a later command.
+        `relations` adds the rules between fields (groups divide channels), which only hold once all are known."""
+        for key, (low, high) in self.bounds.items():
+            for v in _ints(getattr(self, key)):
+                if not low <= v <= high:
+                    raise SpecError(f"{self.signature()}: {key} must be {low}..{high:,}, not {v:,}")
+        if relations:
+            self._check_relations()
+
+    def _check_relations(self) -> None:
+        pass
 
     @classmethod
     def kind_name(cls) -> str:
@@ -121,6 +140,10 @@ class Layer(BaseModel):
 
     def args(self) -> dict[str, Any]:
         return self.model_dump(exclude={"op", "name"})
+
+    def sizes(self) -> dict[str, Any]:
+        """The arguments that may be size expressions (all but fixed choices such as Upsample's mode)."""
+        return {k: v for k, v in self.args().items() if k not in self.choices}
 
     def signature(self) -> str:
         """Short text such as `Conv2d(3, 32, kernel_size=3, padding=1)`, used in findings and tables."""
@@ -150,6 +173,12 @@ def _numel(shape: Shape) -> int:
     return n
 
 
+_CHANNELS = (1, limits.MAX_CHANNELS)
+_KERNEL = (1, limits.MAX_KERNEL)
+_PADDING = (0, limits.MAX_PADDING)
+_FEATURES = (1, limits.MAX_SIZE)
+
+
 def _need_map(layer: Layer, inp: Shape) -> tuple[Any, int, int]:
     if len(inp) != 3:
         raise SpecError(f"{layer.signature()} needs a CxHxW feature map, got a flat vector of {inp[0]}")
@@ -177,6 +206,15 @@ class Conv2d(Layer):
     aliases: ClassVar[tuple[str, ...]] = ("conv", "convolution", "convolution2d")
     channel_in: ClassVar[str] = "in_channels"
     channel_out: ClassVar[str] = "out_channels"
+    bounds: ClassVar[dict[str, tuple[int, int]]] = {
+        "in_channels": _CHANNELS, "out_channels": _CHANNELS, "kernel_size": _KERNEL, "stride": _KERNEL,
+        "padding": _PADDING, "dilation": _KERNEL, "groups": _CHANNELS}
+
+    def _check_relations(self) -> None:
+        for key in ("in_channels", "out_channels"):
+            value = getattr(self, key)
+            if _ints(value) and _ints(self.groups) and value % self.groups:
+                raise SpecError(f"{self.signature()}: {key} ({value}) must be divisible by groups ({self.groups})")
 
     def _always_shown(self) -> tuple[str, ...]:
         return ("kernel_size",)
@@ -221,6 +259,9 @@ class DWConv2d(Layer):
     positional: ClassVar[tuple[str, ...]] = ("channels", "kernel_size", "stride", "padding", "dilation")
     aliases: ClassVar[tuple[str, ...]] = ("dwconv", "dw_conv", "dwconv2d", "depthwise")
     channel_in: ClassVar[str] = "channels"
+    bounds: ClassVar[dict[str, tuple[int, int]]] = {
+        "channels": _CHANNELS, "kernel_size": _KERNEL, "stride": _KERNEL, "padding": _PADDING, "dilation": _KERNEL,
+        "depth_multiplier": (1, 64)}
 
     def as_conv(self) -> Conv2d:
         out = self.channels * self.depth_multiplier if isinstance(self.channels, int) else (
@@ -249,8 +290,8 @@ class DWConv2d(Layer):
 class BatchNorm2d(Layer):
     op: Literal["BatchNorm2d"] = "BatchNorm2d"
     num_features: Size = Field(None, description="channels (inferred from the previous layer when omitted)")
-    eps: float = Field(1e-5, description="added to the variance")
-    momentum: float = Field(0.1, description="running statistics momentum")
+    eps: float = Field(1e-5, gt=0, le=1, description="added to the variance")
+    momentum: float = Field(0.1, ge=0, le=1, description="running statistics momentum")
     affine: Union[bool, str] = Field(True, description="learnable scale and shift")
 
     torch_name: ClassVar[str] = "BatchNorm2d"
@@ -258,6 +299,7 @@ class BatchNorm2d(Layer):
     render_positional: ClassVar[int] = 1
     aliases: ClassVar[tuple[str, ...]] = ("batchnorm", "bn", "batchnormalization", "bn2d", "batch_norm")
     channel_in: ClassVar[str] = "num_features"
+    bounds: ClassVar[dict[str, tuple[int, int]]] = {"num_features": _CHANNELS}
 
     def out_shape(self, inp: Shape) -> Shape:
         _need_map(self, inp)
@@ -310,6 +352,15 @@ class _Pool(Layer):
     padding: Pair = Field(0, description="implicit padding")
 
     positional: ClassVar[tuple[str, ...]] = ("kernel_size", "stride", "padding")
+    bounds: ClassVar[dict[str, tuple[int, int]]] = {"kernel_size": _KERNEL, "stride": _KERNEL, "padding": _PADDING}
+
+    def _check_relations(self) -> None:
+        try:
+            kernel, padding = pair(self.kernel_size), pair(self.padding)
+        except ValueError:  # an expression, not yet a number
+            return
+        if any(p > k // 2 for p, k in zip(padding, kernel)):
+            raise SpecError(f"{self.signature()}: padding must be at most half the window ({fmt(self.kernel_size)})")
 
     def _always_shown(self) -> tuple[str, ...]:
         return ("kernel_size",)
@@ -349,6 +400,7 @@ class _AdaptivePool(Layer):
     output_size: Pair = Field(1, description="output height and width; 1 is a global pool")
     positional: ClassVar[tuple[str, ...]] = ("output_size",)
     render_positional: ClassVar[int] = 1
+    bounds: ClassVar[dict[str, tuple[int, int]]] = {"output_size": (1, limits.MAX_SPATIAL)}
 
     def out_shape(self, inp: Shape) -> Shape:
         c, _, _ = _need_map(self, inp)
@@ -403,6 +455,7 @@ class Linear(Layer):
     aliases: ClassVar[tuple[str, ...]] = ("fc", "fullyconnected", "dense", "classifier")
     channel_in: ClassVar[str] = "in_features"
     channel_out: ClassVar[str] = "out_features"
+    bounds: ClassVar[dict[str, tuple[int, int]]] = {"in_features": _FEATURES, "out_features": _FEATURES}
 
     def out_shape(self, inp: Shape) -> Shape:
         if len(inp) != 1:
@@ -432,7 +485,7 @@ class _SoftmaxBase(Layer):
     """A probability output. Parsed so that an answer ending in one reads; the head check removes it, since
     training takes logits."""
 
-    dim: int = Field(1, description="the dimension normalized")
+    dim: int = Field(1, ge=-4, le=3, description="the dimension normalized")
     positional: ClassVar[tuple[str, ...]] = ("dim",)
 
     def _always_shown(self) -> tuple[str, ...]:
@@ -476,6 +529,7 @@ class LayerNorm(Layer):
     positional: ClassVar[tuple[str, ...]] = ("normalized_shape",)
     render_positional: ClassVar[int] = 1
     aliases: ClassVar[tuple[str, ...]] = ("layernorm", "layer_norm", "layernormalization", "ln")
+    bounds: ClassVar[dict[str, tuple[int, int]]] = {"normalized_shape": _FEATURES}
 
     def params(self) -> int:
         return 2 * self.normalized_shape
@@ -487,9 +541,10 @@ class LayerNorm(Layer):
 @register_layer
 class Upsample(Layer):
     op: Literal["Upsample"] = "Upsample"
-    scale_factor: int = Field(2, description="spatial scale")
+    scale_factor: int = Field(2, ge=1, le=limits.MAX_SCALE, description="spatial scale")
     mode: Literal["nearest", "bilinear"] = Field("nearest", description="interpolation mode")
     torch_name: ClassVar[str] = "Upsample"
+    choices: ClassVar[tuple[str, ...]] = ("mode",)
     aliases: ClassVar[tuple[str, ...]] = ("upsample", "upsampling2d", "upsampling")
 
     def _always_shown(self) -> tuple[str, ...]:

@@ -6,7 +6,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from .. import limits
 from . import expr
+from .grammar import check_number
 from .graph import Call, Concat, ModelSpec, ModuleSpec, Residual
 from .layers import Layer, Shape, SpecError
 
@@ -36,6 +38,11 @@ def bind(call: Call, module: ModuleSpec) -> dict[str, Any]:
     for p, text in module.derived.items():
         if env.get(p) is None:
             env[p] = expr.evaluate(text, env)
+    for p, value in env.items():  # sizes stay bounded however deep modules multiply them
+        try:
+            check_number(value, f"{call.signature()}: {p}")
+        except ValueError as e:
+            raise SpecError(str(e)) from None
     return env
 
 
@@ -102,10 +109,14 @@ def _out(steps: list[Step], shape: Shape) -> Shape:
 
 def run_node(node: Any, shape: Shape, modules: dict[str, ModuleSpec], costs: bool = True) -> Step:
     if isinstance(node, Layer):
+        node.check_bounds()
         out = node.out_shape(shape)
         if any(d is not None and d <= 0 for d in out):
             raise SpecError(f"{node.signature()} on a {fmt_shape(shape)} input gives {fmt_shape(out)}: the feature "
                             "map collapses to zero")
+        if len(out) == 3 and any(d is not None and d > limits.MAX_SPATIAL for d in out[1:]):
+            raise SpecError(f"{node.signature()} on a {fmt_shape(shape)} input gives {fmt_shape(out)}: larger than "
+                            f"{limits.MAX_SPATIAL} pixels a side")
         return Step(node, shape, out, node.params() if costs else 0, node.macs(shape, out) if costs else 0)
     if isinstance(node, Call):
         children = _run_chain(expand(node, modules), shape, modules, costs)

@@ -4,7 +4,7 @@ repairs before it produced; whole-model checks follow."""
 
 from __future__ import annotations
 
-from ..spec.graph import Call, ModelSpec
+from ..spec.graph import ModelSpec, calls
 from ..spec.layers import SpecError
 from ..spec.walk import MissingArgs, run_node
 from .budget import check_budget
@@ -21,9 +21,7 @@ MODEL_CHECKS = (check_target, check_budget)
 
 def undefined_modules(model: ModelSpec) -> list[str]:
     defined = {m.name for m in model.modules}
-    names = [n.module for n in model.layers if isinstance(n, Call)]
-    for m in model.modules:
-        names += [n.module for n in m.body if isinstance(n, Call)]
+    names = [*calls(model.layers), *(n for m in model.modules for n in calls(m.body))]
     return [n for n in dict.fromkeys(names) if n not in defined]
 
 
