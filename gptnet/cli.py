@@ -202,6 +202,7 @@ def export(
     format: str = typer.Option("onnx", "--format", help="onnx"),
     target: str = typer.Option("sd855", help="the target whose backends judge each operator"),
     opset: int = typer.Option(17, help="ONNX opset, 17 or newer"),
+    trust_edits: TrustEdits = False,
     debug: Debug = False,
 ) -> None:
     """Export model.py to ONNX, check it against PyTorch with onnxruntime, and judge each operator for the target."""
@@ -214,7 +215,7 @@ def export(
         if format != "onnx":
             raise UsageError(f"unknown export format {format!r}", "use --format onnx")
         t = load_target(target)
-        onnx_path, verdicts, diff = export_onnx(path, t, opset)
+        onnx_path, verdicts, diff = export_onnx(path, t, opset, trust_edits=trust_edits)
         out.print(f"Wrote {onnx_path} (opset {opset}); onnxruntime matches PyTorch: max |difference| {diff:.1e} "
                   f"(tolerance {TOLERANCE})", markup=False)
         backends = list(t.backends)
@@ -261,6 +262,7 @@ def profile(
     target: str = typer.Option("sd855", help="target profile; `host` after gptnet calibrate"),
     backend: Optional[str] = typer.Option(None, help="backend [the target's default]"),
     measure: bool = typer.Option(False, "--measure", help="also time the model on this machine (batch 1)"),
+    trust_edits: TrustEdits = False,
     debug: Debug = False,
 ) -> None:
     """Predict a design's latency per layer on a target; with --measure, time it here too."""
@@ -277,7 +279,7 @@ def profile(
             raise UsageError(f"{t.name} has no backend {name!r}", f"choose one of: {', '.join(t.backends)}")
         folder, model_py = locate(path)
         shape = input_shape(folder)
-        net = load_builder(model_py)(100).eval()
+        net = load_builder(model_py, trust_edits)(100).eval()
         est = predict(work_from_torch(net, shape), t, name)
         if est.total_ms is None:
             raise UsageError(f"{t.name}'s {name} has no published peak to estimate with", "name another backend")
@@ -296,6 +298,28 @@ def profile(
     _friendly(run)(debug=debug)
 
 
+@app.command()
+def verify(
+    path: Path = typer.Argument(..., help="a design's output folder, or a model.py"),
+    debug: Debug = False,
+) -> None:
+    """Check a model.py against gptnet's allow-list without importing it (exit 0: it passes, 1: it does not)."""
+
+    def run():
+        from .errors import GptnetError
+        from .verify import check_source, locate
+
+        _, model_py = locate(path)
+        problem = check_source(model_py.read_bytes())
+        if problem:
+            raise GptnetError(f"{model_py} fails the check: {problem}",
+                              "regenerate it with gptnet design; other commands run it only with --trust-edits")
+        out.print(f"{model_py} passes: it imports only torch, builds only torch.nn layers and its own classes, and "
+                  "runs nothing else.", markup=False)
+
+    _friendly(run)(debug=debug)
+
+
 # training options, shared by `train` and `compare`; None keeps the recipe's value (the article's)
 Epochs = Annotated[Optional[int], typer.Option(min=1, help="epochs [recipe: 240]")]
 BatchSize = Annotated[Optional[int], typer.Option(min=1, help="images per step [64]")]
@@ -310,6 +334,8 @@ Device = Annotated[str, typer.Option(help="auto, cpu, cuda or mps")]
 Seed = Annotated[int, typer.Option(help="seed for data order, augmentation and initialization")]
 Workers = Annotated[int, typer.Option(min=0, help="DataLoader worker processes")]
 Debug = Annotated[bool, typer.Option("--debug", help="show tracebacks")]
+TrustEdits = Annotated[bool, typer.Option("--trust-edits", help="run a model.py that fails gptnet's verifier "
+                                          "(your own hand edits); see gptnet verify")]
 
 
 def _train_config(epochs, batch_size, lr, lr_decay_stages, lr_decay_rate, wd, data, data_dir, download, device,
@@ -343,6 +369,7 @@ def train(
     download: Download = False, device: Device = "auto", seed: Seed = 0, workers: Workers = 0,
     out_dir: Optional[Path] = typer.Option(None, "--out", help="where checkpoints and metrics go [DIR/train]"),
     resume: bool = typer.Option(False, "--resume", help="continue from the checkpoint in the output folder"),
+    trust_edits: TrustEdits = False,
     debug: Debug = False,
 ) -> None:
     """Train a design with the article's recipe (240 epochs, batch 64, SGD lr 0.05 x0.1 at 150/180/210, wd 5e-4)."""
@@ -353,7 +380,7 @@ def train(
         config = _train_config(epochs, batch_size, lr, lr_decay_stages, lr_decay_rate, wd, data, data_dir, download,
                                device, seed, workers)
         train_design(path, config, out_dir, resume, say=lambda s: err.print(s, markup=False),
-                     progress=sys.stderr.isatty())
+                     progress=sys.stderr.isatty(), trust_edits=trust_edits)
 
     _friendly(run)(debug=debug)
 
@@ -366,6 +393,7 @@ def compare(
     lr_decay_rate: DecayRate = None, wd: Wd = None, data: DataName = "cifar100", data_dir: DataDir = Path("data"),
     download: Download = False, device: Device = "auto", seed: Seed = 0, workers: Workers = 0,
     out_dir: Optional[Path] = typer.Option(None, "--out", help="where both runs go [DIR/compare-BASELINE]"),
+    trust_edits: TrustEdits = False,
     debug: Debug = False,
 ) -> None:
     """Train the design and a baseline with one recipe and print the article's table."""
@@ -376,7 +404,7 @@ def compare(
         config = _train_config(epochs, batch_size, lr, lr_decay_stages, lr_decay_rate, wd, data, data_dir, download,
                                device, seed, workers)
         _, table = run_compare(path, config, baseline, out_dir, say=lambda s: err.print(s, markup=False),
-                               progress=sys.stderr.isatty())
+                               progress=sys.stderr.isatty(), trust_edits=trust_edits)
         out.print(table, markup=False)
 
     _friendly(run)(debug=debug)

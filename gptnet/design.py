@@ -15,13 +15,14 @@ from .agent.live import LiveLLM
 from .agent.llm import LLM, ReplayLLM
 from .agent.pipeline import Design, Designer, ReviewEvent
 from .agent.review import replay_review
-from .errors import UsageError
+from .errors import DesignError, UsageError
 from .output import write_folder
 from .render import render_model
 from .report import render_report
 from .targets import load_target
 from .units import format_count, parse_count, parse_input, parse_latency
 from .validators import Task
+from .verify import check_source
 
 ARTICLE = "article.json"
 
@@ -127,8 +128,13 @@ def design(opts: Options, say: Callable[[str], None] = lambda s: None,
                                                                if result.profile.macs_224 is not None else "") + ".",
               "target": f"Target: {task.target.title} ({task.target.name}); budget {format_count(task.budget)}.",
               "redo": "Regenerate: " + command_line(opts, task, out)}
+    source = render_model(result.spec, header)
+    problem = check_source(source.encode("utf-8"))
+    if problem:  # the grammar should make this impossible; never write a file the verifier would refuse
+        raise DesignError(f"the rendered model.py fails gptnet's own check ({problem})",
+                          "please report it with the cassette of this run")
     files = {
-        "model.py": render_model(result.spec, header),
+        "model.py": source,
         "spec.json": result.spec.model_dump_json(indent=2) + "\n",
         "conversation.json": cassette_json(cassette),
         "report.md": render_report(result, task, command_line(opts, task, out)),

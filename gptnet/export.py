@@ -59,8 +59,8 @@ def verdicts(model_onnx, target: Target) -> list[OpVerdict]:
     return out
 
 
-def export_onnx(path: Path, target: Target, opset: int = 17, out: Path | None = None) -> tuple[Path, list[OpVerdict],
-                                                                                             float]:
+def export_onnx(path: Path, target: Target, opset: int = 17, out: Path | None = None, trust_edits: bool = False,
+                ) -> tuple[Path, list[OpVerdict], float]:
     import numpy as np
     import onnx
     import onnxruntime as ort
@@ -78,7 +78,7 @@ def export_onnx(path: Path, target: Target, opset: int = 17, out: Path | None = 
         import json
 
         classes = json.loads(spec.read_text()).get("num_classes")
-    net = load_builder(model_py)(classes or 100).eval()
+    net = load_builder(model_py, trust_edits)(classes or 100).eval()
     out = Path(out) if out else folder / "model.onnx"
     x = torch.randn(1, *shape)
     with atomic_path(out) as tmp:

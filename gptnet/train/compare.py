@@ -35,7 +35,8 @@ def _counts(build, classes: int, channels: int) -> tuple[float, float]:
 
 
 def compare(path: Path, config: TrainConfig, baseline: str = "resnet18", out: Path | None = None,
-            say: Callable[[str], None] = print, progress: bool = True) -> tuple[list[Row], str]:
+            say: Callable[[str], None] = print, progress: bool = True, trust_edits: bool = False,
+            ) -> tuple[list[Row], str]:
     if baseline not in BASELINES:
         from ..errors import UsageError
 
@@ -45,7 +46,7 @@ def compare(path: Path, config: TrainConfig, baseline: str = "resnet18", out: Pa
     shape = input_shape(folder)
     classes = load_data(config.data, shape, config.data_dir, config.download).classes
     rows = []
-    for name, build in ((folder.name, load_builder(model_py)), (baseline, BASELINES[baseline]())):
+    for name, build in ((folder.name, load_builder(model_py, trust_edits)), (baseline, BASELINES[baseline]())):
         say(f"== {name} ==")
         history, _ = run_training(build, shape, config, out / name, say=say, progress=progress)
         gflops, params = _counts(build, classes, shape[0])

@@ -3,38 +3,23 @@ write the results beside it (metrics.jsonl, curves.png, checkpoints, and a Train
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import re
-import uuid
 from pathlib import Path
 from typing import Callable
 
 from torch import nn
 
 from ..errors import UsageError
+from ..verify import load_model, locate
 from .config import TrainConfig
 from .data import load_data
 from .trainer import EpochMetrics, Trainer
 
 
-def locate(path: Path) -> tuple[Path, Path]:
-    """The design folder and its model.py, from either."""
-    path = Path(path)
-    model_py = path / "model.py" if path.is_dir() else path
-    if not model_py.is_file() or model_py.suffix != ".py":
-        raise UsageError(f"no model.py at {path}", "give a folder written by `gptnet design`, or a model.py")
-    return model_py.parent, model_py
-
-
-def load_builder(model_py: Path) -> Callable[[int], nn.Module]:
-    """`build_model` from a model.py that gptnet rendered (our own template's output, so importing it is safe)."""
-    spec = importlib.util.spec_from_file_location(f"gptnet_model_{uuid.uuid4().hex}", model_py)
-    module = importlib.util.module_from_spec(spec)
-    try:
-        spec.loader.exec_module(module)
-    except Exception as e:  # a hand-edited file: say what broke it
-        raise UsageError(f"{model_py} does not import: {type(e).__name__}: {e}", "regenerate it with gptnet design")
+def load_builder(model_py: Path, trust_edits: bool = False) -> Callable[[int], nn.Module]:
+    """`build_model` from a model.py, imported only once it passes gptnet's verifier (or the user trusts it)."""
+    module = load_model(model_py, trust_edits)
     if not callable(getattr(module, "build_model", None)):
         raise UsageError(f"{model_py} has no build_model(num_classes=...)", "regenerate it with gptnet design")
     return lambda classes: module.build_model(num_classes=classes)
@@ -96,10 +81,12 @@ def add_to_report(folder: Path, section: str) -> None:
 
 
 def train_design(path: Path, config: TrainConfig, out: Path | None = None, resume: bool = False,
-                 say: Callable[[str], None] = print, progress: bool = True) -> list[EpochMetrics]:
+                 say: Callable[[str], None] = print, progress: bool = True, trust_edits: bool = False,
+                 ) -> list[EpochMetrics]:
     folder, model_py = locate(path)
     out = Path(out) if out else folder / "train"
-    history, main = run_training(load_builder(model_py), input_shape(folder), config, out, resume, say, progress)
+    build = load_builder(model_py, trust_edits)
+    history, main = run_training(build, input_shape(folder), config, out, resume, say, progress)
     if main:
         add_to_report(folder, training_section(history, config, out, folder))
     return history

@@ -1,0 +1,275 @@
+"""Defence in depth: a `model.py` is re-read with `ast` and checked against an allow-list before anything imports it.
+
+What gptnet renders has one shape (`render/templates/model.py.j2`): a docstring, `import torch`, `from torch import
+nn`, classes deriving from `nn.Module` with `__init__` and `forward`, and `build_model`. Inside them only
+assignments to `self.<attribute>`, `if`, `return` and `super().__init__()`; calls only to `nn.<layer>`, the file's
+own classes, `torch.cat`, `self.<layer>` and int/max/min/round; names only parameters, `self`, `x`, `torch`, `nn`
+and the file's classes; literals only numbers, booleans, None and a few fixed strings. Anything else (an import,
+a call to `exec`, a dunder, a subscript, an f-string, a decorator, a loop) is named with its line.
+
+`load_model` imports the file from the bytes it verified (compiled here, so no stale or planted `__pycache__`
+and no change between check and use)."""
+
+from __future__ import annotations
+
+import ast
+import math
+import re
+import types
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+
+from .errors import UsageError
+from .spec.grammar import ALLOWED_STRINGS, EXPR_FUNCS, NN_MODULE_MEMBERS, RESERVED, RESERVED_ATTRS, check_name
+from .spec.registry import kinds
+
+MAX_BYTES = 2_000_000
+NN_NAMES = frozenset(cls.torch_name for cls in kinds().values()) | {"Sequential", "Module"}
+TORCH_NAMES = frozenset({"cat", "Tensor"})
+_BINOPS = (ast.Add, ast.Sub, ast.Mult, ast.Div, ast.FloorDiv, ast.Mod)
+_CMPOPS = (ast.Eq, ast.NotEq, ast.Lt, ast.LtE, ast.Gt, ast.GtE, ast.Is, ast.IsNot)
+_COOKIE = re.compile(rb"^[ \t\f]*#.*?coding[:=][ \t]*([-\w.]+)")
+
+
+@dataclass
+class Problem:
+    line: int
+    message: str
+
+    def __str__(self) -> str:
+        return f"line {self.line}: {self.message}"
+
+
+class _Refuse(Exception):
+    def __init__(self, node: ast.AST | None, message: str) -> None:
+        super().__init__(message)
+        self.problem = Problem(getattr(node, "lineno", 1), message)
+
+
+def _is_doc(st: ast.stmt) -> bool:
+    return isinstance(st, ast.Expr) and isinstance(st.value, ast.Constant) and isinstance(st.value.value, str)
+
+
+def _name(node: ast.AST) -> str:
+    return ast.unparse(node)[:60]
+
+
+class _Checker:
+    """One pass over the module; the first thing outside the allow-list raises _Refuse."""
+
+    def __init__(self, tree: ast.Module) -> None:
+        self.tree = tree
+        self.classes: set[str] = set()
+
+    def run(self) -> None:
+        body = self.tree.body[1:] if self.tree.body and _is_doc(self.tree.body[0]) else self.tree.body
+        for st in body:
+            if isinstance(st, ast.ClassDef):
+                self._safe(st, st.name, "class name")
+                if st.name in self.classes:
+                    raise _Refuse(st, f"class {st.name} is defined twice")
+                self.classes.add(st.name)
+        for st in body:
+            if isinstance(st, ast.Import):
+                if [(a.name, a.asname) for a in st.names] != [("torch", None)]:
+                    raise _Refuse(st, f"import {', '.join(a.name for a in st.names)}: only `import torch` is allowed")
+            elif isinstance(st, ast.ImportFrom):
+                if st.level or st.module != "torch" or [(a.name, a.asname) for a in st.names] != [("nn", None)]:
+                    raise _Refuse(st, "only `from torch import nn` may be imported from")
+            elif isinstance(st, ast.ClassDef):
+                self._class(st)
+            elif isinstance(st, ast.FunctionDef) and st.name == "build_model":
+                self._function(st, params_from=0, allowed=())
+            else:
+                raise _Refuse(st, f"`{_name(st)}` at module level: only imports, classes and build_model are allowed")
+
+    def _safe(self, node: ast.AST, name: str, what: str, reserved: frozenset[str] = RESERVED) -> None:
+        try:
+            check_name(name, what, reserved)
+        except ValueError as e:
+            raise _Refuse(node, str(e)) from None
+
+    def _class(self, node: ast.ClassDef) -> None:
+        if node.decorator_list or node.keywords or [ast.unparse(b) for b in node.bases] != ["nn.Module"]:
+            raise _Refuse(node, f"class {node.name} must derive from nn.Module alone, with no decorator or keyword")
+        body = node.body[1:] if node.body and _is_doc(node.body[0]) else node.body
+        seen = set()
+        for st in body:
+            if not isinstance(st, ast.FunctionDef) or st.name not in ("__init__", "forward") or st.name in seen:
+                raise _Refuse(st, f"class {node.name} may hold only a docstring, __init__ and forward")
+            seen.add(st.name)
+            self._function(st, params_from=1, allowed=("x",) if st.name == "forward" else ())
+
+    def _function(self, fn: ast.FunctionDef, params_from: int, allowed: tuple[str, ...]) -> None:
+        a = fn.args
+        if fn.decorator_list or a.posonlyargs or a.vararg or a.kwonlyargs or a.kwarg:
+            raise _Refuse(fn, f"def {fn.name}: no decorators, *args, **kwargs or keyword-only parameters")
+        names = [p.arg for p in a.args]
+        if params_from and names[:1] != ["self"]:
+            raise _Refuse(fn, f"def {fn.name}: the first parameter must be self")
+        if fn.name == "forward" and names != ["self", "x"]:
+            raise _Refuse(fn, "def forward must take (self, x)")
+        for p in a.args[params_from:]:
+            if p.arg not in allowed:
+                self._safe(p, p.arg, "parameter")
+            if p.annotation is not None:
+                self._annotation(p.annotation)
+        if fn.returns is not None:
+            self._annotation(fn.returns)
+        for d in a.defaults:
+            self._literal(d)
+        scope = set(names)
+        body = fn.body[1:] if fn.body and _is_doc(fn.body[0]) else fn.body
+        for st in body:
+            self._statement(st, fn.name, scope)
+
+    def _annotation(self, node: ast.AST) -> None:
+        text = ast.unparse(node)
+        if text not in ("int", "None", "torch.Tensor") and text not in self.classes:
+            raise _Refuse(node, f"annotation `{text[:40]}` is not one gptnet writes")
+
+    def _literal(self, node: ast.AST) -> None:
+        if isinstance(node, ast.Tuple):
+            for e in node.elts:
+                self._literal(e)
+        elif isinstance(node, ast.UnaryOp) and isinstance(node.op, ast.USub) and isinstance(node.operand, ast.Constant):
+            self._constant(node.operand)
+        elif isinstance(node, ast.Constant):
+            self._constant(node)
+        else:
+            raise _Refuse(node, f"default `{_name(node)}` is not a literal")
+
+    def _constant(self, node: ast.Constant) -> None:
+        v = node.value
+        if v is None or isinstance(v, bool) or isinstance(v, int) or isinstance(v, float) and math.isfinite(v):
+            return
+        if isinstance(v, str) and v in ALLOWED_STRINGS:
+            return
+        raise _Refuse(node, f"the constant {repr(v)[:40]} is not one gptnet writes")
+
+    def _statement(self, st: ast.stmt, where: str, scope: set[str]) -> None:
+        if isinstance(st, ast.Expr) and where == "__init__" and ast.unparse(st) == "super().__init__()":
+            return
+        if isinstance(st, ast.Assign) and len(st.targets) == 1:
+            t = st.targets[0]
+            if isinstance(t, ast.Attribute) and isinstance(t.value, ast.Name) and t.value.id == "self" \
+                    and where == "__init__":
+                if t.attr in NN_MODULE_MEMBERS:
+                    raise _Refuse(t, f"self.{t.attr} would replace a member of nn.Module")
+                self._safe(t, t.attr, "attribute", RESERVED_ATTRS)
+            elif not (isinstance(t, ast.Name) and t.id in scope and t.id != "self"):
+                raise _Refuse(st, f"assignment to `{_name(t)}`: only self.<attribute> and parameters are assigned")
+            return self._expr(st.value, scope)
+        if isinstance(st, ast.If):
+            self._expr(st.test, scope)
+            for s in (*st.body, *st.orelse):
+                self._statement(s, where, scope)
+            return None
+        if isinstance(st, ast.Return) and st.value is not None:
+            return self._expr(st.value, scope)
+        raise _Refuse(st, f"`{_name(st)}`: only assignments, if and return are allowed in {where}")
+
+    def _expr(self, node: ast.AST, scope: set[str]) -> None:
+        if isinstance(node, ast.Constant):
+            return self._constant(node)
+        if isinstance(node, ast.Name):
+            if node.id in scope or node.id in ("torch", "nn") or node.id in self.classes:
+                return None
+            raise _Refuse(node, f"name `{node.id}` is not a parameter, torch, nn or a class of this file")
+        if isinstance(node, ast.Attribute):
+            owner = node.value.id if isinstance(node.value, ast.Name) else None
+            if owner == "self" and not node.attr.startswith("_") and node.attr not in NN_MODULE_MEMBERS \
+                    or owner == "nn" and node.attr in NN_NAMES \
+                    or owner == "torch" and node.attr in TORCH_NAMES:
+                return None
+            raise _Refuse(node, f"`{_name(node)}` is not an attribute gptnet writes")
+        if isinstance(node, ast.Call):
+            func = node.func
+            if isinstance(func, ast.Name) and func.id not in EXPR_FUNCS and func.id not in self.classes:
+                raise _Refuse(node, f"call to `{func.id}`: only layers, this file's classes and int/max/min/round")
+            if not isinstance(func, (ast.Name, ast.Attribute)):
+                raise _Refuse(node, f"call of `{_name(func)}`")
+            if not isinstance(func, ast.Name):
+                self._expr(func, scope)
+            for arg in node.args:
+                if isinstance(arg, ast.Starred):
+                    raise _Refuse(arg, "*arguments are not allowed")
+                self._expr(arg, scope)
+            for kw in node.keywords:
+                if kw.arg is None:
+                    raise _Refuse(kw.value, "**arguments are not allowed")
+                self._expr(kw.value, scope)
+            return None
+        if isinstance(node, ast.BinOp) and isinstance(node.op, _BINOPS):
+            self._expr(node.left, scope)
+            return self._expr(node.right, scope)
+        if isinstance(node, ast.UnaryOp) and isinstance(node.op, (ast.USub, ast.UAdd, ast.Not)):
+            return self._expr(node.operand, scope)
+        if isinstance(node, ast.Compare) and all(isinstance(o, _CMPOPS) for o in node.ops):
+            for n in (node.left, *node.comparators):
+                self._expr(n, scope)
+            return None
+        if isinstance(node, (ast.BoolOp, ast.Tuple, ast.List)):
+            for n in getattr(node, "values", None) or getattr(node, "elts", []):
+                self._expr(n, scope)
+            return None
+        raise _Refuse(node, f"`{_name(node)}` ({type(node).__name__}) is not an expression gptnet writes")
+
+
+def check_source(data: bytes) -> Problem | None:
+    """The first thing in a model.py's bytes outside the allow-list, or None when it passes."""
+    if len(data) > MAX_BYTES:
+        return Problem(1, f"the file is larger than {MAX_BYTES:,} bytes")
+    for i, line in enumerate(data.splitlines()[:2]):
+        m = _COOKIE.match(line)
+        if m and m.group(1).lower().replace(b"_", b"-") not in (b"utf-8", b"utf8"):
+            return Problem(i + 1, f"the encoding declaration {m.group(1).decode('ascii', 'replace')!r}: only UTF-8")
+    try:
+        tree = ast.parse(data.decode("utf-8-sig"))
+    except UnicodeDecodeError as e:
+        return Problem(data[:e.start].count(b"\n") + 1, "the file is not UTF-8")
+    except SyntaxError as e:
+        return Problem(e.lineno or 1, f"not valid Python: {e.msg}")
+    except (ValueError, RecursionError, MemoryError):
+        return Problem(1, "not valid Python, or nested too deeply")
+    try:
+        _Checker(tree).run()
+    except _Refuse as e:
+        return e.problem
+    except RecursionError:
+        return Problem(1, "expressions nested too deeply")
+    return None
+
+
+def locate(path: Path) -> tuple[Path, Path]:
+    """The design folder and its model.py, from either."""
+    path = Path(path)
+    model_py = path / "model.py" if path.is_dir() else path
+    if not model_py.is_file() or model_py.suffix != ".py":
+        raise UsageError(f"no model.py at {path}", "give a folder written by `gptnet design`, or a model.py")
+    return model_py.parent, model_py
+
+
+def verify_file(path: Path) -> bytes:
+    """The file's bytes, once they pass; a UsageError naming the offending line when they do not."""
+    data = Path(path).read_bytes()
+    problem = check_source(data)
+    if problem:
+        raise UsageError(f"{path} {problem}",
+                         "regenerate it with gptnet design; if the change is your own, pass --trust-edits to run it")
+    return data
+
+
+def load_model(path: Path, trust_edits: bool = False) -> types.ModuleType:
+    """Import a model.py from the bytes just checked (or, with `trust_edits`, just read)."""
+    path = Path(path)
+    data = path.read_bytes() if trust_edits else verify_file(path)
+    module = types.ModuleType(f"gptnet_model_{uuid.uuid4().hex}")
+    module.__file__ = str(path)
+    try:
+        exec(compile(data, str(path), "exec"), module.__dict__)  # noqa: S102 - verified (or trusted) source
+    except Exception as e:  # a hand-edited file: say what broke it
+        raise UsageError(f"{path} does not import: {type(e).__name__}: {e}", "regenerate it with gptnet design") \
+            from None
+    return module
