@@ -29,5 +29,7 @@ class ParsedAnswer(BaseModel):
 
 def flat_errors(e: ValidationError, most: int = 3) -> str:
     """A pydantic error as one line of `where: what` parts."""
-    parts = [f"{'.'.join(map(str, err['loc'])) or 'value'}: {err['msg']}" for err in e.errors()[:most]]
+    # pydantic prefixes what a validator raised with "Value error, "; the message itself is what a reader needs
+    parts = [f"{'.'.join(map(str, err['loc'])) or 'value'}: {err['msg'].removeprefix('Value error, ')}"
+             for err in e.errors()[:most]]
     return "; ".join(parts)

@@ -13,6 +13,7 @@ from pydantic import ValidationError
 from ..spec.graph import Call
 from ..spec.layers import Layer, pair
 from ..spec.registry import lookup, normalize_name
+from .answer import flat_errors
 
 # argument spellings from Keras, papers and LLM habits -> torch's
 KEYWORDS = {
@@ -58,7 +59,10 @@ def make_node(name: str, args: list[Any] | tuple = (), kwargs: dict[str, Any] | 
             raise BuildError(f"{name!r} is not an operator or module name")
         if "padding" in kwargs and "kernel_size" in kwargs:
             kwargs["padding"] = _padding(kwargs["padding"], kwargs)
-        return Call(module=short, args=list(args), kwargs=kwargs, name=attr)
+        try:
+            return Call(module=short, args=list(args), kwargs=kwargs, name=attr)
+        except ValidationError as e:
+            raise BuildError(f"{name}: {flat_errors(e)}") from None
     cls, preset, positional = hit
     fields = {}
     if len(args) > len(positional):
@@ -83,8 +87,7 @@ def make_node(name: str, args: list[Any] | tuple = (), kwargs: dict[str, Any] | 
     try:
         return cls(name=attr, **fields)
     except ValidationError as e:
-        problems = "; ".join(f"{'.'.join(map(str, err['loc']))}: {err['msg']}" for err in e.errors())
-        raise BuildError(f"{name}: {problems}") from None
+        raise BuildError(f"{name}: {flat_errors(e)}") from None
 
 
 def make_nodes(name: str, args: list[Any] | tuple = (), kwargs: dict[str, Any] | None = None,

@@ -1,0 +1,247 @@
+"""The trust boundary, attacked as a hostile answer, a shared cassette or a planted file would: nothing they say
+runs. Every payload would create a marker file if it were executed, imported or evaluated anywhere: by design,
+or by a later command (profile, export, train) that imports the model.py design wrote."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import marshal
+import shutil
+import sys
+from pathlib import Path
+
+import pytest
+
+from conftest import ROOT, run_cli, write_cassette
+
+ARTICLE = ROOT / "generated" / "cnn_gpt"
+
+
+def one_line_error(r, code: int) -> str:
+    """The run failed with `code`, one `gptnet: error:` line and a hint, and no traceback; the error line."""
+    assert r.returncode == code, r.stderr
+    assert "Traceback" not in r.stderr
+    lines = r.stderr.rstrip("\n").splitlines()
+    errors = [i for i, line in enumerate(lines) if line.startswith("gptnet: error:")]
+    assert len(errors) == 1 and lines[errors[0] + 1:] and lines[-1].startswith("hint:"), r.stderr
+    assert len(lines) - errors[0] == 2, r.stderr  # the error and its hint are one line each
+    return lines[errors[0]]
+
+
+def _model(module: dict, name: str = "M", call: dict | None = None) -> str:
+    layers = [{"op": "Conv2d", "in_channels": 3, "out_channels": 16, "kernel_size": 3, "padding": 1},
+              call or {"op": "call", "module": module["name"], "args": [16]},
+              {"op": "AdaptiveAvgPool2d", "output_size": 1}, {"op": "Flatten"},
+              {"op": "Linear", "in_features": 16, "out_features": 10}]
+    return json.dumps({"name": name, "layers": layers, "modules": [module]})
+
+
+def _conv(out: object = "c", **extra) -> dict:
+    return {"op": "Conv2d", "in_channels": "c", "out_channels": out, "kernel_size": 3, "padding": 1, **extra}
+
+
+def hostile_answers(marker: Path) -> dict[str, list[dict]]:
+    """Samples of each class of hostile answer, by the stage they answer."""
+    payload = f"__import__('os').system('touch {marker}')"
+    evil_doc = f'"""; {payload} #\\" \x00 \u202e \\\\'
+    module_source = (f'```python\nclass Evil(nn.Module):\n    """{payload}"""\n'
+                     "    def __init__(self, c, int=exec, max=getattr, a='__doc__'):\n        super().__init__()\n"
+                     "        self.conv = nn.Conv2d(c, int(max(Evil, a)), 3, padding=1)\n\n"
+                     "    def forward(self, x):\n        return self.conv(x)\n```")
+    call = {"op": "call", "module": "Evil", "args": [16]}
+    model = lambda module, **kw: [{"stage": "model", "response": _model(module, **kw)}]  # noqa: E731
+    return {
+        # names that shadow what size expressions call, with bare-name defaults
+        "shadowing-params": model({"name": "Evil", "params": ["c", "int", "max", "a"],
+                                   "defaults": {"int": "exec", "max": "getattr", "a": "__doc__"},
+                                   "body": [_conv("int(max(Evil, a))")], "doc": evil_doc}),
+        "list-default": model({"name": "Evil", "params": ["c", "k"], "defaults": {"k": ["exec"]},
+                               "body": [_conv()]}),
+        "expression-payload": model({"name": "Evil", "params": ["c"], "body": [_conv(payload)]}),
+        "expression-foreign-name": model({"name": "Evil", "params": ["c"], "body": [_conv("c * open")]}),
+        "expression-attribute": model({"name": "Evil", "params": ["c"], "body": [_conv("c.__class__")]}),
+        "docstring-payload": model({"name": "Evil", "params": ["c"], "body": [_conv()], "doc": evil_doc}),
+        "model-name-payload": model({"name": "Evil", "params": ["c"], "body": [_conv()]}, name=evil_doc),
+        "layer-named-forward": model({"name": "Evil", "params": ["c"], "body": [_conv(name="forward")]}),
+        "module-named-super": model({"name": "super", "params": ["c"], "body": [_conv()]},
+                                    call={**call, "module": "super"}),
+        "module-named-nn": model({"name": "nn", "params": ["c"], "body": [_conv()]}, call={**call, "module": "nn"}),
+        "module-named-def": model({"name": "def", "params": ["c"], "body": [_conv()]},
+                                  call={**call, "module": "def"}),
+        "module-named-exec": model({"name": "exec", "params": ["c"], "body": [_conv()]},
+                                   call={**call, "module": "exec"}),
+        "homoglyph-name": model({"name": "Evil", "params": ["c", "\uff45\uff58\uff45\uff43"], "body": [_conv()]}),
+        "model-named-like-its-module": model({"name": "Evil", "params": ["c"], "body": [_conv()]}, name="Evil"),
+        "param-named-like-a-module": model({"name": "Evil", "params": ["c", "Evil"], "body": [_conv()]}),
+        "module-calls-itself": model({"name": "Evil", "params": ["c"],
+                                      "body": [{"op": "call", "module": "Evil", "args": ["c"]}]}),
+        "infinite-eps": [{"stage": "model", "response": _model({"name": "Evil", "params": ["c"], "body": [
+            _conv(), {"op": "BatchNorm2d", "num_features": "c", "eps": 1e-5}]}).replace("1e-05", "Infinity")}],
+        "nan-eps": [{"stage": "model", "response": _model({"name": "Evil", "params": ["c"], "body": [
+            _conv(), {"op": "BatchNorm2d", "num_features": "c", "eps": 1e-5}]}).replace("1e-05", "NaN")}],
+        "huge-adaptive-pool": [{"stage": "model", "response": "Conv2d(3, 16, 3) AdaptiveAvgPool2d(1000000000) "
+                                                              "Flatten() Linear(16, 10)"}],
+        "huge-pool-padding": [{"stage": "model", "response": "Conv2d(3, 16, 3) AvgPool2d(2, padding=100000000) "
+                                                             "AdaptiveAvgPool2d(1) Flatten() Linear(16, 10)"}],
+        "too-many-layers": [{"stage": "model", "response": json.dumps(
+            {"layers": [{"op": "ReLU"}] * 1500 + [{"op": "Flatten"}, {"op": "Linear", "out_features": 10}]})}],
+        "deeply-nested-modules": [{"stage": "model", "response": json.dumps({
+            "layers": [{"op": "Conv2d", "in_channels": 3, "out_channels": 16, "kernel_size": 3},
+                       {"op": "call", "module": "M0", "args": [16]}, {"op": "AdaptiveAvgPool2d", "output_size": 1},
+                       {"op": "Flatten"}, {"op": "Linear", "out_features": 10}],
+            "modules": [{"name": f"M{i}", "params": ["c"], "body": [{"op": "call", "module": f"M{i + 1}",
+                                                                     "args": ["c * 2"]}]} for i in range(40)]
+            + [{"name": "M40", "params": ["c"], "body": [_conv()]}]})}],
+        # the article's missing-module stage answered with PyTorch source that shadows int and max
+        "module-source-shadowing": [
+            {"stage": "model", "response": "Conv2d(3, 16, 3, padding=1) Evil(16) AdaptiveAvgPool2d(1) Flatten() "
+                                           "Linear(16, 10)"},
+            {"stage": "module:Evil", "response": module_source}],
+    }
+
+
+CASES = sorted(hostile_answers(Path("MARKER")))
+
+
+@pytest.mark.parametrize("case", CASES)
+def test_a_hostile_answer_never_runs_and_any_model_py_passes_the_verifier(case: str, tmp_path: Path) -> None:
+    marker = tmp_path / "MARKER"
+    cassette = write_cassette(tmp_path / "c.json", hostile_answers(marker)[case])
+    out = tmp_path / "out"
+    r = run_cli("design", "--budget", "10M", "--target", "sd855", "--classes", "10", "--replay", str(cassette),
+                "--yes", "--out", str(out), cwd=tmp_path)
+    if r.returncode != 0:
+        one_line_error(r, 1)
+        assert not out.exists()
+    else:  # a harmless reading of it: the file passes the verifier and imports, and the payload stays text
+        v = run_cli("verify", str(out), cwd=tmp_path)
+        assert v.returncode == 0 and "passes" in v.stdout, v.stderr
+        p = run_cli("profile", str(out), "--target", "sd855", cwd=tmp_path)
+        assert p.returncode == 0, p.stderr
+    assert not marker.exists()
+
+
+def test_what_a_harmless_reading_keeps_is_inert(tmp_path: Path) -> None:
+    """The docstring payload survives only as text; a layer named `forward` does not replace the method."""
+    marker = tmp_path / "MARKER"
+    answers = hostile_answers(marker)
+    for case in ("docstring-payload", "layer-named-forward", "model-named-like-its-module"):
+        cassette = write_cassette(tmp_path / f"{case}.json", answers[case])
+        r = run_cli("design", "--budget", "10M", "--target", "sd855", "--classes", "10", "--replay", str(cassette),
+                    "--yes", "--out", case, cwd=tmp_path)
+        assert r.returncode == 0, r.stderr
+    source = (tmp_path / "docstring-payload" / "model.py").read_text()
+    assert "\x00" not in source and "\u202e" not in source and "\\" not in source.split('"""')[2]
+    assert "self.forward =" not in (tmp_path / "layer-named-forward" / "model.py").read_text()
+    assert "class EvilNet(nn.Module)" in (tmp_path / "model-named-like-its-module" / "model.py").read_text()
+    for case in ("docstring-payload", "layer-named-forward", "model-named-like-its-module"):
+        r = run_cli("train", case, "--data", "digits", "--epochs", "1", "--device", "cpu", cwd=tmp_path, timeout=600)
+        assert r.returncode == 0, r.stderr
+    r = run_cli("export", "docstring-payload", "--format", "onnx", cwd=tmp_path)
+    assert r.returncode == 0, r.stderr
+    assert not marker.exists()
+
+
+def _planted(tmp_path: Path, marker: Path) -> Path:
+    """The article's design folder with a line added to __init__ that would create the marker."""
+    folder = Path(shutil.copytree(ARTICLE, tmp_path / "planted"))
+    source = (folder / "model.py").read_text()
+    line = f"        self.hidden = __import__('os').system('touch {marker}')\n"
+    (folder / "model.py").write_text(source.replace("        super().__init__()\n", "        super().__init__()\n"
+                                                    + line, 1))
+    return folder
+
+
+@pytest.mark.parametrize("command", [
+    ["profile", "--target", "sd855"],
+    ["export", "--format", "onnx"],
+    ["train", "--data", "digits", "--epochs", "1", "--device", "cpu"],
+    ["compare", "--data", "digits", "--epochs", "1", "--device", "cpu"],
+])
+def test_every_command_refuses_a_model_py_that_fails_the_verifier(command: list[str], tmp_path: Path) -> None:
+    marker = tmp_path / "MARKER"
+    folder = _planted(tmp_path, marker)
+    r = run_cli(command[0], str(folder), *command[1:], cwd=tmp_path)
+    line = one_line_error(r, 2)
+    assert "model.py line 18:" in line and "__import__" in line
+    assert not marker.exists()
+
+
+def test_verify_names_the_line_and_trust_edits_is_the_only_way_past_it(tmp_path: Path) -> None:
+    marker = tmp_path / "MARKER"
+    folder = _planted(tmp_path, marker)
+    r = run_cli("verify", str(folder / "model.py"), cwd=tmp_path)
+    assert "line 18" in one_line_error(r, 1)
+    assert run_cli("verify", str(ARTICLE), cwd=tmp_path).returncode == 0
+    r = run_cli("profile", str(folder), "--target", "sd855", "--trust-edits", cwd=tmp_path)
+    assert r.returncode == 0, r.stderr
+    assert marker.exists()  # the user's own edit ran because they said so: the flag is the gate
+
+
+def test_a_planted_pycache_is_never_imported(tmp_path: Path) -> None:
+    """A .pyc with the source's timestamp and size would be what `import` loads; gptnet compiles what it checked."""
+    marker = tmp_path / "MARKER"
+    folder = Path(shutil.copytree(ARTICLE, tmp_path / "design"))
+    model_py = folder / "model.py"
+    evil = compile(f"__import__('os').system('touch {marker}')", str(model_py), "exec")
+    stat = model_py.stat()
+    cache = Path(importlib.util.cache_from_source(str(model_py)))
+    cache.parent.mkdir()
+    header = importlib.util.MAGIC_NUMBER + (0).to_bytes(4, "little") + \
+        int(stat.st_mtime).to_bytes(4, "little") + (stat.st_size & 0xFFFFFFFF).to_bytes(4, "little")
+    cache.write_bytes(header + marshal.dumps(evil))
+    r = run_cli("profile", str(folder), "--target", "sd855", cwd=tmp_path)
+    assert r.returncode == 0, r.stderr
+    assert not marker.exists()
+
+
+def test_a_recorded_edit_that_breaks_torch_rules_is_refused(tmp_path: Path) -> None:
+    """Narrowing a depthwise conv below its groups (64 -> 48 with groups=64) is caught by the same validators as an
+    answer, instead of being accepted and failing in every later command."""
+    conversation = json.loads((ARTICLE / "conversation.json").read_text())
+    spec = json.loads((ARTICLE / "spec.json").read_text())
+    calls = [n for n in spec["layers"] if n.get("op") == "call" and n["args"][:2] == [64, 64]]
+    calls[0]["args"][1] = 48
+    conversation["review"] = [{"event": "edit", "diff": "(by hand)", "spec": spec}, {"event": "accept"}]
+    cassette = tmp_path / "edited.json"
+    cassette.write_text(json.dumps(conversation))
+    r = run_cli("design", "--budget", "10M", "--target", "sd855", "--replay", str(cassette), "--yes", "--out",
+                str(tmp_path / "out"), cwd=tmp_path)
+    line = one_line_error(r, 1)
+    assert "divisible by groups" in line
+    assert not (tmp_path / "out").exists()
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="POSIX file names")
+def test_the_verifier_refuses_each_kind_of_hand_edit() -> None:
+    """Mutations of a real model.py, one per construct outside the allow-list."""
+    from gptnet.verify import check_source
+
+    base = (ARTICLE / "model.py").read_text()
+    assert check_source(base.encode()) is None
+    first, init, fwd = "import torch\n", "        super().__init__()\n", "        x = self.depthwise_conv(x)\n"
+    mutations = {
+        "another import": (first, first + "import os\n"),
+        "a call to a builtin": (init, init + "        self.a = getattr(nn, 'Conv2d')\n"),
+        "a dunder": (fwd, "        x = self.__class__(x)\n"),
+        "a subscript": (fwd, "        x = self.depthwise_conv(x)[0]\n"),
+        "an f-string": (init, init + "        self.a = f'{1}'\n"),
+        "a lambda": (init, init + "        self.a = lambda: 1\n"),
+        "a walrus": (fwd, "        x = (y := self.depthwise_conv(x))\n"),
+        "a decorator": ("class DepthwiseConv2d", "@print\nclass DepthwiseConv2d"),
+        "a utf-7 cookie": ('"""CNN-GPT', '# -*- coding: utf-7 -*-\n"""CNN-GPT'),
+        "a NUL byte": (first, first + "\x00"),
+        "replacing forward": ("self.depthwise_conv =", "self.forward ="),
+        "torch.load": (fwd, "        x = torch.load(x)\n"),
+        "a module-level call": (first, first + "print('hi')\n"),
+        "a foreign string": ("kernel_size=1", "kernel_size='rm -rf /'"),
+        "a global": (init, init + "        global torch\n"),
+        "a loop": (init, init + "        for i in (1, 2):\n            pass\n"),
+        "infinity": ("stride=1, padding=0", "stride=1e999, padding=0"),
+        "a non-default base": ("class DepthwiseConv2d(nn.Module)", "class DepthwiseConv2d(nn.Module, object)"),
+    }
+    for what, (old, new) in mutations.items():
+        assert old in base, what
+        problem = check_source(base.replace(old, new, 1).encode())
+        assert problem is not None and problem.line >= 1, what
