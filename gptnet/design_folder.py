@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Callable
 
 from .errors import UsageError
-from .output import atomic_path, cannot_write, file_in_the_way, umask
+from .output import atomic_path, cannot_write, file_in_the_way, umask, write_atomic
 from .report import without_training
 
 MANIFEST = ".gptnet-design.json"
@@ -37,9 +37,27 @@ def fingerprint(name: str, data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 
 
-def manifest_json(files: dict[str, str]) -> str:
+def manifest_json(files: dict[str, str], previous: dict[str, str] | None = None) -> str:
+    """The manifest of `files`; `previous` holds the hashes of the versions they are replacing, while they are."""
     hashes = {name: fingerprint(name, text.encode("utf-8")) for name, text in files.items()}
-    return json.dumps({"format": FORMAT, "files": hashes}, indent=2) + "\n"
+    return json.dumps({"format": FORMAT, "files": hashes, **({"previous": previous} if previous else {})},
+                      indent=2) + "\n"
+
+
+def _read_manifest(path: Path) -> dict[str, set[str]]:
+    """The hashes the manifest accepts as gptnet's, per file; none if it is unreadable (still gptnet's folder,
+    but then no edit can be ruled out)."""
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except ValueError:
+        return {}
+    accepted: dict[str, set[str]] = {}
+    for key in ("files", "previous"):
+        hashes = data.get(key) if isinstance(data, dict) else None
+        for name, digest in (hashes.items() if isinstance(hashes, dict) else ()):
+            if isinstance(digest, str):
+                accepted.setdefault(name, set()).add(digest)
+    return accepted
 
 
 def _made_by_gptnet(folder: Path) -> bool:
@@ -50,33 +68,24 @@ def _made_by_gptnet(folder: Path) -> bool:
         return f.readline().rstrip().endswith(SIGNATURE)
 
 
-def existing_design(out: Path) -> dict[str, str] | None:
-    """What gptnet recorded of the design folder `out`: the hashes of the files it wrote ({} for a new or empty
-    folder, or one from before the manifest); None when `out` does not exist yet. Anything else is refused."""
+def existing_design(out: Path) -> dict[str, set[str]] | None:
+    """The hashes gptnet accepts as its own for each design file in `out` (none for an empty folder or one from
+    before the manifest); None when `out` does not exist yet. A file, or a folder gptnet did not make, is
+    refused."""
     if (blocker := file_in_the_way(out)) is not None:
         raise UsageError(f"{blocker} is a file, not a folder", "pass --out with a folder")
     if not out.is_dir():
         return None
-    manifest = out / MANIFEST
-    if manifest.is_file():
-        try:
-            files = json.loads(manifest.read_text(encoding="utf-8")).get("files")
-        except (ValueError, AttributeError):  # unreadable: gptnet's folder still, but no edit can be ruled out
-            files = None
-        return {k: v for k, v in files.items() if isinstance(v, str)} if isinstance(files, dict) else {}
+    if (out / MANIFEST).is_file():
+        return _read_manifest(out / MANIFEST)
     if not any(out.iterdir()) or _made_by_gptnet(out):
         return {}
     raise UsageError(f"{out}/ already holds files gptnet did not write", HINT)
 
 
-def _edited(path: Path, hashes: dict[str, str], new: str) -> bool:
-    """Whether replacing `path` by `new` would lose something: it is not what gptnet last wrote there."""
-    if not path.exists() and not path.is_symlink():
-        return False
-    if path.is_symlink() or not path.is_file():
-        return True
-    now = fingerprint(path.name, path.read_bytes())
-    return now not in (hashes.get(path.name), fingerprint(path.name, new.encode("utf-8")))
+def _current(path: Path) -> str | None:
+    """The fingerprint of the design file at `path`; None for a symlink or anything but a regular file."""
+    return None if path.is_symlink() or not path.is_file() else fingerprint(path.name, path.read_bytes())
 
 
 def _set_aside(path: Path, stamp: str) -> str:
@@ -106,16 +115,22 @@ def _create(out: Path, files: dict[str, str]) -> None:
         raise
 
 
-def _update(out: Path, files: dict[str, str], hashes: dict[str, str], say: Callable[[str], None]) -> None:
-    """Replace the design files in an existing folder, each whole; an edited one is renamed aside first."""
+def _update(out: Path, files: dict[str, str], accepted: dict[str, set[str]], say: Callable[[str], None]) -> None:
+    """Replace the design files in an existing folder, each whole; one changed since gptnet wrote it (neither
+    a version gptnet recorded nor the new one) is renamed aside first."""
     before = set(os.listdir(out))
-    edited = [name for name, text in files.items() if _edited(out / name, hashes, text)]
+    current = {name: _current(out / name) for name in files if name in before}
+    edited = [name for name, now in current.items()
+              if now not in accepted.get(name, set()) | {fingerprint(name, files[name].encode("utf-8"))}]
+    # until every file is replaced, either version of each is gptnet's: an interrupted run shows no false edit
+    write_atomic(out / MANIFEST, manifest_json(files, {n: h for n, h in current.items() if n not in edited}),
+                 hint=WRITE_HINT)
     stamp = time.strftime("%Y%m%d-%H%M%S")
     with ExitStack() as stack:
-        # every file is written to a temporary name first; on leaving, the manifest (entered last) is renamed
-        # into place first, so a crash between the renames leaves a folder gptnet still recognizes
-        tmps = {name: stack.enter_context(atomic_path(out / name, hint=WRITE_HINT)) for name in [*files, MANIFEST]}
-        for name, text in {**files, MANIFEST: manifest_json(files)}.items():
+        # all written to temporary names first, renamed into place on leaving: the final manifest (entered
+        # first) last
+        tmps = {name: stack.enter_context(atomic_path(out / name, hint=WRITE_HINT)) for name in [MANIFEST, *files]}
+        for name, text in {MANIFEST: manifest_json(files), **files}.items():
             tmps[name].write_text(text, encoding="utf-8")
         backups = {name: _set_aside(out / name, stamp) for name in edited}
     replaced = [name for name in files if name in before]
@@ -130,9 +145,9 @@ def _update(out: Path, files: dict[str, str], hashes: dict[str, str], say: Calla
 def write_design(out: Path, files: dict[str, str], say: Callable[[str], None] = lambda s: None) -> None:
     """Write a design's files into `out`: a new folder, an empty one, or one gptnet wrote before."""
     out = Path(out)
-    hashes = existing_design(out)
+    accepted = existing_design(out)
     with cannot_write(out, WRITE_HINT):
-        if hashes is None:
+        if accepted is None:
             _create(out, {**files, MANIFEST: manifest_json(files)})
         else:
-            _update(out, files, hashes, say)
+            _update(out, files, accepted, say)
