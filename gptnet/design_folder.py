@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Callable
 
 from .errors import UsageError
-from .output import atomic_path, cannot_write, file_in_the_way, umask, write_atomic
+from .output import NAME_IN_TEMP, atomic_path, cannot_write, file_in_the_way, umask, write_atomic
 from .report import without_training
 
 MANIFEST = ".gptnet-design.json"
@@ -72,14 +72,15 @@ def existing_design(out: Path) -> dict[str, set[str]] | None:
     """The hashes gptnet accepts as its own for each design file in `out` (none for an empty folder or one from
     before the manifest); None when `out` does not exist yet. A file, or a folder gptnet did not make, is
     refused."""
-    if (blocker := file_in_the_way(out)) is not None:
-        raise UsageError(f"{blocker} is a file, not a folder", "pass --out with a folder")
-    if not out.is_dir():
-        return None
-    if (out / MANIFEST).is_file():
-        return _read_manifest(out / MANIFEST)
-    if not any(out.iterdir()) or _made_by_gptnet(out):
-        return {}
+    with cannot_write(out, WRITE_HINT):
+        if (blocker := file_in_the_way(out)) is not None:
+            raise UsageError(f"{blocker} is a file, not a folder", "pass --out with a folder")
+        if not out.is_dir():
+            return None
+        if (out / MANIFEST).is_file():
+            return _read_manifest(out / MANIFEST)
+        if not any(out.iterdir()) or _made_by_gptnet(out):
+            return {}
     raise UsageError(f"{out}/ already holds files gptnet did not write", HINT)
 
 
@@ -104,7 +105,7 @@ def _listing(names: list[str], folder: Path) -> str:
 def _create(out: Path, files: dict[str, str]) -> None:
     """A new folder appears whole or not at all: written as a hidden temporary folder, then renamed."""
     out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(dir=out.parent, prefix=f".{out.name}.tmp-"))
+    tmp = Path(tempfile.mkdtemp(dir=out.parent, prefix=f".{out.name[:NAME_IN_TEMP]}.tmp-"))
     try:
         os.chmod(tmp, 0o777 & ~umask())  # mkdtemp makes it private; the output is an ordinary folder
         for name, text in files.items():

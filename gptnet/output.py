@@ -13,6 +13,7 @@ from typing import Iterator
 from .errors import UsageError
 
 HINT = "choose a path in a folder you can write to"
+NAME_IN_TEMP = 100  # characters of a name kept in its temporary name, which must fit in 255 too
 
 
 def umask() -> int:
@@ -44,7 +45,7 @@ def atomic_path(path: Path, suffix: str = ".tmp", hint: str = HINT) -> Iterator[
     be written."""
     with cannot_write(path, hint):
         path.parent.mkdir(parents=True, exist_ok=True)
-        fd, name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=suffix)
+        fd, name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name[:NAME_IN_TEMP]}.", suffix=suffix)
         os.close(fd)
     tmp = Path(name)
     try:

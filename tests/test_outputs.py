@@ -147,6 +147,29 @@ def test_a_design_that_cannot_be_written_is_one_line(tmp_path: Path) -> None:
     assert snapshot(tmp_path) == {"generated": b"not a folder\n"}
 
 
+def test_an_impossible_out_is_one_line_and_a_long_one_works(tmp_path: Path) -> None:
+    impossible = tmp_path / ("x" * 300)  # longer than a name may be
+    r = design(impossible, tmp_path)
+    assert r.returncode == 2
+    assert errors(r.stderr) == [f"gptnet: error: cannot write {impossible}: File name too long"]
+    assert "hint: pass --out with a folder you can write to" in r.stderr
+    long = tmp_path / ("y" * 250)  # its temporary name must fit too
+    assert design(long, tmp_path).returncode == 0 and (long / "model.py").is_file()
+    assert [p.name for p in tmp_path.iterdir()] == [long.name]
+
+
+def test_a_profile_that_cannot_be_written_is_one_line(tmp_path: Path) -> None:
+    from gptnet.errors import UsageError
+    from gptnet.targets import load_target, save_profile
+
+    (tmp_path / "afile").write_text("")
+    with pytest.raises(UsageError) as e:
+        save_profile(load_target("sd855"), tmp_path / "afile" / "sd855.json")
+    assert e.value.message == f"cannot write {tmp_path / 'afile' / 'sd855.json'}: {tmp_path / 'afile'} is a file, " \
+                              "not a folder"
+    assert e.value.hint == "pass --out with a file in a folder you can write to"
+
+
 def test_an_export_that_cannot_be_written_is_one_line(tmp_path: Path) -> None:
     folder = Path(shutil.copytree(ROOT / "generated" / "cnn_gpt", tmp_path / "cnn_gpt"))
     (folder / "model.onnx").mkdir()  # where the export goes is taken
