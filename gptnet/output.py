@@ -23,8 +23,9 @@ def umask() -> int:
 
 
 def file_in_the_way(path: Path) -> Path | None:
-    """The file standing where `path` or one of its folders should be, if any."""
-    return next((p for p in (path, *path.parents) if p.exists() and not p.is_dir()), None)
+    """The file standing where `path` or one of its folders should be, if any (os.path's tests never raise, not
+    even for a name too long)."""
+    return next((p for p in (path, *path.parents) if os.path.exists(p) and not os.path.isdir(p)), None)
 
 
 @contextmanager
