@@ -15,8 +15,8 @@ from .agent.live import LiveLLM
 from .agent.llm import LLM, ReplayLLM
 from .agent.pipeline import Design, Designer, ReviewEvent
 from .agent.review import replay_review
+from .design_folder import existing_design, write_design
 from .errors import DesignError, UsageError
-from .output import write_folder
 from .render import render_model
 from .report import render_report
 from .targets import load_target
@@ -104,6 +104,8 @@ def design(opts: Options, say: Callable[[str], None] = lambda s: None,
     if not opts.yes and reviewer is None:
         raise UsageError("no one to review the design", "pass --yes to accept it without review")
     task = make_task(opts)
+    if opts.out:
+        existing_design(opts.out)  # refuse a file or a folder gptnet did not write before asking the LLM anything
     llm = choose_llm(opts, say)
     say(f"Designing for {task.target.title}: budget {format_count(task.budget)} params, {task.classes} classes, "
         f"input {'x'.join(map(str, task.input))} ({llm.description}).")
@@ -139,5 +141,5 @@ def design(opts: Options, say: Callable[[str], None] = lambda s: None,
         "conversation.json": cassette_json(cassette),
         "report.md": render_report(result, task, command_line(opts, task, out)),
     }
-    write_folder(out, files)
+    write_design(out, files, say)
     return result, out

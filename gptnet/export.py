@@ -81,7 +81,7 @@ def export_onnx(path: Path, target: Target, opset: int = 17, out: Path | None = 
     net = load_builder(model_py, trust_edits)(classes or 100).eval()
     out = Path(out) if out else folder / "model.onnx"
     x = torch.randn(1, *shape)
-    with atomic_path(out) as tmp:
+    with atomic_path(out, hint="export a copy of the design to a folder you can write to") as tmp:
         torch.onnx.export(net, (x,), str(tmp), opset_version=opset, dynamo=False, input_names=["input"],
                           output_names=["logits"], dynamic_axes={"input": {0: "batch"}, "logits": {0: "batch"}})
     model_onnx = onnx.load(str(out))

@@ -3,9 +3,16 @@ every repair gptnet made."""
 
 from __future__ import annotations
 
+import re
+
 from .agent.pipeline import Design
 from .units import format_count
 from .validators import Task
+
+
+def without_training(text: str) -> str:
+    """report.md without the Training section `gptnet train` puts at its end."""
+    return re.sub(r"\n## Training\n.*?(?=\n## |\Z)", "", text, flags=re.S).rstrip("\n")
 
 
 def verdict(design: Design, task: Task) -> str:

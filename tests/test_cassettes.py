@@ -43,7 +43,8 @@ def test_cassette(path: Path, tmp_path: Path) -> None:
     if not expect["kinds"]:
         assert not [f for f in design["findings"] if f["severity"] == "repair"], design["findings"]
     assert design["revisions"] == expect.get("revisions", 0)
-    assert {p.name for p in out.iterdir()} == {"model.py", "spec.json", "conversation.json", "report.md"}
+    assert {p.name for p in out.iterdir()} == {"model.py", "spec.json", "conversation.json", "report.md",
+                                               ".gptnet-design.json"}
 
     classes = int(args[args.index("--classes") + 1])
     shape = tuple(int(d) for d in (args[args.index("--input") + 1] if "--input" in args else "3x32x32").split("x"))

@@ -3,6 +3,7 @@ answers from a script and injects faults."""
 
 from __future__ import annotations
 
+import base64
 import json
 import signal
 import subprocess
@@ -187,3 +188,50 @@ def test_library_call_against_the_server(tmp_path: Path, monkeypatch: pytest.Mon
                                             record=tmp_path / "lib.json"))
     assert folder == tmp_path / "lib" and result.profile.params == 6_756_804
     assert result.usage["total_tokens"] == sum(u["total_tokens"] for u in result.usage_by_stage)
+
+
+SECRET = "sk-SECRET123"
+
+
+def leaks(r: subprocess.CompletedProcess, folder: Path) -> list[str]:
+    """Where the secret shows: stdout, stderr, or any file under `folder` (outputs, cassettes, the live log)."""
+    found = [name for name, text in (("stdout", r.stdout), ("stderr", r.stderr)) if "SECRET123" in text]
+    return found + [str(p) for p in folder.rglob("*") if p.is_file() and b"SECRET123" in p.read_bytes()]
+
+
+def test_credentials_in_the_base_url_are_used_but_never_shown_or_written(tmp_path: Path) -> None:
+    script = Script(answers=list(ARTICLE), faults=["500"])  # a retry, so the URL is in a message too
+    with FakeOpenAI(script) as server:
+        url = server.base_url.replace("http://", f"http://user:{SECRET}@")
+        r = run_cli("design", "--budget", "10M", "--target", "sd855", "--base-url", url, "--model", "test-model",
+                    "--yes", "--json", "--out", str(tmp_path / "out"), "--record", str(tmp_path / "rec.json"),
+                    cwd=tmp_path)
+    assert r.returncode == 0, r.stderr
+    # the request went to the URL as given: httpx sends its user and password as basic auth
+    assert base64.b64decode(script.headers[0]["Authorization"].split()[1]).decode() == f"user:{SECRET}"
+    assert f"from {server.base_url.replace('http://', 'http://***@')}; retrying" in r.stderr
+    assert leaks(r, tmp_path) == []
+
+
+def test_secret_query_parameters_in_openai_base_url_are_never_shown_or_written(tmp_path: Path) -> None:
+    with FakeOpenAI(Script(answers=list(ARTICLE))) as server:
+        env = clean_env(OPENAI_BASE_URL=f"{server.base_url}?api_key={SECRET}&token={SECRET}&region=eu")
+        r = run_cli("design", "--budget", "10M", "--target", "sd855", "--model", "test-model", "--yes", "--out",
+                    str(tmp_path / "out"), cwd=tmp_path, env=env)
+    assert f"{server.base_url}?api_key=***&token=***&region=eu" in r.stderr
+    assert leaks(r, tmp_path) == []
+
+
+@pytest.mark.parametrize("url, shown", [
+    ("http://user:sk-1@host:8000/v1", "http://***@host:8000/v1"),
+    ("http://sk-1@host/v1", "http://***@host/v1"),
+    ("https://host/v1?api_key=sk-1&model=m&X-Amz-Signature=s&access_token=t#auth=a",
+     "https://host/v1?api_key=***&model=m&X-Amz-Signature=***&access_token=***#auth=***"),
+    ("https://host/v1?Pass%77ord=p&key", "https://host/v1?Pass%77ord=***&key"),
+    ("https://api.openai.com/v1", "https://api.openai.com/v1"),
+    ("http://[::1/v1", "(an unreadable URL)"),
+])
+def test_redact_url(url: str, shown: str) -> None:
+    from gptnet.agent.live import redact_url
+
+    assert redact_url(url) == shown

@@ -10,8 +10,10 @@ ignores it, switches to plain text (read by the same parsers) for the rest of th
 from __future__ import annotations
 
 import json
+import re
 from email.utils import parsedate_to_datetime
 from typing import Any, Callable
+from urllib.parse import unquote, urlsplit, urlunsplit
 
 from tenacity import RetryCallState, Retrying, retry_if_exception, stop_after_attempt, stop_after_delay
 from tenacity.wait import wait_exponential_jitter
@@ -22,6 +24,26 @@ from .llm import Reply
 from .schema import response_format
 
 OPENAI_URL = "https://api.openai.com/v1"
+_SECRET_NAME = re.compile(r"key|token|secret|pass|pwd|auth|sig|credential", re.I)
+
+
+def redact_url(url: str) -> str:
+    """`url` as gptnet shows or writes it: user and password, and query parameters named like a key, token,
+    secret, password or signature, become ***. The request itself still goes to `url` as given."""
+    try:
+        parts = urlsplit(url)
+    except ValueError:  # e.g. an unclosed [ in the host: show none of it
+        return "(an unreadable URL)"
+    netloc = "***@" + parts.netloc.rpartition("@")[2] if "@" in parts.netloc else parts.netloc
+    return urlunsplit((parts.scheme, netloc, parts.path, _redact_query(parts.query), _redact_query(parts.fragment)))
+
+
+def _redact_query(query: str) -> str:
+    def pair(text: str) -> str:
+        name, equals, _ = text.partition("=")
+        return f"{name}=***" if equals and _SECRET_NAME.search(unquote(name)) else text
+
+    return "&".join(pair(p) for p in query.split("&"))
 
 
 class LiveLLM:
@@ -33,7 +55,8 @@ class LiveLLM:
         self._openai = openai
         self.model = model
         self.base_url = (base_url or OPENAI_URL).rstrip("/")
-        self.description = f"live: {model} at {self.base_url}"
+        self.shown_url = redact_url(self.base_url)  # in every message and file: the URL may carry a key
+        self.description = f"live: {model} at {self.shown_url}"
         self.attempts, self.max_seconds, self.say = attempts, max_seconds, say
         self.structured: bool | None = None  # None: not tried yet; then remembered for the run
         # a local server needs no key, but the SDK insists on one
@@ -77,7 +100,7 @@ class LiveLLM:
     def _announce(self, stage: str) -> Callable[[RetryCallState], None]:
         def announce(state: RetryCallState) -> None:
             e = state.outcome.exception()
-            self.say(f"stage {stage}: {self._describe(e)} from {self.base_url}; retrying in "
+            self.say(f"stage {stage}: {self._describe(e)} from {self.shown_url}; retrying in "
                      f"{state.next_action.sleep:.1f} s (attempt {state.attempt_number + 1} of {self.attempts})")
         return announce
 
@@ -101,27 +124,27 @@ class LiveLLM:
                 if "response_format" not in params:
                     raise
                 self.structured = False
-                self.say(f"stage {stage}: {self.base_url} refuses structured outputs; asking for plain text from "
+                self.say(f"stage {stage}: {self.shown_url} refuses structured outputs; asking for plain text from "
                          "now on")
                 del params["response_format"]
                 response = self._create(stage, params)
         except o.AuthenticationError:
-            raise DesignError(f"API key rejected by {self.base_url}", "check OPENAI_API_KEY") from None
+            raise DesignError(f"API key rejected by {self.shown_url}", "check OPENAI_API_KEY") from None
         except o.PermissionDeniedError:
-            raise DesignError(f"access denied by {self.base_url} for model {self.model}",
+            raise DesignError(f"access denied by {self.shown_url} for model {self.model}",
                               "check the key's permissions, or pass another --model") from None
         except o.NotFoundError:
-            raise DesignError(f"model {self.model} not found on {self.base_url}",
+            raise DesignError(f"model {self.model} not found on {self.shown_url}",
                               "pass --model with a model the server serves (GET /v1/models lists them)") from None
         except o.BadRequestError as e:
-            raise DesignError(f"{self.base_url} rejected the request at stage {stage}: {_message(e)}",
+            raise DesignError(f"{self.shown_url} rejected the request at stage {stage}: {_message(e)}",
                               "check --model and the server's limits") from None
         except (o.APIError, json.JSONDecodeError) as e:
-            raise DesignError(f"{self.base_url} failed at stage {stage} after {self.attempts} attempts: "
+            raise DesignError(f"{self.shown_url} failed at stage {stage} after {self.attempts} attempts: "
                               f"{self._describe(e)}", "try again later, or raise --timeout") from None
         choice = response.choices[0] if response.choices else None
         if choice is None or not choice.message.content:
-            raise DesignError(f"{self.base_url} returned no text at stage {stage}", "try again, or another model")
+            raise DesignError(f"{self.shown_url} returned no text at stage {stage}", "try again, or another model")
         text = choice.message.content
         if "response_format" in params and find_json(text) is None:
             self.structured = False  # the server took the schema but ignored it

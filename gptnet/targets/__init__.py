@@ -106,7 +106,7 @@ def save_profile(profile: Target | dict, out: Path) -> Path:
     text = json.dumps(data, indent=2, ensure_ascii=False)
     text = re.sub(r"\[\s+([-+0-9.e,\s]+?)\s+\]",
                   lambda m: "[" + ", ".join(x.strip() for x in m.group(1).split(",")) + "]", text)
-    write_atomic(out, text + "\n")
+    write_atomic(out, text + "\n", hint="pass --out with a file in a folder you can write to")
     return out
 
 
