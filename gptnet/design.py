@@ -10,6 +10,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Callable
 
+from . import limits
 from .agent.cassette import cassette_json, load_cassette, now, save_cassette
 from .agent.live import LiveLLM
 from .agent.llm import LLM, ReplayLLM
@@ -58,8 +59,9 @@ class Options:
 
 
 def make_task(opts: Options) -> Task:
-    if opts.classes < 1:
-        raise UsageError(f"invalid --classes {opts.classes}", "give a positive class count, e.g. --classes 100")
+    if not 1 <= opts.classes <= limits.MAX_CHANNELS:
+        raise UsageError(f"invalid --classes {opts.classes}",
+                         f"give a class count from 1 to {limits.MAX_CHANNELS:,}, e.g. --classes 100")
     target = load_target(opts.target)
     latency, backend = parse_latency(opts.max_latency) if opts.max_latency else (None, None)
     if backend and backend not in target.backends:

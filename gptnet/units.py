@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 
+from . import limits
 from .errors import UsageError
 
 _SUFFIX = {"": 1, "K": 1_000, "M": 1_000_000, "G": 1_000_000_000, "B": 1_000_000_000}
@@ -38,6 +39,9 @@ def parse_input(text: str) -> tuple[int, int, int]:
     if len(parts) != 3 or not all(p.isdigit() and int(p) > 0 for p in parts):
         raise UsageError(f"invalid input shape {text!r}", "write it as CxHxW with positive integers, e.g. 3x32x32")
     c, h, w = (int(p) for p in parts)
+    if c > limits.MAX_INPUT_CHANNELS or max(h, w) > limits.MAX_SPATIAL:
+        raise UsageError(f"input shape {text!r} is larger than gptnet designs for",
+                         f"at most {limits.MAX_INPUT_CHANNELS} channels and {limits.MAX_SPATIAL} pixels a side")
     return c, h, w
 
 

@@ -245,3 +245,11 @@ def test_the_verifier_refuses_each_kind_of_hand_edit() -> None:
         assert old in base, what
         problem = check_source(base.replace(old, new, 1).encode())
         assert problem is not None and problem.line >= 1, what
+
+
+@pytest.mark.parametrize("args", [["--input", "3x100000x100000"], ["--input", "4096x32x32"],
+                                  ["--classes", "10000000"]])
+def test_a_task_past_the_limits_is_a_usage_error(args: list[str], tmp_path: Path) -> None:
+    r = run_cli("design", "--budget", "10M", "--target", "sd855", "--yes", "--out", "out", *args, cwd=tmp_path)
+    one_line_error(r, 2)
+    assert not (tmp_path / "out").exists()
