@@ -14,7 +14,7 @@ from rich.markup import escape
 
 from .errors import GptnetError, unexpected
 
-app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
+app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False, rich_markup_mode=None,
                   help="Let an LLM design a neural network for a phone chip; check, repair, render and profile it.")
 out = Console(highlight=False, soft_wrap=True)
 err = Console(stderr=True, highlight=False, soft_wrap=True)

@@ -89,12 +89,23 @@ def choose_llm(opts: Options, say: Callable[[str], None]) -> LLM:
     return ReplayLLM(load_cassette(article_cassette()), "the article's conversation (bundled)")
 
 
-def command_line(opts: Options, task: Task, out: Path) -> str:
-    """The command that replays this run into the same folder."""
+def command_line(opts: Options, task: Task) -> str:
+    """The command that, run in the output folder, replays this run into it (relative, so the folder can move)."""
     parts = ["gptnet", "design", "--budget", opts.budget, "--target", task.target.name, "--classes",
-             str(task.classes), "--input", "x".join(map(str, task.input)), "--replay",
-             str(out / "conversation.json"), "--yes", "--out", str(out)]
+             str(task.classes), "--input", "x".join(map(str, task.input)), "--replay", "conversation.json",
+             "--yes", "--out", "."]
     return shlex.join(parts)
+
+
+def _settings_differ(cassette_meta: dict, opts: Options, task: Task, say: Callable[[str], None], source: str) -> None:
+    """A cassette replays as recorded, whatever this run asks: say where the two disagree."""
+    asked = {"budget": opts.budget, "target": task.target.name, "classes": str(task.classes),
+             "input": "x".join(map(str, task.input))}
+    differ = [k for k in asked if k in cassette_meta and str(cassette_meta[k]) != asked[k]]
+    if differ:
+        say(f"Note: {source} was recorded for " + ", ".join(f"{k} {cassette_meta[k]}" for k in differ)
+            + "; this run asks for " + ", ".join(f"{k} {asked[k]}" for k in differ)
+            + ". Its answers are replayed as recorded; gptnet's repairs fit them to this run.")
 
 
 Reviewer = Callable[[Designer, Design, Task], Design]
@@ -114,8 +125,13 @@ def design(opts: Options, say: Callable[[str], None] = lambda s: None,
     record = opts.record or (live_log_path() if isinstance(llm, LiveLLM) else None)
     if record:
         say(f"Recording the conversation to {record} as it goes.")
+    replayed = llm.cassette.meta if isinstance(llm, ReplayLLM) else {}
+    if replayed:
+        _settings_differ(replayed, opts, task, say, llm.description.removeprefix("replaying "))
+    # a replay is the same conversation: it keeps its date, so replaying reproduces conversation.json byte for byte
     designer = Designer(task, llm, budget_text=opts.budget, max_revisions=opts.max_revisions, say=say,
-                        on_record=(lambda c: save_cassette(c.cassette(), record)) if record else None)
+                        on_record=(lambda c: save_cassette(c.cassette(), record)) if record else None,
+                        created=str(replayed["created"]) if "created" in replayed else None)
     result = designer.start()
     if isinstance(llm, ReplayLLM) and llm.cassette.review:
         result = replay_review(designer, result, llm.cassette.review, say)
@@ -131,7 +147,7 @@ def design(opts: Options, say: Callable[[str], None] = lambda s: None,
                         f"{'x'.join(map(str, task.input))}" + (f", {result.profile.macs_224:,} at 224x224"
                                                                if result.profile.macs_224 is not None else "") + ".",
               "target": f"Target: {task.target.title} ({task.target.name}); budget {format_count(task.budget)}.",
-              "redo": "Regenerate: " + command_line(opts, task, out)}
+              "redo": "Regenerate (in this folder): " + command_line(opts, task)}
     source = render_model(result.spec, header)
     problem = check_source(source.encode("utf-8"))
     if problem:  # the grammar should make this impossible; never write a file the verifier would refuse
@@ -141,7 +157,7 @@ def design(opts: Options, say: Callable[[str], None] = lambda s: None,
         "model.py": source,
         "spec.json": result.spec.model_dump_json(indent=2) + "\n",
         "conversation.json": cassette_json(cassette),
-        "report.md": render_report(result, task, command_line(opts, task, out)),
+        "report.md": render_report(result, task, command_line(opts, task)),
     }
     write_design(out, files, say)
     return result, out

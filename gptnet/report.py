@@ -55,7 +55,7 @@ def render_report(design: Design, task: Task, command: str) -> str:
     if design.usage:
         lines.append("- Tokens: " + ", ".join(f"{k} {v:,}" for k, v in design.usage.items()) + " (by stage: "
                      + "; ".join(f"{u['stage']} {u.get('total_tokens', 0):,}" for u in design.usage_by_stage) + ")")
-    lines += ["", "Reproduce offline:", "", "```", command, "```", ""]
+    lines += ["", "Reproduce offline (run in this folder):", "", "```", command, "```", ""]
     if design.ops:
         o = design.ops
         lines += ["## Operators (stage ops)", "",

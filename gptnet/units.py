@@ -8,6 +8,7 @@ from . import limits
 from .errors import UsageError
 
 _SUFFIX = {"": 1, "K": 1_000, "M": 1_000_000, "G": 1_000_000_000, "B": 1_000_000_000}
+MIN_COUNT = 1_000  # parameters or MACs: a smaller budget is a typo
 _COUNT = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([KMGB]?)\s*$", re.IGNORECASE)
 
 
@@ -20,8 +21,10 @@ def parse_count(text: str, what: str = "budget") -> int:
             "write a positive count with an optional K, M or G suffix, e.g. 10M, 2.5M, 500K or 1200000",
         )
     value = float(m.group(1)) * _SUFFIX[m.group(2).upper()]
-    if value < 1:
-        raise UsageError(f"invalid {what} {text!r}: it must be at least 1", "e.g. 10M")
+    if value < MIN_COUNT:  # no network fits in fewer; `--budget 1.5` almost always meant millions
+        guess = f"did you mean {m.group(1)}M? " if not m.group(2) else ""
+        raise UsageError(f"invalid {what} {text!r}: below {MIN_COUNT:,}",
+                         f"{guess}write the count with a K, M or G suffix, e.g. 10M, 2.5M or 500K")
     return int(round(value))
 
 

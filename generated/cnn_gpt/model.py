@@ -3,7 +3,7 @@
 Input 3x32x32, 100 classes by default.
 Params: 6,756,804; MACs: 30,908,416 at 3x32x32, 1,509,548,032 at 224x224.
 Target: Qualcomm Snapdragon 855 (sd855); budget 10M.
-Regenerate: gptnet design --budget 10M --target sd855 --classes 100 --input 3x32x32 --replay generated/cnn_gpt/conversation.json --yes --out generated/cnn_gpt
+Regenerate (in this folder): gptnet design --budget 10M --target sd855 --classes 100 --input 3x32x32 --replay conversation.json --yes --out .
 """
 
 import torch

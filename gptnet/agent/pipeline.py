@@ -176,11 +176,11 @@ class Designer:
 
     def __init__(self, task: Task, llm: LLM, *, budget_text: str, max_revisions: int = 2,
                  say: Callable[[str], None] = lambda s: None,
-                 on_record: Callable[[Conversation], None] | None = None) -> None:
+                 on_record: Callable[[Conversation], None] | None = None, created: str | None = None) -> None:
         self.task, self.llm, self.max_revisions = task, llm, max_revisions
         self.conversation = Conversation(meta={"budget": budget_text, "target": task.target.name,
                                                "model": llm.model, "classes": task.classes,
-                                               "input": "x".join(map(str, task.input)), "created": now(),
+                                               "input": "x".join(map(str, task.input)), "created": created or now(),
                                                "gptnet": "design"}, on_record=on_record)
         self.session = Session(llm, task, self.conversation, say)
         self.modules: dict[str, ModuleSpec] = {}

@@ -14,7 +14,7 @@ from typing import Any, Callable
 
 from rich.console import Console
 
-from ..errors import GptnetError
+from ..errors import DesignError, GptnetError
 from ..spec.editing import EditError, from_text, to_text
 from ..spec.graph import ModelSpec
 from ..validators import Task, errors
@@ -70,7 +70,14 @@ class Review:
                 text = self.readline("Feedback for the LLM: ").strip()
                 if text:
                     self.console.print("Asking the LLM to revise the design...", markup=False)
-                    design = self.designer.feedback(text, design)
+                    try:
+                        design = self.designer.feedback(text, design)
+                    except DesignError as e:  # e.g. a replayed cassette has no answer for it: the design stays
+                        self.console.print(f"The feedback was not used: {e.message}.", markup=False)
+                        self.console.print("Feedback needs a live LLM (OPENAI_API_KEY, or --base-url for a local "
+                                           "server) or a cassette with a revise turn; [e]dit changes the spec "
+                                           "by hand.", markup=False)
+                        continue
                     self._record(design.review[-1])
                     self.show(design)
             else:

@@ -114,9 +114,9 @@ def check_budget(r: Repair) -> None:
     fitted = _fit(r) if r.task.fit else None
     if fitted is None:
         if share > 1:
-            what = {"params": f"{format_count(params)} parameters", "MACs": f"{format_count(macs)} MACs",
-                    "latency": f"an estimated {share * (r.task.max_latency_ms or 0):.2f} ms"}[name]
-            r.add("over-budget", "model", f"{what} exceed the budget of {limit_text}"
+            what = {"params": f"{format_count(params)} parameters exceed", "MACs": f"{format_count(macs)} MACs exceed",
+                    "latency": f"an estimated {share * (r.task.max_latency_ms or 0):.2f} ms exceeds"}[name]
+            r.add("over-budget", "model", f"{what} the budget of {limit_text}"
                   + ("; no scaling of the channel widths fits it" if r.task.fit else ""), before, severity="error")
         return
     model, mapping, new_share = fitted

@@ -3,7 +3,7 @@
 Input 3x32x32, 10 classes by default.
 Params: 5,514; MACs: 1,728,864 at 3x32x32, 84,697,440 at 224x224.
 Target: Qualcomm Snapdragon 855 (sd855); budget 10M.
-Regenerate: gptnet design --budget 10M --target sd855 --classes 10 --input 3x32x32 --replay <tmp>/out/conversation.json --yes --out <tmp>/out
+Regenerate (in this folder): gptnet design --budget 10M --target sd855 --classes 10 --input 3x32x32 --replay conversation.json --yes --out .
 """
 
 import torch

@@ -3,7 +3,7 @@
 Input 3x32x32, 100 classes by default.
 Params: 25,988; MACs: 5,822,784 at 3x32x32, 285,006,144 at 224x224.
 Target: Qualcomm Snapdragon 855 (sd855); budget 10M.
-Regenerate: gptnet design --budget 10M --target sd855 --classes 100 --input 3x32x32 --replay <tmp>/out/conversation.json --yes --out <tmp>/out
+Regenerate (in this folder): gptnet design --budget 10M --target sd855 --classes 100 --input 3x32x32 --replay conversation.json --yes --out .
 """
 
 import torch
