@@ -137,3 +137,17 @@ def test_other_keys_say_what_to_press(key: str, tmp_path: Path) -> None:
     assert "Press a, e, f, d or q." in child.before
     child.send("q")
     assert finish(child) == 1
+
+
+def test_feedback_without_an_llm_to_answer_returns_to_the_menu(tmp_path: Path) -> None:
+    """Replaying the article, there is no revise turn: the feedback is not lost silently, nor is the design."""
+    child = spawn(tmp_path)
+    child.send("f")
+    child.expect("Feedback for the LLM: ")
+    child.sendline("make it smaller")
+    child.expect(PROMPT)
+    assert "The feedback was not used" in child.before and "Feedback needs a live LLM" in child.before
+    child.send("a")
+    assert finish(child) == 0
+    review = json.loads((tmp_path / "out" / "conversation.json").read_text())["review"]
+    assert review == [{"event": "accept"}]

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
 
-from conftest import run_cli, write_cassette
+from conftest import ROOT, run_cli, write_cassette
 
 
 def _one_error_line(stderr: str) -> str:
@@ -58,3 +59,28 @@ def test_no_model_exits_1_and_debug_shows_traceback(tmp_path: Path) -> None:
     debug = run_cli("design", "--budget", "10M", "--target", "sd855", "--replay", str(cassette), "--yes",
                     "--debug", cwd=tmp_path)
     assert debug.returncode == 1 and "Traceback" in debug.stderr
+
+
+@pytest.mark.parametrize("budget", ["1.5", "2", "999"])
+def test_a_budget_too_small_to_be_meant_asks_for_a_suffix(budget: str, tmp_path: Path) -> None:
+    r = run_cli("design", "--budget", budget, "--target", "sd855", "--yes", cwd=tmp_path)
+    assert r.returncode == 2 and "Traceback" not in r.stderr
+    assert f"did you mean {budget}M?" in r.stderr
+
+
+def test_help_shows_defaults_in_brackets(tmp_path: Path) -> None:
+    r = run_cli("train", "--help", cwd=tmp_path)
+    assert "[recipe: 240]" in r.stdout and "[150,180,210]" in r.stdout
+    r = run_cli("profile", "--help", cwd=tmp_path)
+    assert "[the target's default]" in r.stdout
+
+
+def test_a_cassette_recorded_for_other_settings_says_so(tmp_path: Path) -> None:
+    cassette = json.loads((ROOT / "generated" / "cnn_gpt" / "conversation.json").read_text())
+    cassette["meta"].update(budget="3M", target="sd855", classes=100)
+    (tmp_path / "c.json").write_text(json.dumps(cassette))
+    r = run_cli("design", "--replay", "c.json", "--budget", "10M", "--target", "rpi4", "--classes", "10", "--yes",
+                "--out", "out", cwd=tmp_path)
+    assert r.returncode == 0, r.stderr
+    assert "was recorded for budget 3M, target sd855, classes 100" in r.stderr
+    assert "this run asks for budget 10M, target rpi4, classes 10" in r.stderr
