@@ -169,15 +169,20 @@ def targets_show(name: str = typer.Argument(..., help="a target name, e.g. sd855
         from .targets import load_target
 
         t = load_target(name)
+        sources: dict[str, int] = {}
+
+        def cite(source: str) -> str:  # each source once, at the end; figures carry its number
+            return f"[{sources.setdefault(source, len(sources) + 1)}]" if source else ""
+
         out.print(f"{t.name}: {t.title} (default backend: {t.default_backend})", markup=False)
         if t.memory_bandwidth:
             out.print(f"  memory bandwidth: {t.memory_bandwidth.value} {t.memory_bandwidth.unit}"
-                      f"  [{t.memory_bandwidth.source}]", markup=False)
+                      f"  {cite(t.memory_bandwidth.source)}", markup=False)
         for key, b in t.backends.items():
             out.print(f"  {key}: {b.title}; runs models in {b.precision}", markup=False)
             for precision, f in b.peak_gflops.items():
                 value = "unknown" if f.value is None else f"{f.value:g} {f.unit}"
-                out.print(f"    peak {precision}: {value}  [{f.source}]", markup=False)
+                out.print(f"    peak {precision}: {value}  {cite(f.source)}", markup=False)
             out.print(f"    runs well: {', '.join(b.operators)}", markup=False)
             for op, why in b.slow.items():
                 out.print(f"    slow: {op}: {why}", markup=False)
@@ -191,7 +196,11 @@ def targets_show(name: str = typer.Argument(..., help="a target name, e.g. sd855
         for m in t.measurements:
             scaled = f" (x{m.scale:g} for this chip's clocks: {m.adjusted_ms():.2f} ms)" if m.scale != 1 else ""
             out.print(f"    {m.model} on {m.backend}: {m.ms:g} ms{scaled}, {m.role}; {m.runtime}; {m.device}  "
-                      f"[{m.source}]", markup=False)
+                      f"{cite(m.source)}", markup=False)
+        if sources:
+            out.print("  sources:", markup=False)
+        for source, n in sources.items():
+            out.print(f"    [{n}] {source}", markup=False)
 
     _friendly(run)(debug=debug)
 

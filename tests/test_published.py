@@ -41,7 +41,10 @@ def test_targets_show_lists_each_measurement_with_its_source(tmp_path: Path) -> 
     r = run_cli("targets", "show", "sd855", cwd=tmp_path)
     lines = [line for line in r.stdout.splitlines() if re.match(r"\s+\w+ on (cpu|gpu|dsp): [\d.]+ ms", line)]
     assert len(lines) == len(load_target("sd855").measurements)
-    assert all("[Tencent/ncnn" in line or "[PaddlePaddle/Paddle-Lite" in line for line in lines)
+    cited = dict(re.findall(r"^\s+(\[\d+\]) (.*)$", r.stdout, re.M))  # each source once, at the end
+    sources = [cited[re.search(r"\[\d+\]$", line).group()] for line in lines]
+    assert all(s.startswith(("Tencent/ncnn", "PaddlePaddle/Paddle-Lite")) for s in sources)
+    assert len(set(cited.values())) == len(cited)
     assert "latency: gptnet calibrate --from-published sd855" in r.stdout
 
 
