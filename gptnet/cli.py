@@ -278,9 +278,9 @@ def profile(
 
     def run():
         from .errors import UsageError
-        from .latency import predict, work_from_torch
+        from .latency import predict, works_for
         from .targets import load_target
-        from .train.runner import input_shape, load_builder, locate
+        from .train.runner import design_classes, input_shape, load_builder, locate
 
         t = load_target(target)
         name = backend or t.default_backend
@@ -288,8 +288,8 @@ def profile(
             raise UsageError(f"{t.name} has no backend {name!r}", f"choose one of: {', '.join(t.backends)}")
         folder, model_py = locate(path)
         shape = input_shape(folder)
-        net = load_builder(model_py, trust_edits)(100).eval()
-        est = predict(work_from_torch(net, shape), t, name)
+        net = load_builder(model_py, trust_edits)(design_classes(folder)).eval()
+        est = predict(works_for(folder / "spec.json", net, shape), t, name)
         if est.total_ms is None:
             raise UsageError(f"{t.name}'s {name} has no published peak to estimate with", "name another backend")
         for row in est.layers:

@@ -66,19 +66,13 @@ def export_onnx(path: Path, target: Target, opset: int = 17, out: Path | None = 
     import onnxruntime as ort
     import torch
 
-    from .train.runner import input_shape, load_builder, locate
+    from .train.runner import design_classes, input_shape, load_builder, locate
 
     if opset < 17:
         raise UsageError(f"opset {opset} is too old", "use --opset 17 or newer")
     folder, model_py = locate(path)
     shape = input_shape(folder)
-    classes = None
-    spec = folder / "spec.json"
-    if spec.is_file():
-        import json
-
-        classes = json.loads(spec.read_text()).get("num_classes")
-    net = load_builder(model_py, trust_edits)(classes or 100).eval()
+    net = load_builder(model_py, trust_edits)(design_classes(folder)).eval()
     out = Path(out) if out else folder / "model.onnx"
     x = torch.randn(1, *shape)
     with atomic_path(out, hint="export a copy of the design to a folder you can write to") as tmp:

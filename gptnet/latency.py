@@ -9,11 +9,13 @@ bandwidth, plus a fixed dispatch cost."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from pydantic import BaseModel, Field
 
 from .spec.graph import Concat, ModelSpec, Residual
 from .spec.layers import ACTIVATIONS, Layer, pair
-from .spec.walk import Step, walk
+from .spec.walk import Step, totals, walk
 from .targets import Backend, Target
 
 # share of peak arithmetic each kind reaches without calibration (ShuffleNet V2's guideline G2: grouped and
@@ -151,6 +153,18 @@ def work_from_torch(module, input_shape: tuple[int, ...]) -> list[Work]:
         out.append(Work(index=str(i), layer=str(node.target), kind=kind, mflops=mflops,
                         mbytes=4 * (n_in + n_out + params) / 1e6))
     return out
+
+
+def works_for(spec_json: Path, net, input_shape: tuple[int, ...]) -> list[Work]:
+    """A design's layers as the design table numbers and names them (from its spec.json), when that spec is the
+    model built here (same parameter count); otherwise as torch.fx traces them."""
+    try:
+        spec = ModelSpec.model_validate_json(spec_json.read_text(encoding="utf-8"))
+    except (OSError, ValueError):  # no spec beside the model, or one that does not read: trace the model
+        spec = None
+    if spec is not None and totals(walk(spec))[0] == sum(p.numel() for p in net.parameters()):
+        return work_from_spec(spec, input_shape)
+    return work_from_torch(net, input_shape)
 
 
 def predict(works: list[Work], target: Target, backend: str) -> Estimate:

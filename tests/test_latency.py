@@ -45,3 +45,14 @@ def test_calibrate_then_profile_on_the_host(tmp_path: Path) -> None:
     predicted = float(re.search(r"Predicted: ([\d.]+) ms on host cpu .*calibrated", r.stdout).group(1))
     measured = float(re.search(r"Measured here: ([\d.]+) ms", r.stdout).group(1))
     assert 0.33 < predicted / measured < 3  # same order; benchmarks/latency_accuracy.py holds the real figures
+
+
+def test_profile_numbers_and_names_layers_as_the_design_table_does(tmp_path: Path) -> None:
+    r = run_cli("profile", str(ROOT / "generated" / "cnn_gpt"), "--target", "sd855", cwd=tmp_path)
+    assert r.returncode == 0, r.stderr
+    rows = [line.split(None, 1) for line in r.stdout.splitlines() if line.startswith("  ")]
+    assert rows[0] == ["0", rows[0][1]] and rows[0][1].startswith("Conv2d(3, 32, kernel_size=3, padding=1)")
+    assert rows[3][0] == "3.0" and rows[4][0] == "3.1"  # the article's DepthwiseConv2d at table row 3
+    total = float(re.search(r"Predicted: ([\d.]+) ms on sd855 cpu", r.stdout).group(1))
+    report = (ROOT / "generated" / "cnn_gpt" / "report.md").read_text()
+    assert f"cpu {total:.2f} ms" in report  # the same estimate the design reported

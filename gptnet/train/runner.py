@@ -10,6 +10,7 @@ from typing import Callable
 
 from torch import nn
 
+from .. import limits
 from ..errors import UsageError
 from ..verify import load_model, locate
 from .config import TrainConfig
@@ -25,11 +26,25 @@ def load_builder(model_py: Path, trust_edits: bool = False) -> Callable[[int], n
     return lambda classes: module.build_model(num_classes=classes)
 
 
+def _spec_field(folder: Path, key: str, default):
+    """A task field of the design's spec.json; the default when there is none, or it does not read."""
+    try:
+        value = json.loads((folder / "spec.json").read_text(encoding="utf-8")).get(key, default)
+    except (OSError, ValueError, AttributeError, RecursionError):
+        return default
+    return value
+
+
 def input_shape(folder: Path) -> tuple[int, int, int]:
-    spec = folder / "spec.json"
-    if spec.is_file():
-        return tuple(json.loads(spec.read_text())["input"])
-    return (3, 32, 32)
+    shape = _spec_field(folder, "input", (3, 32, 32))
+    ok = isinstance(shape, list) and len(shape) == 3 and all(isinstance(d, int) and d > 0 for d in shape) \
+        and shape[0] <= limits.MAX_INPUT_CHANNELS and max(shape[1:]) <= limits.MAX_SPATIAL
+    return tuple(shape) if ok else (3, 32, 32)
+
+
+def design_classes(folder: Path) -> int:
+    classes = _spec_field(folder, "num_classes", 100)
+    return classes if isinstance(classes, int) and 0 < classes <= limits.MAX_CHANNELS else 100
 
 
 def resnet18_builder() -> Callable[[int], nn.Module]:
