@@ -15,6 +15,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import torch
 
 from conftest import CASSETTES, ROOT, clean_env, run_cli
 
@@ -47,6 +48,16 @@ def without_timing(rows: list[dict]) -> list[dict]:
     return [{k: v for k, v in r.items() if k not in ("seconds", "images_per_s")} for r in rows]
 
 
+def one_error(r: subprocess.CompletedProcess, code: int) -> str:
+    """The error line of a run that failed as the CLI promises: exit `code`, one line and a hint, no traceback."""
+    assert r.returncode == code, r.stderr
+    assert "Traceback" not in r.stderr
+    lines = r.stderr.splitlines()
+    start = next(i for i, line in enumerate(lines) if line.startswith("gptnet: error: "))
+    assert len(lines) == start + 2 and lines[-1].startswith("hint: "), r.stderr
+    return lines[start]
+
+
 def test_train_writes_metrics_curves_checkpoints_and_report(tiny: Path, tmp_path: Path) -> None:
     design = copy_design(tiny, tmp_path)
     r = train(design, "--data", "digits", "--epochs", "2", "--lr-decay-stages", "1", cwd=tmp_path)
@@ -59,6 +70,8 @@ def test_train_writes_metrics_curves_checkpoints_and_report(tiny: Path, tmp_path
     assert rows[-1]["test_acc5"] >= rows[-1]["test_acc1"] > 10  # better than chance on 10 classes
     assert (out / "curves.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert {p.name for p in out.iterdir()} >= {"last.pt", "best.pt", "metrics.jsonl", "curves.png"}
+    for name in ("last.pt", "best.pt"):  # data only: loadable without unpickling arbitrary objects
+        assert torch.load(out / name, weights_only=True)["epoch"] == 2
     assert not [p for p in out.iterdir() if p.name.startswith(".")]  # no temp files left
     report = (design / "report.md").read_text()
     assert report.count("## Training") == 1 and "Data: digits; 2 epochs" in report
@@ -101,6 +114,57 @@ def test_ctrl_c_stops_cleanly_and_says_how_to_resume(tiny: Path, tmp_path: Path)
     assert proc.returncode == 130, stderr
     assert "interrupted during epoch" in stderr and "--resume" in stderr and "Traceback" not in stderr
     assert (design / "train" / "last.pt").is_file()
+
+
+class _Hostile:
+    """Unpickled, this creates `marker`: any code a hostile checkpoint could run in its place."""
+
+    def __init__(self, marker: Path) -> None:
+        self.marker = marker
+
+    def __reduce__(self):
+        return open, (str(self.marker), "w")
+
+
+def test_a_bad_checkpoint_is_one_line_and_its_code_never_runs(tiny: Path, tmp_path: Path) -> None:
+    design = copy_design(tiny, tmp_path)
+    assert train(design, "--data", "digits", "--epochs", "1", cwd=tmp_path).returncode == 0
+    last = design / "train" / "last.pt"
+    marker = tmp_path / "payload-ran"
+    hostile = {"model": _Hostile(marker)}
+    other = torch.load(last, weights_only=True)
+    other["model"] = {"conv.weight": torch.zeros(1)}  # a checkpoint of another model
+    cut = last.read_bytes()[:last.stat().st_size // 2]
+    for case, write in (("hostile", lambda: torch.save(hostile, last)), ("truncated", lambda: last.write_bytes(cut)),
+                        ("another model's", lambda: torch.save(other, last))):
+        write()
+        r = train(design, "--data", "digits", "--epochs", "2", "--resume", cwd=tmp_path)
+        assert str(last) in one_error(r, 1) and "delete it to start over" in r.stderr, case
+        assert not marker.exists(), case
+    torch.save(hostile, last)
+    torch.load(last, weights_only=False)  # as gptnet loaded checkpoints before: the payload is live
+    assert marker.exists()
+
+
+@pytest.mark.parametrize("case", ["empty", "truncated", "random bytes", "hostile pickle", "hostile torch file",
+                                  "a tensor"])
+def test_checkpoint_load_refuses_all_but_a_checkpoint(case: str, tmp_path: Path) -> None:
+    from gptnet.errors import GptnetError
+    from gptnet.train import checkpoint
+
+    path, marker = tmp_path / "last.pt", tmp_path / "payload-ran"
+    hostile = {"model": _Hostile(marker)}
+    checkpoint.save(path, {"model": torch.nn.Linear(4, 4).state_dict(), "epoch": 1})
+    real = path.read_bytes()
+    write = {"empty": lambda: path.write_bytes(b""), "truncated": lambda: path.write_bytes(real[:len(real) // 2]),
+             "random bytes": lambda: path.write_bytes(np.random.default_rng(0).bytes(4096)),
+             "hostile pickle": lambda: path.write_bytes(pickle.dumps(hostile)),
+             "hostile torch file": lambda: torch.save(hostile, path),
+             "a tensor": lambda: torch.save(torch.zeros(3), path)}
+    write[case]()
+    with pytest.raises(GptnetError, match=f"^{path} is "):
+        checkpoint.load(path, keys=("model", "epoch"))
+    assert not marker.exists()
 
 
 def _write_cifar(root: Path, name: str, n_train: int = 40, n_test: int = 20) -> None:

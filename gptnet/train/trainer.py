@@ -106,14 +106,18 @@ class Trainer:
         path = self.out / "last.pt"
         if not path.is_file():
             raise UsageError(f"nothing to resume: {path} does not exist", "train without --resume first")
-        state = checkpoint.load(path)
-        self.model.load_state_dict(state["model"])
-        self.optimizer.load_state_dict(state["optimizer"])
-        self.scheduler.load_state_dict(state["scheduler"])
-        self.scaler.load_state_dict(state["scaler"])
-        self.epoch, self.best = state["epoch"], state["best"]
-        self.history = [EpochMetrics(**m) for m in state["history"]]
-        checkpoint.set_rng_state(state["rng"])
+        state = checkpoint.load(path, keys=("model", "optimizer", "scheduler", "scaler", "epoch", "best", "history",
+                                            "rng"))
+        try:
+            self.model.load_state_dict(state["model"])
+            self.optimizer.load_state_dict(state["optimizer"])
+            self.scheduler.load_state_dict(state["scheduler"])
+            self.scaler.load_state_dict(state["scaler"])
+            self.epoch, self.best = int(state["epoch"]), float(state["best"])
+            self.history = [EpochMetrics(**m) for m in state["history"]]
+            checkpoint.set_rng_state(state["rng"])
+        except (RuntimeError, ValueError, TypeError, KeyError, AttributeError) as e:
+            raise checkpoint.mismatch(path, e) from None
         if self.dist.main:  # metrics.jsonl is what the checkpoint knows, even if a kill came between the two
             self._write_metrics()
         self.say(f"Resuming after epoch {self.epoch} from {path}")
