@@ -10,6 +10,8 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Iterator
 
+from .errors import UsageError
+
 
 @contextmanager
 def atomic_path(path: Path, suffix: str = ".tmp") -> Iterator[Path]:
@@ -32,6 +34,20 @@ def atomic_path(path: Path, suffix: str = ".tmp") -> Iterator[Path]:
 def write_atomic(path: Path, text: str) -> None:
     with atomic_path(path) as tmp:
         tmp.write_text(text, encoding="utf-8")
+
+
+def check_writable(folder: Path) -> None:
+    """Make `folder` and create (and drop) an unnamed file in it, so that a long command stops before its work, not
+    after, when its output cannot be written: a read-only folder, or a path through a file."""
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        tempfile.TemporaryFile(dir=folder).close()
+    except (FileExistsError, NotADirectoryError):  # what mkdir says when a file is where a folder must be
+        raise UsageError(f"cannot write to {folder}: it, or a folder above it, is a file",
+                         "choose another --out") from None
+    except OSError as e:
+        raise UsageError(f"cannot write to {folder}: {e.strerror or e}",
+                         "choose another --out, or fix the folder's permissions") from None
 
 
 def write_folder(out: Path, files: dict[str, str]) -> None:

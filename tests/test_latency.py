@@ -45,3 +45,12 @@ def test_calibrate_then_profile_on_the_host(tmp_path: Path) -> None:
     predicted = float(re.search(r"Predicted: ([\d.]+) ms on host cpu .*calibrated", r.stdout).group(1))
     measured = float(re.search(r"Measured here: ([\d.]+) ms", r.stdout).group(1))
     assert 0.33 < predicted / measured < 3  # same order; benchmarks/latency_accuracy.py holds the real figures
+
+
+def test_calibrate_to_an_unwritable_out_is_one_line_before_measuring(tmp_path: Path) -> None:
+    (tmp_path / "file").write_text("")
+    out = tmp_path / "file" / "host.json"  # under a regular file: not writable, even by root
+    r = run_cli("calibrate", "--out", str(out), cwd=tmp_path)
+    assert r.returncode == 2 and "Traceback" not in r.stderr, r.stderr
+    assert r.stderr.splitlines() == [f"gptnet: error: cannot write to {out.parent}: it, or a folder above it, is a "
+                                     "file", "hint: choose another --out"]

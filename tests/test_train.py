@@ -8,6 +8,7 @@ import os
 import pickle
 import shutil
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -36,8 +37,8 @@ def copy_design(tiny: Path, tmp_path: Path) -> Path:
     return Path(shutil.copytree(tiny, tmp_path / "design"))
 
 
-def train(design: Path, *args: str, cwd: Path) -> subprocess.CompletedProcess:
-    return run_cli("train", str(design), "--device", "cpu", *args, cwd=cwd, timeout=600)
+def train(design: Path, *args: str, cwd: Path, env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
+    return run_cli("train", str(design), "--device", "cpu", *args, cwd=cwd, env=env, timeout=600)
 
 
 def metrics(folder: Path) -> list[dict]:
@@ -165,6 +166,33 @@ def test_checkpoint_load_refuses_all_but_a_checkpoint(case: str, tmp_path: Path)
     with pytest.raises(GptnetError, match=f"^{path} is "):
         checkpoint.load(path, keys=("model", "epoch"))
     assert not marker.exists()
+
+
+def test_no_network_for_download_is_one_line(tiny: Path, tmp_path: Path) -> None:
+    with socket.socket() as closed:
+        closed.bind(("127.0.0.1", 0))  # bound but not listening: connecting is refused, on any machine
+        proxy = f"http://127.0.0.1:{closed.getsockname()[1]}"
+        env = {k: v for k, v in clean_env().items() if k.lower() != "no_proxy"}
+        env.update({k: proxy for k in ("HTTPS_PROXY", "HTTP_PROXY", "https_proxy", "http_proxy")})
+        r = train(tiny, "--data", "cifar10", "--data-dir", str(tmp_path / "data"), "--download", cwd=tmp_path,
+                  env=env)
+    assert "could not download cifar10" in one_error(r, 2) and "network" in r.stderr
+    assert not any((tmp_path / "data").rglob("*.*"))  # nothing half-downloaded
+
+
+@pytest.mark.parametrize("where", ["under a file", "read-only folder"])
+def test_unwritable_out_is_one_line_before_training(where: str, tiny: Path, tmp_path: Path) -> None:
+    if where == "under a file":
+        (tmp_path / "file").write_text("")
+        out = tmp_path / "file" / "train"  # not writable even by root
+    else:
+        out = tmp_path / "ro"
+        out.mkdir(mode=0o500)
+        if os.access(out, os.W_OK):
+            pytest.skip("root writes into read-only folders")
+    r = train(tiny, "--data", "digits", "--epochs", "1", "--out", str(out), cwd=tmp_path)
+    assert f"cannot write to {out}" in one_error(r, 2) and "--out" in r.stderr
+    assert "epoch 1/1" not in r.stderr
 
 
 def _write_cifar(root: Path, name: str, n_train: int = 40, n_test: int = 20) -> None:

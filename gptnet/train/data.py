@@ -142,7 +142,11 @@ def _cifar(name: str, root: str, download: bool, shape) -> Data:
     if missing and download:
         from torchvision import datasets  # the real download code path: needs the internet
 
-        (datasets.CIFAR100 if name == "cifar100" else datasets.CIFAR10)(root, train=True, download=True)
+        try:
+            (datasets.CIFAR100 if name == "cifar100" else datasets.CIFAR10)(root, train=True, download=True)
+        except (OSError, RuntimeError) as e:  # URLError is an OSError; a failed checksum is a RuntimeError
+            raise UsageError(f"could not download {name} into {Path(root).resolve()}: {getattr(e, 'reason', e)}",
+                             f"check the network or proxy, or put {sub}/ from elsewhere into --data-dir") from None
         missing = [f for f in train_files + test_files if not (folder / f).is_file()]
     if missing:
         raise UsageError(f"{name} not found: {folder.resolve()} lacks {', '.join(missing[:3])}",

@@ -13,6 +13,7 @@ from typing import Callable
 from torch import nn
 
 from ..errors import UsageError
+from ..output import check_writable
 from .config import TrainConfig
 from .data import load_data
 from .trainer import EpochMetrics, Trainer
@@ -58,6 +59,7 @@ def run_training(build: Callable[[int], nn.Module], shape: tuple[int, int, int],
                  resume: bool = False, say: Callable[[str], None] = print, progress: bool = True,
                  ) -> tuple[list[EpochMetrics], bool]:
     """The epochs' metrics, and whether this process is the one that writes (rank 0, or the only one)."""
+    check_writable(out)
     data = load_data(config.data, shape, config.data_dir, config.download)
     say(f"Training on {config.data}: {len(data.train)} train / {len(data.test)} test images, {data.classes} classes, "
         f"{config.epochs} epochs, batch {config.batch_size}, lr {config.lr} x{config.lr_decay_rate} at "
