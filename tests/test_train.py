@@ -221,7 +221,7 @@ def _write_cifar(root: Path, name: str, n_train: int = 40, n_test: int = 20) -> 
         labels = rng.integers(0, classes, n).tolist()
         data = rng.integers(0, 256, (n, 3072), dtype=np.uint8)
         with open(folder / file, "wb") as f:
-            pickle.dump({"data": data, key: labels, "batch_label": file}, f)
+            pickle.dump({"data": data, key: labels, "batch_label": file}, f, protocol=2)  # the published files'
 
 
 @pytest.mark.parametrize("name", ["cifar10", "cifar100"])
@@ -237,6 +237,16 @@ def test_cifar_loaders_read_the_real_format(name: str, tiny: Path, tmp_path: Pat
     r = train(design, "--data", name, "--data-dir", str(tmp_path / "data"), "--epochs", "1", cwd=tmp_path)
     assert r.returncode == 0, r.stderr
     assert len(metrics(design / "train")) == 1
+
+
+def test_a_hostile_cifar_file_is_one_line_and_its_code_never_runs(tiny: Path, tmp_path: Path) -> None:
+    _write_cifar(tmp_path / "data", "cifar10")
+    batch = tmp_path / "data" / "cifar-10-batches-py" / "data_batch_1"
+    marker = tmp_path / "payload-ran"
+    batch.write_bytes(pickle.dumps({"data": _Hostile(marker), "labels": [0]}, protocol=2))
+    r = train(tiny, "--data", "cifar10", "--data-dir", str(tmp_path / "data"), "--epochs", "1", cwd=tmp_path)
+    assert f"{batch} is not a CIFAR batch file" in one_error(r, 2)
+    assert not marker.exists()
 
 
 def test_missing_cifar_and_bad_options_are_usage_errors(tiny: Path, tmp_path: Path) -> None:
