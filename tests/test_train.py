@@ -38,8 +38,14 @@ def copy_design(tiny: Path, tmp_path: Path) -> Path:
     return Path(shutil.copytree(tiny, tmp_path / "design"))
 
 
+def one_thread(**extra: str) -> dict[str, str]:
+    """The environment of training runs: one torch thread. On a busy machine two OpenMP threads on two cores spin
+    waiting for each other (an epoch of mnist5k took 100 s instead of 18 s with one thread, under the same load)."""
+    return clean_env(OMP_NUM_THREADS="1", **extra)
+
+
 def train(design: Path, *args: str, cwd: Path, env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
-    return run_cli("train", str(design), "--device", "cpu", *args, cwd=cwd, env=env, timeout=600)
+    return run_cli("train", str(design), "--device", "cpu", *args, cwd=cwd, env=env or one_thread(), timeout=600)
 
 
 def metrics(folder: Path) -> list[dict]:
@@ -87,7 +93,7 @@ def test_killed_after_epoch_2_and_resumed_equals_an_uninterrupted_run(tiny: Path
     assert train(whole, *args, cwd=tmp_path).returncode == 0
     broken = copy_design(tiny, tmp_path / "b")
     proc = subprocess.Popen([sys.executable, "-m", "gptnet", "train", str(broken), "--device", "cpu", *args],
-                            cwd=tmp_path, env=clean_env(), stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                            cwd=tmp_path, env=one_thread(), stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
                             stderr=subprocess.DEVNULL)
     log = broken / "train" / "metrics.jsonl"
     deadline = time.monotonic() + 300
@@ -106,7 +112,7 @@ def test_killed_after_epoch_2_and_resumed_equals_an_uninterrupted_run(tiny: Path
 def test_resuming_on_another_thread_count_says_the_numbers_will_differ(tiny: Path, tmp_path: Path) -> None:
     design = copy_design(tiny, tmp_path)
     args = ["--data", "digits", "--lr-decay-stages", ""]
-    r = train(design, *args, "--epochs", "1", cwd=tmp_path, env=clean_env(OMP_NUM_THREADS="1"))
+    r = train(design, *args, "--epochs", "1", cwd=tmp_path)
     assert r.returncode == 0 and "1 CPU threads" in r.stderr, r.stderr
     r = train(design, *args, "--epochs", "2", "--resume", cwd=tmp_path, env=clean_env(OMP_NUM_THREADS="2"))
     assert r.returncode == 0, r.stderr
@@ -118,7 +124,7 @@ def test_resuming_on_another_thread_count_says_the_numbers_will_differ(tiny: Pat
 def test_ctrl_c_stops_cleanly_and_says_how_to_resume(tiny: Path, tmp_path: Path) -> None:
     design = copy_design(tiny, tmp_path)
     proc = subprocess.Popen([sys.executable, "-m", "gptnet", "train", str(design), "--device", "cpu", "--data",
-                             "digits", "--epochs", "50"], cwd=tmp_path, env=clean_env(), stdin=subprocess.DEVNULL,
+                             "digits", "--epochs", "50"], cwd=tmp_path, env=one_thread(), stdin=subprocess.DEVNULL,
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     log = design / "train" / "metrics.jsonl"
     deadline = time.monotonic() + 300
@@ -186,7 +192,7 @@ def test_no_network_for_download_is_one_line(tiny: Path, tmp_path: Path) -> None
     with socket.socket() as closed:
         closed.bind(("127.0.0.1", 0))  # bound but not listening: connecting is refused, on any machine
         proxy = f"http://127.0.0.1:{closed.getsockname()[1]}"
-        env = {k: v for k, v in clean_env().items() if k.lower() != "no_proxy"}
+        env = {k: v for k, v in one_thread().items() if k.lower() != "no_proxy"}
         env.update({k: proxy for k in ("HTTPS_PROXY", "HTTP_PROXY", "https_proxy", "http_proxy")})
         r = train(tiny, "--data", "cifar10", "--data-dir", str(tmp_path / "data"), "--download", cwd=tmp_path,
                   env=env)
@@ -264,7 +270,7 @@ def test_torchrun_two_processes_train_and_only_rank_0_writes(tiny: Path, tmp_pat
     design = copy_design(tiny, tmp_path)
     r = subprocess.run([str(TORCHRUN), "--standalone", "--nproc_per_node", "2", "-m", "gptnet", "train",
                         str(design), "--device", "cpu", "--data", "digits", "--epochs", "2"], cwd=tmp_path,
-                       env=clean_env(OMP_NUM_THREADS="1"), capture_output=True, text=True, timeout=600,
+                       env=one_thread(), capture_output=True, text=True, timeout=600,
                        stdin=subprocess.DEVNULL)
     assert r.returncode == 0, r.stderr[-3000:]
     rows = metrics(design / "train")
@@ -283,7 +289,7 @@ def test_torchrun_two_processes_train_and_only_rank_0_writes(tiny: Path, tmp_pat
 def test_compare_prints_the_article_table(tiny: Path, tmp_path: Path) -> None:
     design = copy_design(tiny, tmp_path)
     r = run_cli("compare", str(design), "--baseline", "resnet18", "--data", "digits", "--epochs", "1",
-                "--device", "cpu", cwd=tmp_path, timeout=900)
+                "--device", "cpu", cwd=tmp_path, env=one_thread(), timeout=900)
     assert r.returncode == 0, r.stderr
     assert "| model | flops (G) | params (M) | train acc1/5 | test acc1/5 | train images/s |" in r.stdout
     assert "| resnet18 | 1.82 | 11.18 |" in r.stdout  # torchvision's ResNet-18 with a 10-class head, as the article
