@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Callable
 
 from .latency import Work, work_from_torch
+from .output import check_writable
 from .targets import save_profile, user_dir
 
 REPEATS = 30
@@ -186,6 +187,8 @@ def measure_peak_and_bandwidth() -> tuple[float, float]:
 def calibrate(out: Path | None = None, say: Callable[[str], None] = print) -> Path:
     import torch
 
+    out = Path(out) if out else user_dir() / "host.json"
+    check_writable(out.parent)  # before minutes of measuring
     points: dict[str, list[tuple[Work, float]]] = {}
     cases = list(_cases())
     say(f"Measuring {len(cases)} layer shapes on this machine ({torch.get_num_threads()} threads)...")
@@ -221,7 +224,7 @@ def calibrate(out: Path | None = None, say: Callable[[str], None] = print) -> Pa
                              "operators": [], "calibration": calibration}},
     }
     profile["backends"]["cpu"]["operators"] = profile["operators"]
-    out = save_profile(profile, Path(out) if out else user_dir() / "host.json")
+    save_profile(profile, out)
     say(f"Wrote {out}: fp32 matmul {gflops:.1f} GFLOP/s, copy bandwidth {gbs:.1f} GB/s, "
         f"{len(calibration)} cost kinds fitted")
     return out

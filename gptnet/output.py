@@ -62,3 +62,13 @@ def atomic_path(path: Path, suffix: str = ".tmp", hint: str = HINT) -> Iterator[
 def write_atomic(path: Path, text: str, hint: str = HINT) -> None:
     with atomic_path(path, hint=hint) as tmp:
         tmp.write_text(text, encoding="utf-8")
+
+
+def check_writable(folder: Path) -> None:
+    """Make `folder` and create (and drop) an unnamed file in it, so that a long command stops before its work, not
+    after, when its output cannot be written: a read-only folder, or a path through a file."""
+    if file_in_the_way(folder) is not None:
+        raise UsageError(f"cannot write to {folder}: it, or a folder above it, is a file", "choose another --out")
+    with cannot_write(folder, "choose another --out, or fix the folder's permissions"):
+        folder.mkdir(parents=True, exist_ok=True)
+        tempfile.TemporaryFile(dir=folder).close()

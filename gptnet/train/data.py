@@ -5,6 +5,7 @@ flip for digits, where a mirrored 2 is not a 2."""
 
 from __future__ import annotations
 
+import pickle
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -122,16 +123,32 @@ _CIFAR_FILES = {"cifar10": ("cifar-10-batches-py", [f"data_batch_{i}" for i in r
                 "cifar100": ("cifar-100-python", ["train"], ["test"], "fine_labels")}
 
 
-def _read_batches(folder: Path, names: list[str], key: str) -> tuple[torch.Tensor, torch.Tensor]:
-    import pickle
+class _ArraysOnly(pickle.Unpickler):
+    """The CIFAR format is Python pickles of numpy arrays, lists and dicts (as published, and as torchvision reads
+    it). This unpickler rebuilds those and refuses every other global, which a hostile file could use to run code."""
 
+    ALLOWED = {("numpy", "ndarray"), ("numpy", "dtype"),
+               ("numpy.core.multiarray", "_reconstruct"), ("numpy._core.multiarray", "_reconstruct"),  # numpy 1, 2
+               ("numpy.core.numeric", "_frombuffer"), ("numpy._core.numeric", "_frombuffer"),  # pickle protocol 5
+               ("_codecs", "encode")}  # bytes, as Python 3 writes them at protocol 2
+
+    def find_class(self, module: str, name: str):
+        if (module, name) not in self.ALLOWED:
+            raise pickle.UnpicklingError(f"global {module}.{name} is not allowed in a data file (it could run code)")
+        return super().find_class(module, name)
+
+
+def _read_batches(folder: Path, names: list[str], key: str) -> tuple[torch.Tensor, torch.Tensor]:
     xs, ys = [], []
     for name in names:
         with open(folder / name, "rb") as f:
-            # the CIFAR format is Python pickles of numpy arrays, as published and as torchvision reads it
-            batch = pickle.load(f, encoding="latin1")
-        xs.append(torch.as_tensor(batch["data"]).view(-1, 3, 32, 32))
-        ys.append(torch.as_tensor(batch[key], dtype=torch.long))
+            try:
+                batch = _ArraysOnly(f, encoding="latin1").load()
+                xs.append(torch.as_tensor(batch["data"]).view(-1, 3, 32, 32))
+                ys.append(torch.as_tensor(batch[key], dtype=torch.long))
+            except Exception as e:  # truncated, corrupt, hostile, or another format
+                raise UsageError(f"{folder / name} is not a CIFAR batch file ({type(e).__name__}: {e})",
+                                 f"replace {folder} with the published files (--download fetches them)") from None
     return torch.cat(xs), torch.cat(ys)
 
 
@@ -142,7 +159,11 @@ def _cifar(name: str, root: str, download: bool, shape) -> Data:
     if missing and download:
         from torchvision import datasets  # the real download code path: needs the internet
 
-        (datasets.CIFAR100 if name == "cifar100" else datasets.CIFAR10)(root, train=True, download=True)
+        try:
+            (datasets.CIFAR100 if name == "cifar100" else datasets.CIFAR10)(root, train=True, download=True)
+        except (OSError, RuntimeError) as e:  # URLError is an OSError; a failed checksum is a RuntimeError
+            raise UsageError(f"could not download {name} into {Path(root).resolve()}: {getattr(e, 'reason', e)}",
+                             f"check the network or proxy, or put {sub}/ from elsewhere into --data-dir") from None
         missing = [f for f in train_files + test_files if not (folder / f).is_file()]
     if missing:
         raise UsageError(f"{name} not found: {folder.resolve()} lacks {', '.join(missing[:3])}",

@@ -8,10 +8,12 @@ import re
 from pathlib import Path
 from typing import Callable
 
+import torch
 from torch import nn
 
 from .. import limits
 from ..errors import UsageError
+from ..output import check_writable
 from ..verify import load_model, locate
 from .config import TrainConfig
 from .data import load_data
@@ -58,10 +60,11 @@ def run_training(build: Callable[[int], nn.Module], shape: tuple[int, int, int],
                  resume: bool = False, say: Callable[[str], None] = print, progress: bool = True,
                  ) -> tuple[list[EpochMetrics], bool]:
     """The epochs' metrics, and whether this process is the one that writes (rank 0, or the only one)."""
+    check_writable(out)
     data = load_data(config.data, shape, config.data_dir, config.download)
     say(f"Training on {config.data}: {len(data.train)} train / {len(data.test)} test images, {data.classes} classes, "
         f"{config.epochs} epochs, batch {config.batch_size}, lr {config.lr} x{config.lr_decay_rate} at "
-        f"{config.lr_decay_stages or 'never'}, wd {config.wd}; writing to {out}")
+        f"{config.lr_decay_stages or 'never'}, wd {config.wd}, {torch.get_num_threads()} CPU threads; writing to {out}")
     trainer = Trainer(build, data, config, out, say=say, progress=progress)
     if resume:
         trainer.resume()
@@ -82,7 +85,8 @@ def training_section(history: list[EpochMetrics], config: TrainConfig, out: Path
         f"- Last epoch: train acc@1/5 {last.train_acc1:.2f}% / {last.train_acc5:.2f}%, test acc@1/5 "
         f"{last.test_acc1:.2f}% / {last.test_acc5:.2f}%, test loss {last.test_loss:.4f}.",
         f"- Best test acc@1: {best.test_acc1:.2f}% (epoch {best.epoch}, `{rel}/best.pt`).",
-        f"- Speed: {sum(m.images_per_s for m in history) / len(history):.0f} training images/s on average.",
+        f"- Speed: {sum(m.images_per_s for m in history) / len(history):.0f} training images/s on average, "
+        f"{last.threads} CPU threads (the numbers depend on it; OMP_NUM_THREADS={last.threads} repeats them).",
         f"- Files: `{rel}/metrics.jsonl`, `{rel}/curves.png`, `{rel}/last.pt`.", ""])
 
 

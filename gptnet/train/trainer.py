@@ -38,6 +38,7 @@ class EpochMetrics:
     seconds: float
     images_per_s: float  # training images per second over the epoch's training phase, all processes together
     train_images: int = 0  # images trained on this epoch, all processes together (a sampler may pad by a few)
+    threads: int = 0  # torch's CPU threads: the numbers depend on it, as it changes the order of float sums
 
 
 class Interrupted(GptnetError):
@@ -93,6 +94,7 @@ class Trainer:
         self.loss = nn.CrossEntropyLoss()
         self.epoch = 0
         self.best = -1.0
+        self.threads = torch.get_num_threads()
         self.history: list[EpochMetrics] = []
 
     # ---- state
@@ -106,17 +108,25 @@ class Trainer:
         path = self.out / "last.pt"
         if not path.is_file():
             raise UsageError(f"nothing to resume: {path} does not exist", "train without --resume first")
-        state = checkpoint.load(path)
-        self.model.load_state_dict(state["model"])
-        self.optimizer.load_state_dict(state["optimizer"])
-        self.scheduler.load_state_dict(state["scheduler"])
-        self.scaler.load_state_dict(state["scaler"])
-        self.epoch, self.best = state["epoch"], state["best"]
-        self.history = [EpochMetrics(**m) for m in state["history"]]
-        checkpoint.set_rng_state(state["rng"])
+        state = checkpoint.load(path, keys=("model", "optimizer", "scheduler", "scaler", "epoch", "best", "history",
+                                            "rng"))
+        try:
+            self.model.load_state_dict(state["model"])
+            self.optimizer.load_state_dict(state["optimizer"])
+            self.scheduler.load_state_dict(state["scheduler"])
+            self.scaler.load_state_dict(state["scaler"])
+            self.epoch, self.best = int(state["epoch"]), float(state["best"])
+            self.history = [EpochMetrics(**m) for m in state["history"]]
+            checkpoint.set_rng_state(state["rng"])
+        except (RuntimeError, ValueError, TypeError, KeyError, AttributeError) as e:
+            raise checkpoint.mismatch(path, e) from None
         if self.dist.main:  # metrics.jsonl is what the checkpoint knows, even if a kill came between the two
             self._write_metrics()
         self.say(f"Resuming after epoch {self.epoch} from {path}")
+        before = self.history[-1].threads if self.history else self.threads
+        if before != self.threads:
+            self.say(f"note: torch CPU threads: {before} before, {self.threads} now, so the numbers will differ from "
+                     f"an uninterrupted run's (OMP_NUM_THREADS={before} would match)")
 
     def _write_metrics(self) -> None:
         write_atomic(self.out / "metrics.jsonl", "".join(json.dumps(asdict(m)) + "\n" for m in self.history))
@@ -186,7 +196,8 @@ class Trainer:
         self.epoch += 1
         m = EpochMetrics(epoch=self.epoch, lr=lr, train_loss=tr_loss, train_acc1=tr1, train_acc5=tr5,
                          test_loss=te_loss, test_acc1=te1, test_acc5=te5, seconds=time.perf_counter() - start,
-                         images_per_s=n / tr_seconds if tr_seconds else 0.0, train_images=int(n))
+                         images_per_s=n / tr_seconds if tr_seconds else 0.0, train_images=int(n),
+                         threads=self.threads)
         self.history.append(m)
         improved = te1 > self.best
         self.best = max(self.best, te1)
