@@ -10,6 +10,7 @@ from typing import Any
 
 from ..spec.graph import Concat, ModuleSpec, Residual
 from ..spec.registry import lookup
+from ..untrusted import COMMENT, STRING, TooDeep, clean_surrogates, json_spans
 from pydantic import ValidationError
 
 from .answer import Candidate, ParsedAnswer, ParseError, flat_errors
@@ -20,7 +21,7 @@ _OP_KEYS = ("op", "type", "layer", "kind", "operator", "class", "module")
 _ARG_KEYS = ("args", "params", "parameters", "config", "arguments", "kwargs")
 
 
-_RELAX = re.compile(r'("(?:\\.|[^"\\])*")|//[^\n]*|/\*.*?\*/|,(?=\s*[}\]])', re.S)
+_RELAX = re.compile(rf"({STRING})|{COMMENT}|,(?=\s*[}}\]])")
 
 
 def _relaxed(text: str) -> str:
@@ -29,18 +30,22 @@ def _relaxed(text: str) -> str:
 
 
 def find_json(text: str) -> Any | None:
-    """The first JSON object or array in the text that looks like an answer, or None."""
-    blocks = [m.group(1) for m in _FENCE.finditer(text)] + [text]
-    decoder = json.JSONDecoder()
-    for block in blocks:
-        for m in re.finditer(r"[\[{]", block):
-            for candidate, start in ((block, m.start()), (_relaxed(block[m.start():]), 0)):
+    """The first JSON object or array in the text that looks like an answer, or None. Each bracketed span is tried
+    in the order it opens, as written and relaxed; the spans come from one pass over the text, and none is deeper
+    than MAX_JSON_DEPTH, so the work is linear in the text (times that depth at worst)."""
+    for block in [m.group(1) for m in _FENCE.finditer(text)] + [text]:
+        try:
+            spans = sorted(json_spans(block))
+        except TooDeep:
+            continue
+        for start, end in spans:
+            for candidate in (block[start:end], _relaxed(block[start:end])):
                 try:
-                    value, _ = decoder.raw_decode(candidate, start)
+                    value = json.loads(candidate)
                 except json.JSONDecodeError:
                     continue
                 if isinstance(value, (dict, list)) and value:
-                    return value
+                    return clean_surrogates(value)
     return None
 
 
