@@ -16,7 +16,7 @@ from pydantic import ValidationError
 from .answer import Candidate, ParsedAnswer, ParseError, flat_errors
 from .build import BuildError, make_node
 
-_FENCE = re.compile(r"```(?:json|JSON)?\s*\n(.*?)```", re.DOTALL)
+_FENCE = re.compile(r"```(?:json|JSON)?[ \t]*\n(.*?)```", re.DOTALL)
 _OP_KEYS = ("op", "type", "layer", "kind", "operator", "class", "module")
 _ARG_KEYS = ("args", "params", "parameters", "config", "arguments", "kwargs")
 
