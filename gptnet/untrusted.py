@@ -39,6 +39,12 @@ def clean_surrogates(value: Any) -> Any:
     return value
 
 
+def one_line(text: str, limit: int = 200) -> str:
+    """Untrusted text quoted in a message: on one line, and at most `limit` characters."""
+    text = " ".join(text.split())
+    return text if len(text) <= limit else text[:limit - 3] + "..."
+
+
 def json_spans(text: str) -> Iterator[tuple[int, int]]:
     """(start, end) of each [...] and {...} in the text, in the order they close, read in one pass as JSON reads
     them inside brackets (strings, comments) and as prose outside. Raises TooDeep past MAX_JSON_DEPTH, so that

@@ -13,8 +13,10 @@ from ..spec import expr
 from ..spec.graph import Call
 from ..spec.layers import Linear
 from ..spec.registry import lookup
+from ..untrusted import one_line
 from .answer import Candidate, ParsedAnswer, ParseError
 from .build import BuildError, make_node, make_nodes
+from .pysource import read_source
 
 # no space before "(": "Batch Normalization (BatchNorm2d(32))" is prose around a layer, not a layer
 _CALL = re.compile(r"(?<![\w.])((?:torch\.)?(?:tf\.)?(?:keras\.)?(?:nn\.|layers\.)?[A-Za-z_][A-Za-z0-9_]*)\(")
@@ -39,12 +41,9 @@ def _literal(node: ast.AST) -> Any:
 def read_args(inner: str) -> tuple[list[Any], dict[str, Any]]:
     """`3, 32, kernel_size=3` -> ([3, 32], {"kernel_size": 3}); literals only."""
     inner = inner.replace("，", ",").replace("＝", "=").replace("×", "*")
-    try:
-        call = ast.parse(f"f({inner})", mode="eval").body
-        assert isinstance(call, ast.Call)
-        return [_literal(a) for a in call.args], {k.arg: _literal(k.value) for k in call.keywords if k.arg}
-    except (RecursionError, MemoryError):  # past what Python's parser (or ast.unparse) can nest
-        raise ValueError("its arguments nest too deeply to read") from None
+    call = read_source(f"f({inner})", mode="eval").body
+    assert isinstance(call, ast.Call)
+    return [_literal(a) for a in call.args], {k.arg: _literal(k.value) for k in call.keywords if k.arg}
 
 
 def _is_layer_name(name: str) -> bool:
@@ -77,11 +76,6 @@ _PROSE_TIMES = re.compile(r"(?i)\brepeat(?:ed)?\s+(?:(?:this|these|it|them|the\s
                           r"|重复\s*(\d+)\s*次")
 _BRACKET = re.compile(r"[()\[\]{}]")
 MAX_REPEAT = 64
-
-
-def _short(text: str) -> str:
-    text = " ".join(text.split())
-    return repr(text if len(text) <= 80 else text[:77] + "...")
 
 
 def _partners(line: str) -> dict[int, int]:
@@ -155,12 +149,12 @@ class _Line:
                 continue
             i = end
             if not 1 <= times <= MAX_REPEAT:
-                self.notes.append(f"left {_short(line[start:end])} as written: {times} repetitions is not a "
+                self.notes.append(f"left {one_line(line[start:end], 80)!r} as written: {times} repetitions is not a "
                                   "plausible count")
                 continue
             # a call is repeated as written; a group's contents are, with their own repetitions written out
             source = line[first:close + 1] if first < bracket else line[bracket + 1:close]
-            self.notes.append(f"repeated {_short(source)} {times} times, as the answer says")
+            self.notes.append(f"repeated {one_line(source, 80)!r} {times} times, as the answer says")
             unit = source if first < bracket else self.written_out(bracket + 1, close, nesting + 1)
             self.room.take((times - 1) * (len(unit) + 2))
             out += [line[done:start], ", ".join([unit] * times)]
@@ -183,7 +177,7 @@ def _scan_line(line: str, notes: list[str], room: _Room) -> list:
             args, kwargs = read_args(line[m.end():end - 1])
             nodes += make_nodes(m.group(1), args, kwargs, notes=notes)
         except (SyntaxError, ValueError, BuildError) as e:
-            notes.append(f"skipped {_short(line[m.start():end])}: {e}")
+            notes.append(f"skipped {one_line(line[m.start():end], 80)!r}: {e}")
     if not nodes:
         return _bare(line, whole_line=True)
     nodes += _bare(line[pos:], whole_line=False)
@@ -191,7 +185,7 @@ def _scan_line(line: str, notes: list[str], room: _Room) -> list:
     if prose:
         times = int(next(g for g in prose.groups() if g))
         if 1 < times <= MAX_REPEAT:
-            notes.append(f"repeated the {len(nodes)} layers of {_short(line)} {times} times, as it says")
+            notes.append(f"repeated the {len(nodes)} layers of {one_line(line, 80)!r} {times} times, as it says")
             room.take((times - 1) * len(line))
             nodes = [n.model_copy(deep=True) for _ in range(times) for n in nodes]
     return nodes

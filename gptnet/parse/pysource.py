@@ -21,6 +21,7 @@ from ..spec import expr
 from ..spec.graph import Call, Concat, ModuleSpec, Residual
 from ..spec.layers import Flatten, Linear
 from ..spec.registry import lookup
+from ..untrusted import clean_surrogates
 from .answer import Candidate, ParsedAnswer, ParseError
 from .build import KEYWORDS, BuildError, make_node
 
@@ -142,15 +143,20 @@ def _shallow(tree: ast.AST) -> bool:
     return False
 
 
-def _ast(source: str) -> ast.Module:
-    """ast.parse (raising SyntaxError), refusing source nested past what Python's parser or this reader follows."""
+def read_source(source: str, mode: str = "exec") -> ast.AST:
+    """ast.parse (raising SyntaxError) for code in an answer: refused with a ParseError when nested past what
+    Python's parser or gptnet's readers follow, and with unpaired surrogates (`"\\ud800"`) in its strings
+    replaced, so that no later write of what it names can fail."""
     try:
-        tree = ast.parse(source)
+        tree = ast.parse(source, mode=mode)
     except (RecursionError, MemoryError):  # how Python's parser refuses some deep nesting
         tree = None
     if tree is None or not _shallow(tree):
-        raise ParseError(f"the PyTorch source in the answer nests deeper than gptnet reads "
-                         f"({limits.MAX_SOURCE_DEPTH} levels, MAX_SOURCE_DEPTH)")
+        raise ParseError(f"code nested deeper than gptnet reads ({limits.MAX_SOURCE_DEPTH} levels, "
+                         "MAX_SOURCE_DEPTH)")
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Constant) and isinstance(node.value, str):
+            node.value = clean_surrogates(node.value)
     return tree
 
 
@@ -162,7 +168,7 @@ def _parse_code(code: str, notes: list[str]) -> ast.Module:
         cut, shortest = len(lines), max(len(lines) - 12, 0)
         while cut > shortest:
             try:
-                tree = _ast("\n".join(lines[:cut]))
+                tree = read_source("\n".join(lines[:cut]))
             except SyntaxError as e:
                 error = error or e
                 cut = min(cut, e.lineno or cut) - 1  # any longer cut keeps the line that fails
@@ -179,7 +185,7 @@ def _code(text: str, notes: list[str]) -> ast.Module:
               and (looks_like_python(b) or re.search(r"^[ \t]*(import|from|class)\b", b, re.M))]
     if not blocks:
         try:
-            return _ast(textwrap.dedent(text))
+            return read_source(textwrap.dedent(text))
         except SyntaxError:
             pass
         m = _START.search(text)
