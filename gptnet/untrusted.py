@@ -11,6 +11,7 @@ from typing import Any, Iterator
 from . import limits
 
 _SURROGATE = re.compile("[\ud800-\udfff]")
+_SURROGATE_ESCAPE = re.compile(r"\\u[dD][89a-fA-F]")
 
 # what JSON reads as one token inside brackets, with the comments LLMs add to it; a string ends with its line, as
 # JSON allows no raw newline in one, so a stray quote cannot swallow the rest of an answer
@@ -77,4 +78,6 @@ def load_json(text: str) -> Any:
     """json.loads for text gptnet did not write: refused with TooDeep past MAX_JSON_DEPTH before it is decoded,
     with unpaired surrogates replaced."""
     check_depth(text)
-    return clean_surrogates(json.loads(text))
+    value = json.loads(text)
+    # only an escape makes a surrogate in valid text: most files need no walk through every value
+    return clean_surrogates(value) if _SURROGATE_ESCAPE.search(text) or _SURROGATE.search(text) else value

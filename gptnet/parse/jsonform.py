@@ -10,7 +10,7 @@ from typing import Any
 
 from ..spec.graph import Concat, ModuleSpec, Residual
 from ..spec.registry import lookup
-from ..untrusted import COMMENT, STRING, TooDeep, clean_surrogates, json_spans
+from ..untrusted import COMMENT, STRING, TooDeep, clean_surrogates, json_spans, one_line
 from pydantic import ValidationError
 
 from .answer import Candidate, ParsedAnswer, ParseError, flat_errors
@@ -64,7 +64,7 @@ def _node(item: Any, notes: list[str], where: str):
 
         layers = [n for c in parse_layer_list(item).models for n in c.layers]
         if len(layers) != 1:
-            raise ParseError(f"{where}: cannot read {item!r} as one layer")
+            raise ParseError(f"{where}: cannot read {one_line(item, 80)!r} as one layer")
         return layers[0]
     if not isinstance(item, dict):
         raise ParseError(f"{where}: expected a layer object, got {json.dumps(item)[:80]}")
@@ -103,7 +103,7 @@ def _chain(items: Any, notes: list[str], where: str) -> list:
 
 def _module(item: dict[str, Any], notes: list[str]) -> ModuleSpec:
     name = item.get("name") or item.get("class")
-    where = f"module {name}"
+    where = f"module {one_line(str(name), 80)}"
     params = item.get("params", item.get("parameters", []))
     defaults = dict(item.get("defaults", {}))
     if isinstance(params, dict):  # {"in_channels": null, "stride": 1}: a value is a default
@@ -148,7 +148,8 @@ def parse_json(text: str) -> ParsedAnswer:
             and not _op_of(data)[1]:
         models, modules = [], [data]  # a lone module definition
     else:
-        raise ParseError(f"JSON answer has no \"layers\" list (keys: {', '.join(map(str, data)) if isinstance(data, dict) else 'a list'})")
+        keys = one_line(", ".join(map(str, data)), 80) if isinstance(data, dict) else "a list"
+        raise ParseError(f"JSON answer has no \"layers\" list (keys: {keys})")
     if isinstance(modules, dict):
         modules = [{"name": k, **v} for k, v in modules.items()]
     for i, model in enumerate(models):
