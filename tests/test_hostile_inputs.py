@@ -21,9 +21,9 @@ ARTICLE = json.loads((ROOT / "gptnet" / "data" / "article.json").read_text(encod
 CLASS = "class A(nn.Module):\n    def __init__(self):\n        super().__init__()\n        self.r = nn.ReLU()\n"
 
 
-def _fill(unit: str, head: str = "") -> str:
-    """`head`, then `unit` repeated, cut to exactly the answer cap."""
-    return (head + unit * (MAX_ANSWER_CHARS // len(unit) + 1))[:MAX_ANSWER_CHARS]
+def _fill(unit: str, head: str = "", tail: str = "") -> str:
+    """`head`, `unit` repeated and `tail`: exactly as long as the answer cap."""
+    return (head + unit * (MAX_ANSWER_CHARS // len(unit) + 1))[:MAX_ANSWER_CHARS - len(tail)] + tail
 
 
 def _helpers(calls: int) -> str:
@@ -58,25 +58,26 @@ HOSTILE = {  # each filled to the cap, unless it is small on purpose
     "parentheses": _fill("("),
     "think tags": _fill("<think>"),
     "one long word": _fill("a", "Conv2d(3, 8, 3) "),
-    "one line of spaces": _fill(" ", "Conv2d(3, 8, 3)")[:-6] + "ReLU()",
+    "one line of spaces": _fill(" ", "Conv2d(3, 8, 3)", "ReLU()"),
     "many lines": _fill("ReLU()\n"),
     "repetitions": _fill("[ReLU()] x 64, "),
     "repetitions of repetitions": _fill("[[[ReLU()] x 64] x 64] x 64\n"),
     "repetitions nested deep": _fill("[" * 10 + "ReLU()" + "] x 1" * 10 + "\n"),
     "not latin": _fill("卷积层（重复"),
     "fences": _fill("```"),
-    "blank lines after a fence": _fill("\n", "```python\n"),
+    "blank lines after a fence": _fill("\n", "```\n", "x"),
     "class headers": _fill("class A(nn.Module):\n"),
     "deep indentation": _fill("".join(" " * i + "if x:\n" for i in range(120)), "class A(nn.Module):\n"),
     "squashed ifs": _fill("if ", "class A(nn.Module): def forward(self, x): "),
     "a long sum": _fill("x+", "class A(nn.Module):\n    def forward(self, x):\n        return "),
-    "residual adds": _fill("        x = x + self.r(x)\n", CLASS + "    def forward(self, x):\n"),
+    "residual adds": _fill("        x = x + self.r(x)\n", CLASS + "    def forward(self, x):\n", "\n        return x"),
     "helper methods calling helpers": _helpers(1000),
     "branches sharing branches": _shared_branches(8),
     "locals doubling": _nested_tuples(60),
     "table rows": _fill("| ReLU | 8 |\n", "| Layer | Out |\n|---|---|\n"),
     "a wide table": _fill("| ReLU |\n", "| a " * (MAX_ANSWER_CHARS // 8) + "|\n|---|\n"),
-    "a long table cell": _fill("a", "| Layer | Out |\n|---|---|\n| ReLU | 1 |\n| ReLU | 2 |\n| "),
+    "a long table cell": _fill("a", "| Layer | Out |\n|---|---|\n| ReLU | 1 |\n| ReLU | 2 |\n| ", " | 3 |"),
+    "a table cell of parentheses": _fill("(", "| Layer | Out |\n|---|---|\n| ReLU | 1 |\n| ReLU | 2 |\n| ", " | 3 |"),
     "an ops list": _fill("1. Conv2d "),
 }
 

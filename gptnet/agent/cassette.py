@@ -84,7 +84,8 @@ def load_cassette(path: str | Path) -> Cassette:
     except ValidationError as e:
         err = e.errors()[0]
         where = one_line(".".join(str(p) for p in err["loc"]), 80)
-        raise UsageError(f"cassette {path}: {where}: {one_line(err['msg'])}", "fix the file or record a new one") from None
+        raise UsageError(f"cassette {path}: {where}: {one_line(err['msg'])}",
+                         "fix the file or record a new one") from None
 
 
 def cassette_json(cassette: Cassette) -> str:
