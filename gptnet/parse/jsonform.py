@@ -84,11 +84,14 @@ def _node(item: Any, notes: list[str], where: str):
         return Residual(body=_chain(rest.get("body") or rest.get("layers") or [], notes, where),
                         shortcut=_chain(rest.get("shortcut") or [], notes, where), when=rest.get("when"))
     if low in ("concat", "cat", "concatenate"):
-        return Concat(branches=[_chain(b, notes, where) for b in rest.get("branches", [])])
+        branches = rest.get("branches", [])
+        if not isinstance(branches, list):
+            raise ParseError(f"{where}: a concat's \"branches\" is a list of layer lists")
+        return Concat(branches=[_chain(b, notes, where) for b in branches])
     if low == "call":
-        op = rest.pop("module")
-        args = rest.pop("args", args)
-        rest = rest.pop("kwargs", rest)
+        op, args, rest = rest.pop("module", None), rest.pop("args", args), rest.pop("kwargs", rest)
+        if not isinstance(op, str) or not isinstance(args, list) or not isinstance(rest, dict):
+            raise ParseError(f"{where}: a call names its \"module\", with \"args\" a list and \"kwargs\" an object")
     try:
         return make_node(op, args, rest, attr=attr, notes=notes)
     except (BuildError, ValueError) as e:
