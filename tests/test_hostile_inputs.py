@@ -8,12 +8,21 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+import warnings
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from conftest import ROOT, clean_env, run_cli
 from gptnet.limits import MAX_ANSWER_CHARS, MAX_CASSETTE_BYTES, MAX_JSON_DEPTH
+from gptnet.parse import ParseError, parse_answer
+from gptnet.parse.jsonform import parse_json
+from gptnet.parse.layerlist import parse_layer_list
+from gptnet.parse.ops import parse_ops
+from gptnet.parse.pysource import parse_python
+from gptnet.parse.table import parse_table
 
 GUARD = 60  # seconds for all readers on one input
 
@@ -117,6 +126,25 @@ def test_every_reader_finishes_with_a_result_or_one_line(text: str) -> None:
     except subprocess.TimeoutExpired:
         pytest.fail(f"a reader was still running after {GUARD} s")
     assert r.returncode == 0 and r.stdout == "done\n", r.stderr
+
+
+PIECES = ["[", "]", "{", "}", "(", ")", '"', "'", "\\", "/*", "*/", "//", ",", ":", " ", "\n", "    ", "|", "---", "x",
+          "3", " x 3", "2× ", "Conv2d", "ReLU", "Linear(8, 10)", "nn.Sequential(", "class A(nn.Module):", "1if",
+          "def forward(self, x):", "return ", "self.c", " = ", "+", "if ", "else", "```", "```json", "```python",
+          '{"op": "', '"layers": [', '"call"', '"module": ', "<think>", "</think>", "Repeat 3 times:", "\\ud800",
+          "import torch", "torch.cat([", "], 1)", "1.", "-", "#", "None", "lambda", "*"]
+
+
+@settings(max_examples=300, deadline=None, derandomize=True, database=None)
+@given(st.lists(st.sampled_from(PIECES) | st.text(max_size=3), max_size=60).map("".join))
+def test_any_text_of_answer_pieces_reads_or_is_one_line(text: str) -> None:
+    with warnings.catch_warnings():  # nothing in an answer makes Python warn on the user's terminal either
+        warnings.simplefilter("error")
+        for reader in (parse_answer, parse_ops, parse_json, parse_python, parse_table, parse_layer_list):
+            try:
+                reader(text)
+            except ParseError as e:
+                assert "\n" not in str(e)
 
 
 # ---- through the CLI ------------------------------------------------------------------------------------------------

@@ -14,6 +14,7 @@ import ast
 import copy
 import re
 import textwrap
+import warnings
 from typing import Any
 
 from .. import limits
@@ -112,7 +113,7 @@ def _reflow(code: str) -> list[str]:
         header_end = depth == 0 and val == ":" and not colon and stmts[-1][0] in _HEADERS
         colon = colon or depth == 0 and val == ":"
     lines, level, base, in_class, single, headers = [], 0, 0, False, False, []
-    for words in stmts:
+    for words in filter(None, stmts):  # a `;` alone makes an empty statement
         kw, lvl = words[0], level
         if kw == "class":
             lvl, level, base, in_class = 0, 1, 1, True
@@ -148,7 +149,9 @@ def read_source(source: str, mode: str = "exec") -> ast.AST:
     Python's parser or gptnet's readers follow, and with unpaired surrogates (`"\\ud800"`) in its strings
     replaced, so that no later write of what it names can fail."""
     try:
-        tree = ast.parse(source, mode=mode)
+        with warnings.catch_warnings():  # what Python would warn about in the answer's code is not for the user
+            warnings.simplefilter("ignore")
+            tree = ast.parse(source, mode=mode)
     except (RecursionError, MemoryError):  # how Python's parser refuses some deep nesting
         tree = None
     if tree is None or not _shallow(tree):
