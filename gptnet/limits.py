@@ -8,6 +8,7 @@ from __future__ import annotations
 MAX_ANSWER_CHARS = 200_000  # one LLM answer (real ones are under 20,000)
 MAX_CASSETTE_BYTES = 20_000_000  # a whole cassette file
 MAX_JSON_DEPTH = 64  # nesting of any JSON gptnet reads (answers, cassettes, edits)
+MAX_SOURCE_DEPTH = 64  # the syntax tree of PyTorch source in an answer (real code is under 20 deep)
 
 MAX_LAYERS = 1_000  # nodes in one chain (a model's layers, a module's body, a branch)
 MAX_MODULES = 100  # composite modules in one model

@@ -13,8 +13,10 @@ from typing import Any, Literal, Union
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
+from .. import limits
 from ..errors import UsageError
 from ..output import write_atomic
+from ..untrusted import TooDeep, load_json, one_line
 
 FORMAT = "gptnet-conversation/1"
 _STAGE = re.compile(r"^(ops|model|revise|module:[A-Za-z_][A-Za-z0-9_]*)$")
@@ -32,7 +34,7 @@ class Turn(BaseModel):
     @classmethod
     def _known_stage(cls, v: str) -> str:
         if not _STAGE.match(v):
-            raise ValueError(f"unknown stage {v!r} (expected ops, model, module:<Name> or revise)")
+            raise ValueError(f"unknown stage {one_line(v, 60)!r} (expected ops, model, module:<Name> or revise)")
         return v
 
 
@@ -55,12 +57,24 @@ def _scrub(value: Any) -> Any:
 
 
 def load_cassette(path: str | Path) -> Cassette:
+    """A cassette file, checked at the door: every problem with it is one UsageError line naming the file, and its
+    text comes in with unpaired surrogates replaced, so that writing it back out always works."""
     path = Path(path)
     if not path.is_file():
         raise UsageError(f"cassette {path} not found", "give the path of a gptnet-conversation/1 JSON file")
+    with path.open("rb") as f:
+        raw = f.read(limits.MAX_CASSETTE_BYTES + 1)
+    if len(raw) > limits.MAX_CASSETTE_BYTES:
+        raise UsageError(f"cassette {path} is larger than {limits.MAX_CASSETTE_BYTES:,} bytes (MAX_CASSETTE_BYTES)",
+                         "a cassette holds one conversation; check that this is the file you meant")
     try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except (json.JSONDecodeError, UnicodeDecodeError) as e:
+        data = load_json(raw.decode("utf-8"))
+    except UnicodeDecodeError as e:
+        raise UsageError(f"cassette {path} is not UTF-8 text (invalid byte at offset {e.start})",
+                         "save it as UTF-8, or record a new one") from None
+    except TooDeep as e:
+        raise UsageError(f"cassette {path}: its JSON is {e}", "fix the file or record a new one") from None
+    except json.JSONDecodeError as e:
         raise UsageError(f"cassette {path} is not valid JSON ({e})", "fix the file or record a new one") from None
     if not isinstance(data, dict) or data.get("format") != FORMAT:
         raise UsageError(f"cassette {path} is not a {FORMAT} file",
@@ -69,8 +83,9 @@ def load_cassette(path: str | Path) -> Cassette:
         return Cassette.model_validate(data)
     except ValidationError as e:
         err = e.errors()[0]
-        where = ".".join(str(p) for p in err["loc"])
-        raise UsageError(f"cassette {path}: {where}: {err['msg']}", "fix the file or record a new one") from None
+        where = one_line(".".join(str(p) for p in err["loc"]), 80)
+        raise UsageError(f"cassette {path}: {where}: {one_line(err['msg'])}",
+                         "fix the file or record a new one") from None
 
 
 def cassette_json(cassette: Cassette) -> str:

@@ -6,6 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Callable, Protocol
 
+from ..untrusted import clean_surrogates
 from .cassette import Cassette, Turn
 
 
@@ -23,6 +24,9 @@ class Reply:
     usage: dict[str, int] | None = None
     params: dict[str, Any] = field(default_factory=dict)  # request parameters beyond model and messages
 
+    def __post_init__(self) -> None:
+        self.text = clean_surrogates(self.text)  # a lone surrogate in an answer would break every later write
+
 
 class LLM(Protocol):
     model: str
@@ -35,7 +39,7 @@ class ReplayLLM:
     """Answers from a cassette: per stage, the next unused turn of that stage, in file order."""
 
     def __init__(self, cassette: Cassette, source: str) -> None:
-        self.cassette = cassette
+        self.cassette, self.source = cassette, source
         self.model = str(cassette.meta.get("model", "replay"))
         self.description = f"replaying {source}"
         self._used: set[int] = set()

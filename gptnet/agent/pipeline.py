@@ -82,7 +82,11 @@ def _ops_verdict(session: Session) -> OpsVerdict | None:
     except NoAnswer:
         session.say("stage ops: no answer; the target profile decides the operators")
         return None
-    suggested = parse_ops(text)
+    try:
+        suggested = parse_ops(text)
+    except ParseError as e:  # e.g. over MAX_ANSWER_CHARS: ops are advice, the profile decides
+        session.say(f"stage ops: {e}; the target profile decides the operators")
+        return None
     return OpsVerdict(suggested=suggested, agreed=[o for o in suggested if target.supports(o)],
                       not_in_profile=[o for o in suggested if not target.supports(o)],
                       not_suggested=[o for o in target.operators if o not in suggested])

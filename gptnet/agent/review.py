@@ -12,11 +12,14 @@ import tempfile
 from pathlib import Path
 from typing import Any, Callable
 
+from pydantic import ValidationError
 from rich.console import Console
 
-from ..errors import DesignError, GptnetError
+from ..errors import DesignError, GptnetError, UsageError
+from ..parse.answer import flat_errors
 from ..spec.editing import EditError, from_text, to_text
 from ..spec.graph import ModelSpec
+from ..untrusted import one_line
 from ..validators import Task, errors
 from .pipeline import Designer, Design, ReviewEvent
 
@@ -122,15 +125,23 @@ class Review:
 
 def replay_review(designer: Designer, design: Design, events: list[dict[str, Any]],
                   say: Callable[[str], None]) -> Design:
-    """Apply a recorded review (edits and feedback) so a replay reproduces the reviewed design."""
-    for raw in events:
-        event = ReviewEvent.model_validate(raw)
+    """Apply a recorded review (edits and feedback) so a replay reproduces the reviewed design. An entry that is
+    not a review step is the cassette's fault: one line naming the cassette and the entry, exit 2."""
+    source = getattr(designer.llm, "source", "being replayed")
+    for i, raw in enumerate(events):
+        try:
+            event = ReviewEvent.model_validate(raw)
+            spec = ModelSpec.model_validate(event.spec) if event.event == "edit" else None
+        except ValidationError as e:
+            raise UsageError(f"cassette {source}: review entry {i} is not a review step: {one_line(flat_errors(e))}",
+                             "fix or remove that entry of the cassette's review list") from None
         if event.event == "accept":
             break
         if event.event == "edit":
-            new, findings = designer.edit(ModelSpec.model_validate(event.spec), design, event.diff or "")
+            new, findings = designer.edit(spec, design, event.diff or "")
             if new is None:
-                raise GptnetError(f"a recorded edit no longer validates: {errors(findings)[0].line()}",
+                raise GptnetError(f"review entry {i}, a recorded edit, no longer validates: "
+                                  f"{errors(findings)[0].line()}",
                                   "edit conversation.json's review, or run the review again")
         else:
             new = designer.feedback(event.text or "", design)

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import re
 
-from .answer import Candidate, ParsedAnswer, ParseError
+from .answer import Candidate, ParsedAnswer, ParseError, check_answer
 from .jsonform import find_json, parse_json
 from .layerlist import parse_layer_list
 from .pysource import looks_like_python, parse_python
@@ -18,6 +18,7 @@ _THINKING = re.compile(r"<think(?:ing)?>.*?(?:</think(?:ing)?>|$)", re.S | re.I)
 def parse_answer(text: str) -> ParsedAnswer:
     """The models and modules in an answer, whichever form it takes. A reasoning model's `<think>` block is
     its drafts, not its answer, and is left out."""
+    check_answer(text)
     text = _THINKING.sub("", text)
     errors = []
     if find_json(text) is not None:

@@ -6,11 +6,25 @@ from typing import Literal, Union
 
 from pydantic import BaseModel, Field, ValidationError
 
+from .. import limits
 from ..spec.graph import ModuleSpec, Node
+from ..untrusted import TooDeep, check_depth
 
 
 class ParseError(ValueError):
     """The answer holds nothing gptnet can read as the thing asked for; the message says what was looked for."""
+
+
+def check_answer(text: str) -> None:
+    """Refuse, before any reader sees it, an answer longer than MAX_ANSWER_CHARS or with brackets nested deeper
+    than MAX_JSON_DEPTH: no real answer comes near either, and every reader is linear within them."""
+    if len(text) > limits.MAX_ANSWER_CHARS:
+        raise ParseError(f"the answer is {len(text):,} characters long, more than gptnet reads "
+                         f"({limits.MAX_ANSWER_CHARS:,}, MAX_ANSWER_CHARS)")
+    try:
+        check_depth(text)
+    except TooDeep as e:
+        raise ParseError(f"the answer's brackets are {e}") from None
 
 
 class Candidate(BaseModel):

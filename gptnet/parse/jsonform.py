@@ -10,17 +10,18 @@ from typing import Any
 
 from ..spec.graph import Concat, ModuleSpec, Residual
 from ..spec.registry import lookup
+from ..untrusted import COMMENT, STRING, TooDeep, clean_surrogates, json_spans, one_line
 from pydantic import ValidationError
 
 from .answer import Candidate, ParsedAnswer, ParseError, flat_errors
 from .build import BuildError, make_node
 
-_FENCE = re.compile(r"```(?:json|JSON)?\s*\n(.*?)```", re.DOTALL)
+_FENCE = re.compile(r"```(?:json|JSON)?[ \t]*\n(.*?)```", re.DOTALL)
 _OP_KEYS = ("op", "type", "layer", "kind", "operator", "class", "module")
 _ARG_KEYS = ("args", "params", "parameters", "config", "arguments", "kwargs")
 
 
-_RELAX = re.compile(r'("(?:\\.|[^"\\])*")|//[^\n]*|/\*.*?\*/|,(?=\s*[}\]])', re.S)
+_RELAX = re.compile(rf"({STRING})|{COMMENT}|,(?=\s*[}}\]])")
 
 
 def _relaxed(text: str) -> str:
@@ -29,18 +30,22 @@ def _relaxed(text: str) -> str:
 
 
 def find_json(text: str) -> Any | None:
-    """The first JSON object or array in the text that looks like an answer, or None."""
-    blocks = [m.group(1) for m in _FENCE.finditer(text)] + [text]
-    decoder = json.JSONDecoder()
-    for block in blocks:
-        for m in re.finditer(r"[\[{]", block):
-            for candidate, start in ((block, m.start()), (_relaxed(block[m.start():]), 0)):
+    """The first JSON object or array in the text that looks like an answer, or None. Each bracketed span is tried
+    in the order it opens, as written and relaxed; the spans come from one pass over the text, and none is deeper
+    than MAX_JSON_DEPTH, so the work is linear in the text (times that depth at worst)."""
+    for block in [m.group(1) for m in _FENCE.finditer(text)] + [text]:
+        try:
+            spans = sorted(json_spans(block))
+        except TooDeep:
+            continue
+        for start, end in spans:
+            for candidate in (block[start:end], _relaxed(block[start:end])):
                 try:
-                    value, _ = decoder.raw_decode(candidate, start)
+                    value = json.loads(candidate)
                 except json.JSONDecodeError:
                     continue
                 if isinstance(value, (dict, list)) and value:
-                    return value
+                    return clean_surrogates(value)
     return None
 
 
@@ -59,7 +64,7 @@ def _node(item: Any, notes: list[str], where: str):
 
         layers = [n for c in parse_layer_list(item).models for n in c.layers]
         if len(layers) != 1:
-            raise ParseError(f"{where}: cannot read {item!r} as one layer")
+            raise ParseError(f"{where}: cannot read {one_line(item, 80)!r} as one layer")
         return layers[0]
     if not isinstance(item, dict):
         raise ParseError(f"{where}: expected a layer object, got {json.dumps(item)[:80]}")
@@ -79,11 +84,14 @@ def _node(item: Any, notes: list[str], where: str):
         return Residual(body=_chain(rest.get("body") or rest.get("layers") or [], notes, where),
                         shortcut=_chain(rest.get("shortcut") or [], notes, where), when=rest.get("when"))
     if low in ("concat", "cat", "concatenate"):
-        return Concat(branches=[_chain(b, notes, where) for b in rest.get("branches", [])])
+        branches = rest.get("branches", [])
+        if not isinstance(branches, list):
+            raise ParseError(f"{where}: a concat's \"branches\" is a list of layer lists")
+        return Concat(branches=[_chain(b, notes, where) for b in branches])
     if low == "call":
-        op = rest.pop("module")
-        args = rest.pop("args", args)
-        rest = rest.pop("kwargs", rest)
+        op, args, rest = rest.pop("module", None), rest.pop("args", args), rest.pop("kwargs", rest)
+        if not isinstance(op, str) or not isinstance(args, list) or not isinstance(rest, dict):
+            raise ParseError(f"{where}: a call names its \"module\", with \"args\" a list and \"kwargs\" an object")
     try:
         return make_node(op, args, rest, attr=attr, notes=notes)
     except (BuildError, ValueError) as e:
@@ -98,7 +106,7 @@ def _chain(items: Any, notes: list[str], where: str) -> list:
 
 def _module(item: dict[str, Any], notes: list[str]) -> ModuleSpec:
     name = item.get("name") or item.get("class")
-    where = f"module {name}"
+    where = f"module {one_line(str(name), 80)}"
     params = item.get("params", item.get("parameters", []))
     defaults = dict(item.get("defaults", {}))
     if isinstance(params, dict):  # {"in_channels": null, "stride": 1}: a value is a default
@@ -143,7 +151,8 @@ def parse_json(text: str) -> ParsedAnswer:
             and not _op_of(data)[1]:
         models, modules = [], [data]  # a lone module definition
     else:
-        raise ParseError(f"JSON answer has no \"layers\" list (keys: {', '.join(map(str, data)) if isinstance(data, dict) else 'a list'})")
+        keys = one_line(", ".join(map(str, data)), 80) if isinstance(data, dict) else "a list"
+        raise ParseError(f"JSON answer has no \"layers\" list (keys: {keys})")
     if isinstance(modules, dict):
         modules = [{"name": k, **v} for k, v in modules.items()]
     for i, model in enumerate(models):

@@ -8,34 +8,24 @@ import ast
 import re
 from typing import Any
 
+from .. import limits
 from ..spec import expr
 from ..spec.graph import Call
 from ..spec.layers import Linear
 from ..spec.registry import lookup
+from ..untrusted import one_line
 from .answer import Candidate, ParsedAnswer, ParseError
 from .build import BuildError, make_node, make_nodes
+from .pysource import read_source
 
 # no space before "(": "Batch Normalization (BatchNorm2d(32))" is prose around a layer, not a layer
 _CALL = re.compile(r"(?<![\w.])((?:torch\.)?(?:tf\.)?(?:keras\.)?(?:nn\.|layers\.)?[A-Za-z_][A-Za-z0-9_]*)\(")
-_SEPARATORS = re.compile(r"\s*(?:,|;|，|；|->|→|=>|⟶|\|)\s*")
+_SEPARATORS = re.compile(r",|;|，|；|->|→|=>|⟶|\|")  # the pieces are stripped
 _BULLET = re.compile(r"^\s*(?:[-*•·>→⟶]+|\(?\d+[.)、:]|#+)?\s*")
 _BARE_NAMES = ("[A-Za-z][A-Za-z0-9 _-]*")
 # capitalized words that open a parenthesis in prose, not layers
 _PROSE = {"Step", "Note", "Input", "Output", "Figure", "Table", "Example", "Model", "Stage", "Block", "Layer",
           "See", "Total", "Params", "FLOPs", "MACs", "Top", "Accuracy", "I", "A", "The"}
-
-
-def _closing(text: str, start: int) -> int:
-    """Index just past the parenthesis matching the one before `start`, or -1."""
-    depth = 1
-    for i in range(start, len(text)):
-        if text[i] in "([{":
-            depth += 1
-        elif text[i] in ")]}":
-            depth -= 1
-            if depth == 0:
-                return i + 1
-    return -1
 
 
 def _literal(node: ast.AST) -> Any:
@@ -51,7 +41,7 @@ def _literal(node: ast.AST) -> Any:
 def read_args(inner: str) -> tuple[list[Any], dict[str, Any]]:
     """`3, 32, kernel_size=3` -> ([3, 32], {"kernel_size": 3}); literals only."""
     inner = inner.replace("，", ",").replace("＝", "=").replace("×", "*")
-    call = ast.parse(f"f({inner})", mode="eval").body
+    call = read_source(f"f({inner})", mode="eval").body
     assert isinstance(call, ast.Call)
     return [_literal(a) for a in call.args], {k.arg: _literal(k.value) for k in call.keywords if k.arg}
 
@@ -80,78 +70,106 @@ _TIMES = r"[x×X*]"
 _SUFFIX = re.compile(rf"\s*(?:{_TIMES}\s*(\d+)\b|\(\s*{_TIMES}\s*(\d+)\s*\))")
 # before a group or a call: "3 x [", "3× Conv2d("
 _PREFIX = re.compile(rf"(?<![\w.])(\d+)\s*{_TIMES}\s*(?=[\[({{]|[A-Za-z_][\w.]*\()")
+_NAME = re.compile(r"[A-Za-z_][\w.]*")
 # prose that repeats the layers on its line: "Repeat 3 times: ...", "(repeated 2x)", "重复3次"
 _PROSE_TIMES = re.compile(r"(?i)\brepeat(?:ed)?\s+(?:(?:this|these|it|them|the\s+block)\s+)?(\d+)\s*(?:times|x)\b"
                           r"|重复\s*(\d+)\s*次")
+_BRACKET = re.compile(r"[()\[\]{}]")
 MAX_REPEAT = 64
 
 
-def _depths(line: str) -> list[int]:
-    depth, out = 0, []
-    for ch in line:
-        if ch in ")]}":
-            depth -= 1
-        out.append(depth)
-        if ch in "([{":
-            depth += 1
-    return out
+def _partners(line: str) -> dict[int, int]:
+    """Each bracket of the line that has a partner -> the partner's index, in one pass: a closer of any kind closes
+    the latest opener, and one with none open is prose."""
+    partner: dict[int, int] = {}
+    opened: list[int] = []
+    for m in _BRACKET.finditer(line):
+        if m.group() in "([{":
+            opened.append(m.start())
+        elif opened:
+            start = opened.pop()
+            partner[start], partner[m.start()] = m.start(), start
+    return partner
 
 
-def _unit_before(line: str, close: int) -> tuple[int, str]:
-    """The repeated unit that ends with the bracket at `close`: a call with its name, or a bracketed group's
-    contents. Returns where it starts and its text."""
-    depth = 0
-    for i in range(close, -1, -1):
-        depth += line[i] in ")]}"
-        depth -= line[i] in "([{"
-        if depth == 0:
-            name = re.search(r"[A-Za-z_][\w.]*$", line[:i])
-            if line[i] == "(" and name:
-                return name.start(), line[name.start():close + 1]
-            return i, line[i + 1:close]
-    return -1, ""
+class _Room:
+    """What an answer may grow by as its repetitions are written out: to no more than an answer may be."""
+
+    def __init__(self, text: str) -> None:
+        self.left = limits.MAX_ANSWER_CHARS - len(text)
+
+    def take(self, chars: int) -> None:
+        self.left -= chars
+        if self.left < 0:
+            raise ParseError(f"the answer's repetitions write out to more than {limits.MAX_ANSWER_CHARS:,} "
+                             "characters (MAX_ANSWER_CHARS)")
 
 
-def _expand_repeats(line: str, notes: list[str]) -> str:
-    """Write out repetitions: `[Conv2d(..), ReLU()] x 3`, `3 x [..]`, `Conv2d(..) x 2`, `2× Conv2d(..)`."""
-    for _ in range(MAX_REPEAT):  # one repetition per pass, innermost text first
-        depth = _depths(line)
-        found = None
-        for i, ch in enumerate(line):
-            m = _SUFFIX.match(line, i + 1) if ch in ")]}" and depth[i] == 0 else None
-            if m:
-                start, unit = _unit_before(line, i)
-                if start >= 0:
-                    found = (start, m.end(), unit, int(m.group(1) or m.group(2)))
-                    break
-        if not found:
-            m = next((m for m in _PREFIX.finditer(line) if depth[m.start()] == 0), None)
-            if m:
-                bracket = line[m.end()] in "[({"  # a group; else a call, repeated with its name
-                close = _closing(line, (m.end() if bracket else line.index("(", m.end())) + 1) - 1
-                if close >= 0:
-                    unit = line[m.end() + 1:close] if bracket else line[m.end():close + 1]
-                    found = (m.start(), close + 1, unit, int(m.group(1)))
-        if not found:
-            return line
-        start, end, unit, times = found
-        if not 1 <= times <= MAX_REPEAT:
-            notes.append(f"left {line[start:end]!r} as written: {times} repetitions is not a plausible count")
-            return line
-        notes.append(f"repeated {unit.strip()!r} {times} times, as the answer says")
-        line = line[:start] + ", ".join([unit] * times) + line[end:]
-    return line
+class _Line:
+    """One line of an answer, with its repetitions written out: `[Conv2d(..), ReLU()] x 3`, `3 x [..]`,
+    `Conv2d(..) x 2`, `2× Conv2d(..)`. Brackets are matched once, so this is linear in the line and what it
+    writes out."""
+
+    def __init__(self, line: str, room: _Room, notes: list[str]) -> None:
+        self.line, self.room, self.notes = line, room, notes
+        self.partner = _partners(line)
+        self.prefix: dict[int, re.Match] = {}  # an opening bracket -> the "3 x" before its group or call
+        for m in _PREFIX.finditer(line):
+            bracket = m.end() if line[m.end()] in "[({" else _NAME.match(line, m.end()).end()
+            self.prefix[bracket] = m
+
+    def _name_start(self, bracket: int, floor: int) -> int | None:
+        """Where the name of a call opening at `bracket` starts (`[A-Za-z_][\\w.]*` just before it), or None."""
+        i = bracket
+        while i > floor and (self.line[i - 1].isalnum() or self.line[i - 1] in "_."):
+            i -= 1
+        name = _NAME.search(self.line, i, bracket)
+        return name.start() if name else None
+
+    def written_out(self, lo: int = 0, hi: int | None = None, nesting: int = 0) -> str:
+        """line[lo:hi] with the repetitions at its top level written out; a repeated group's contents are written
+        out the same way, the inside of any other group is left as written."""
+        line, hi = self.line, len(self.line) if hi is None else hi
+        if nesting > limits.MAX_NESTING:
+            raise ParseError(f"the answer nests repetitions more than {limits.MAX_NESTING} deep (MAX_NESTING)")
+        out, done, i = [], lo, lo  # line[lo:done] is in out
+        while m := _BRACKET.search(line, i, hi):
+            bracket, close = m.start(), self.partner.get(m.start(), -1)
+            i = close + 1 if close > bracket else bracket + 1  # past a group, or a bracket that is prose
+            if close < bracket:
+                continue
+            suffix, prefix = _SUFFIX.match(line, close + 1, hi), self.prefix.get(bracket)
+            if suffix:
+                name = self._name_start(bracket, done) if line[bracket] == "(" else None
+                first = start = bracket if name is None else name  # where the repeated unit starts
+                end, times = suffix.end(), int(suffix.group(1) or suffix.group(2))
+            elif prefix and prefix.start() >= done:
+                first, start, end, times = prefix.end(), prefix.start(), close + 1, int(prefix.group(1))
+            else:
+                continue
+            i = end
+            if not 1 <= times <= MAX_REPEAT:
+                self.notes.append(f"left {one_line(line[start:end], 80)!r} as written: {times} repetitions is not a "
+                                  "plausible count")
+                continue
+            # a call is repeated as written; a group's contents are, with their own repetitions written out
+            source = line[first:close + 1] if first < bracket else line[bracket + 1:close]
+            self.notes.append(f"repeated {one_line(source, 80)!r} {times} times, as the answer says")
+            unit = source if first < bracket else self.written_out(bracket + 1, close, nesting + 1)
+            self.room.take((times - 1) * (len(unit) + 2))
+            out += [line[done:start], ", ".join([unit] * times)]
+            done = end
+        return "".join(out) + line[done:hi]
 
 
-def _scan_line(line: str, notes: list[str]) -> list:
-    line = _expand_repeats(line, notes)
+def _scan_line(line: str, notes: list[str], room: _Room) -> list:
+    line = _Line(line, room, notes).written_out()
+    partner = _partners(line)
     nodes = []
     pos = 0
     for m in _CALL.finditer(line):
-        if m.start() < pos or not _is_layer_name(m.group(1)):
-            continue
-        end = _closing(line, m.end())
-        if end < 0:
+        end = partner.get(m.end() - 1, -1) + 1  # past the call's closing bracket
+        if m.start() < pos or not end or not _is_layer_name(m.group(1)):
             continue
         nodes += _bare(line[pos:m.start()], whole_line=False)
         pos = end
@@ -159,7 +177,7 @@ def _scan_line(line: str, notes: list[str]) -> list:
             args, kwargs = read_args(line[m.end():end - 1])
             nodes += make_nodes(m.group(1), args, kwargs, notes=notes)
         except (SyntaxError, ValueError, BuildError) as e:
-            notes.append(f"skipped {line[m.start():end]!r}: {e}")
+            notes.append(f"skipped {one_line(line[m.start():end], 80)!r}: {e}")
     if not nodes:
         return _bare(line, whole_line=True)
     nodes += _bare(line[pos:], whole_line=False)
@@ -167,16 +185,18 @@ def _scan_line(line: str, notes: list[str]) -> list:
     if prose:
         times = int(next(g for g in prose.groups() if g))
         if 1 < times <= MAX_REPEAT:
-            notes.append(f"repeated the {len(nodes)} layers of {line.strip()[:60]!r} {times} times, as it says")
+            notes.append(f"repeated the {len(nodes)} layers of {one_line(line, 80)!r} {times} times, as it says")
+            room.take((times - 1) * len(line))
             nodes = [n.model_copy(deep=True) for _ in range(times) for n in nodes]
     return nodes
 
 
 def parse_layer_list(text: str) -> ParsedAnswer:
     notes: list[str] = []
+    room = _Room(text)
     candidates: list[list] = [[]]
     for line in text.splitlines():
-        for node in _scan_line(line, notes):
+        for node in _scan_line(line, notes, room):
             current = candidates[-1]
             # a model never goes on with convolutions after its classifier: a new one starts
             if current and isinstance(current[-1], Linear) and not isinstance(node, type(current[-1])) and (

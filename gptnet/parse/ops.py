@@ -5,12 +5,14 @@ from __future__ import annotations
 import re
 
 from ..spec.registry import lookup, normalize_name
+from .answer import check_answer
 
 _ITEM = re.compile(r"(?:^|\s)(?:\d+[.)、:]|[-*•])\s*|[,，;；\n]")
 
 
 def parse_ops(text: str) -> list[str]:
     """`1. Conv2d 2. Depthwise Conv2d 3. Maxpool2d` -> ['Conv2d', 'DepthwiseConv2d', 'MaxPool2d']."""
+    check_answer(text)
     found: list[str] = []
     for item in _ITEM.split(text):
         item = re.sub(r"[(（].*$|[:：].*$", "", item).strip(" .。`*")

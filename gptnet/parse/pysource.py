@@ -14,18 +14,21 @@ import ast
 import copy
 import re
 import textwrap
+import warnings
 from typing import Any
 
+from .. import limits
 from ..spec import expr
 from ..spec.graph import Call, Concat, ModuleSpec, Residual
 from ..spec.layers import Flatten, Linear
 from ..spec.registry import lookup
+from ..untrusted import clean_surrogates
 from .answer import Candidate, ParsedAnswer, ParseError
 from .build import KEYWORDS, BuildError, make_node
 
 _LOOKS = re.compile(r"\bclass\s+\w+\s*\(\s*[\w.]*(?:Module|Sequential)\s*\)|\bnn\.Sequential\s*\(|"
                     r"\bdef\s+forward\s*\(\s*self\b")
-_FENCE = re.compile(r"```[ \t]*([\w+-]*)[^\n]*\n(.*?)(?:```|$)", re.S)
+_FENCE = re.compile(r"```[ \t]*([\w+-]*)[^\n]*(?:\n|\Z)(.*?)(?:```|\Z)", re.S)
 _START = re.compile(r"(?m)^[ \t]*(?:import|from|class)\b|(?<![\w.])(?:import\s+torch|from\s+torch|class\s+\w+\s*\()"
                     r"|^.*\bnn\.Sequential\s*\(")
 _UNSAFE = {"os", "sys", "subprocess", "shutil", "socket", "importlib", "pickle", "requests", "urllib", "builtins",
@@ -60,16 +63,28 @@ _STMT_KW = _HEADERS | {"return", "pass", "break", "continue", "raise", "assert",
 _OP_KW = _STMT_KW | {"and", "or", "not", "in", "is", "as", "lambda", "await", "yield"}
 
 
-def _starts(toks: list[tuple[str, str]], i: int, stmt: list[str], prev: tuple[str, str]) -> bool:
+def _if_statements(toks: list[tuple[str, str]]) -> set[int]:
+    """The `if` tokens that open a statement: `a if b else c` is an expression, `if b: ...` a statement, told apart
+    by which comes first at the `if`'s bracket depth, `:` or `else`. One pass from the right, not a scan per `if`."""
+    depth, levels = 0, []
+    for _, v in toks:
+        levels.append(depth)
+        depth += (v in "([{") - (v in ")]}")
+    found, nearest = set(), {}  # bracket depth -> the nearest `:` or `else` at it, right of the current token
+    for i in range(len(toks) - 1, -1, -1):
+        v = toks[i][1]
+        if v == "if" and nearest.get(levels[i]) == ":":
+            found.add(i)
+        if v in (":", "else"):
+            nearest[levels[i]] = v
+    return found
+
+
+def _starts(toks: list[tuple[str, str]], i: int, stmt: list[str], prev: tuple[str, str], ifs: set[int]) -> bool:
     """Does token i (at paren depth 0) start a new statement of squashed code?"""
     kind, val = toks[i]
-    if val == "if":  # `a if b else c` is an expression, `if b: ...` a statement: which comes first, `:` or else?
-        depth = 0
-        for _, v in toks[i + 1:]:
-            if depth == 0 and v in (":", "else"):
-                return v == ":"
-            depth += (v in "([{") - (v in ")]}")
-        return False
+    if val == "if":
+        return i in ifs
     if val == "else":
         return i + 1 < len(toks) and toks[i + 1][1] == ":"
     if kind == "n" and val in _STMT_KW:
@@ -83,10 +98,11 @@ def _reflow(code: str) -> list[str]:
     of a block header, two operands with no operator between), then re-indented: methods inside the last class, the
     body of an `if`/`for` inside a method is the one statement after it."""
     toks = [(m.lastgroup, m.group()) for m in _TOKEN.finditer(code) if m.lastgroup not in "wc"]
+    ifs = _if_statements(toks)
     stmts: list[list[str]] = []
     depth, prev, header_end, colon = 0, ("o", ";"), False, False
     for i, (kind, val) in enumerate(toks):
-        if not stmts or depth == 0 and (header_end or prev[1] == ";" or _starts(toks, i, stmts[-1], prev)):
+        if not stmts or depth == 0 and (header_end or prev[1] == ";" or _starts(toks, i, stmts[-1], prev, ifs)):
             stmts.append([])
             colon = False
         prev = (kind, val)
@@ -97,7 +113,7 @@ def _reflow(code: str) -> list[str]:
         header_end = depth == 0 and val == ":" and not colon and stmts[-1][0] in _HEADERS
         colon = colon or depth == 0 and val == ":"
     lines, level, base, in_class, single, headers = [], 0, 0, False, False, []
-    for words in stmts:
+    for words in filter(None, stmts):  # a `;` alone makes an empty statement
         kw, lvl = words[0], level
         if kw == "class":
             lvl, level, base, in_class = 0, 1, 1, True
@@ -117,16 +133,48 @@ def _reflow(code: str) -> list[str]:
     return lines
 
 
+def _shallow(tree: ast.AST) -> bool:
+    """Is the syntax tree at most MAX_SOURCE_DEPTH deep? Found level by level, without recursion, so that the
+    reader's own recursive walks (substitution, unparsing, tracing) are safe on what passes."""
+    level = [tree]
+    for _ in range(limits.MAX_SOURCE_DEPTH):
+        level = [child for node in level for child in ast.iter_child_nodes(node)]
+        if not level:
+            return True
+    return False
+
+
+def read_source(source: str, mode: str = "exec") -> ast.AST:
+    """ast.parse (raising SyntaxError) for code in an answer: refused with a ParseError when nested past what
+    Python's parser or gptnet's readers follow, and with unpaired surrogates (`"\\ud800"`) in its strings
+    replaced, so that no later write of what it names can fail."""
+    try:
+        with warnings.catch_warnings():  # what Python would warn about in the answer's code is not for the user
+            warnings.simplefilter("ignore")
+            tree = ast.parse(source, mode=mode)
+    except (RecursionError, MemoryError):  # how Python's parser refuses some deep nesting
+        tree = None
+    if tree is None or not _shallow(tree):
+        raise ParseError(f"code nested deeper than gptnet reads ({limits.MAX_SOURCE_DEPTH} levels, "
+                         "MAX_SOURCE_DEPTH)")
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Constant) and isinstance(node.value, str):
+            node.value = clean_surrogates(node.value)
+    return tree
+
+
 def _parse_code(code: str, notes: list[str]) -> ast.Module:
     """The code as a module: as written, else with trailing prose cut off, else re-flowed from one line."""
     code = textwrap.dedent(code.replace("\t", "    ")).strip("\n")
     error: SyntaxError | None = None
     for lines in (code.splitlines(), _reflow(code)):
-        for cut in range(len(lines), max(len(lines) - 12, 0), -1):
+        cut, shortest = len(lines), max(len(lines) - 12, 0)
+        while cut > shortest:
             try:
-                tree = ast.parse("\n".join(lines[:cut]))
+                tree = read_source("\n".join(lines[:cut]))
             except SyntaxError as e:
                 error = error or e
+                cut = min(cut, e.lineno or cut) - 1  # any longer cut keeps the line that fails
                 continue
             if cut < len(lines):
                 notes.append(f"ignored {len(lines) - cut} trailing line(s) that are not Python")
@@ -137,10 +185,10 @@ def _parse_code(code: str, notes: list[str]) -> ast.Module:
 def _code(text: str, notes: list[str]) -> ast.Module:
     """Fenced Python blocks; else the whole answer if it is code; else the text from the first import/class."""
     blocks = [b for lang, b in _FENCE.findall(text) if lang.lower() in ("", "python", "py", "python3", "pytorch")
-              and (looks_like_python(b) or re.search(r"^\s*(import|from|class)\b", b, re.M))]
+              and (looks_like_python(b) or re.search(r"^[ \t]*(import|from|class)\b", b, re.M))]
     if not blocks:
         try:
-            return ast.parse(textwrap.dedent(text))
+            return read_source(textwrap.dedent(text))
         except SyntaxError:
             pass
         m = _START.search(text)
@@ -180,6 +228,11 @@ def _is_doc(st: ast.stmt) -> bool:
     return isinstance(st, ast.Pass) or isinstance(st, ast.Expr) and isinstance(st.value, ast.Constant)
 
 
+def _small(node: ast.AST) -> bool:
+    """Small enough to keep for substitution (each use copies it): as large as a size expression may be."""
+    return sum(1 for _ in ast.walk(node)) <= limits.MAX_EXPR_NODES
+
+
 def _literal(node: ast.AST) -> Any:
     v = ast.literal_eval(node)  # raises ValueError (or TypeError, SyntaxError) on anything but a literal
     return tuple(v) if isinstance(v, list) else v
@@ -203,63 +256,27 @@ class _Subst(ast.NodeTransformer):
 
 class _V:
     """A tensor in forward: "in" (the input), "apply" (`nodes` applied to parts[0]), "add", "cat", or "if" (parts
-    [yes, no] under `when`)."""
+    [yes, no] under `when`). Its parent is the tensor it is computed from, for an add, cat or if the one where its
+    parts fork; found when it is made, from parts that already know theirs, so nothing recurses."""
 
     def __init__(self, kind: str, parts: list[_V] = (), nodes: list = (), when: str | None = None) -> None:
-        self.kind, self.parts, self.nodes, self.when, self._parent = kind, list(parts), list(nodes), when, self
-
-    def parent(self) -> _V | None:
-        if self._parent is self:  # memoized: finding a fork walks the spines below it
-            self._parent = None if self.kind == "in" else self.parts[0] if self.kind == "apply" else _fork(self.parts)
-        return self._parent
-
-
-def _spine(v: _V | None) -> list[_V]:
-    out = []
-    while v is not None:
-        out.append(v)
-        v = v.parent()
-    return out
+        self.kind, self.parts, self.nodes, self.when = kind, list(parts), list(nodes), when
+        self.parent = None if kind == "in" else self.parts[0] if kind == "apply" else _fork(self.parts)
+        self.depth = 0 if self.parent is None else self.parent.depth + 1
 
 
 def _fork(parts: list[_V]) -> _V:
     """The latest tensor every part is computed from: where the branches split (by identity)."""
-    others = [{id(x) for x in _spine(p)} for p in parts[1:]]
-    for v in _spine(parts[0]):
-        if all(id(v) in o for o in others):
-            return v
-    raise _Refused("forward combines tensors that do not come from one input")
-
-
-def _chain(v: _V, base: _V) -> list:
-    """The nodes turning `base` into `v`."""
-    out: list = []
-    while v is not base:
-        if v.kind == "in":
-            raise _Refused("forward uses a tensor that does not come from its input")
-        if v.kind == "apply":
-            out[:0] = [n.model_copy(deep=True) for n in v.nodes]
-            v = v.parts[0]
-            continue
-        fork = _fork(v.parts)
-        branches = [_chain(p, fork) for p in v.parts]
-        if v.kind == "add":
-            body, short = sorted(branches, key=len, reverse=True)  # the longer branch is the body
-            if not body:
-                raise _Refused("forward adds a tensor to itself")
-            out[:0] = [Residual(body=body, shortcut=short)]
-        elif v.kind == "cat":
-            out[:0] = [Concat(branches=branches)]
-        else:  # `if c: return x + f(x) else: return f(x)`: a residual whose shortcut applies when c holds
-            for yes, no, when in ((*branches, v.when), (*branches[::-1], f"not ({v.when})")):
-                if yes and isinstance(yes[-1], Residual) and \
-                        [n.model_dump() for n in yes[:-1] + yes[-1].body] == [n.model_dump() for n in no]:
-                    out[:0] = yes[:-1] + [yes[-1].model_copy(update={"when": expr.normalize(when)})]
-                    break
+    fork = parts[0]
+    for part in parts[1:]:
+        while fork is not part:
+            if fork is None or part is None:
+                raise _Refused("forward combines tensors that do not come from one input")
+            if fork.depth >= part.depth:
+                fork = fork.parent
             else:
-                raise _Refused(f"`if {v.when}` in forward does more than switch a residual add on and off")
-        v = fork
-    return out
+                part = part.parent
+    return fork
 
 
 # ---- reading classes ------------------------------------------------------------------------------------------------
@@ -282,6 +299,8 @@ class _Scope:
 class _Reader:
     def __init__(self, tree: ast.Module, notes: list[str]) -> None:
         self.notes = notes
+        self.room = limits.MAX_EXPANDED  # layers the source may still build or copy
+        self.steps = 0  # of following the forward being traced
         self.classes = {c.name for c in tree.body if isinstance(c, ast.ClassDef)}
         self.nn, self.functional, self.bare = {"nn", "torch.nn"}, {"F", "torch", "nn.functional",
                                                                     "torch.nn.functional"}, set()
@@ -291,6 +310,14 @@ class _Reader:
                 (self.nn if full == "torch.nn" else self.functional if full == "torch.nn.functional" else
                  self.bare if isinstance(st, ast.ImportFrom) and st.module in ("torch", "torch.nn") else set()
                  ).add(a.asname or a.name)
+
+    def spend(self, layers: int) -> None:
+        """Every layer built or copied counts, so that a list used in many places or branches that share layers
+        cannot multiply past MAX_EXPANDED."""
+        self.room -= layers
+        if self.room < 0:
+            raise ParseError(f"the PyTorch source builds more than {limits.MAX_EXPANDED:,} layers, copies "
+                             "included (MAX_EXPANDED)")
 
     # -- sizes and layers
     def value(self, node: ast.AST, scope: _Scope) -> Any:
@@ -350,12 +377,14 @@ class _Reader:
         out = []
         for a in args:
             if isinstance(a, ast.Starred) and _dotted(a.value) in scope.lists:
+                self.spend(len(scope.lists[_dotted(a.value)]))
                 out += [n.model_copy(deep=True) for n in scope.lists[_dotted(a.value)]]
             else:
                 out += self.layers(a, scope)
         return out
 
     def make(self, name: str, args: list, kwargs: dict, attr: str | None = None) -> Any:
+        self.spend(1)
         try:
             return make_node(name, args, kwargs, attr=attr, notes=self.notes)
         except BuildError as e:
@@ -411,7 +440,10 @@ class _Reader:
             if found is None:
                 try:
                     self.value(st.value, scope)  # checked with the locals as they were before this line
-                    size = _Subst(scope.env).visit(copy.deepcopy(st.value))
+                    expanded = _Subst(scope.env).visit(copy.deepcopy(st.value))
+                    if not _small(expanded):
+                        raise _Refused("too large to substitute")
+                    size = expanded
                 except _Refused:  # a later size or forward call that uses it is refused, by name
                     scope.other[key] = _src(st.value)
                     self.notes.append(f"{scope.name}.__init__: {_ignored(st)}")
@@ -447,13 +479,15 @@ class _Reader:
         names = [a.arg for a in fn.args.args[1:]]
         if len(names) != len(inputs) or fn.args.vararg:
             raise _Refused(f"{fn.name} takes {len(names)} tensors; gptnet follows one input")
-        out = self.block(scope, fn.body, dict(zip(names, inputs)), depth)
+        out = self.block(scope, fn.body, dict(zip(names, inputs)), depth, 0)
         if out is None:
             raise _Refused(f"{fn.name} returns nothing")
         return out
 
-    def block(self, scope: _Scope, body: list[ast.stmt], env: dict[str, _V], depth: int) -> _V | None:
+    def block(self, scope: _Scope, body: list[ast.stmt], env: dict[str, _V], depth: int, nesting: int) -> _V | None:
         """Runs statements symbolically; the returned value, or None when the block falls through."""
+        if nesting > limits.MAX_NESTING:
+            raise _Refused(f"forward nests ifs more than {limits.MAX_NESTING} deep (MAX_NESTING)")
         for i, st in enumerate(body):
             target = st.targets[0] if isinstance(st, ast.Assign) and len(st.targets) == 1 else \
                 st.target if isinstance(st, ast.AugAssign) and isinstance(st.op, ast.Add) else None
@@ -468,14 +502,15 @@ class _Reader:
                 when = self.value(st.test, scope)  # a flag over constructor parameters, e.g. self.use_res_connect
                 when = when if isinstance(when, str) else repr(when)
                 yes_env, no_env = dict(env), dict(env)
-                yes, no = self.block(scope, st.body, yes_env, depth), self.block(scope, st.orelse, no_env, depth)
+                yes = self.block(scope, st.body, yes_env, depth, nesting + 1)
+                no = self.block(scope, st.orelse, no_env, depth, nesting + 1)
                 if yes is None and no is None:  # `if c: out = out + x`: a name the branches set differently
                     for k in yes_env.keys() | no_env.keys():
                         a, b = yes_env.get(k), no_env.get(k)
                         env[k] = _V("if", [a, b], when=when) if a and b and a is not b else a or b
                     continue
-                yes = yes or self.block(scope, body[i + 1:], yes_env, depth)  # `if c: return a` then `return b`
-                no = no or self.block(scope, body[i + 1:], no_env, depth)
+                yes = yes or self.block(scope, body[i + 1:], yes_env, depth, nesting + 1)  # `if c: return a`...
+                no = no or self.block(scope, body[i + 1:], no_env, depth, nesting + 1)  # ...then `return b`
                 if yes is None or no is None:
                     raise _Refused(f"only one branch of `{_src(st)}` returns")
                 return _V("if", [yes, no], when=when)
@@ -484,6 +519,9 @@ class _Reader:
         return None
 
     def eval(self, scope: _Scope, node: ast.AST, env: dict[str, _V], depth: int) -> _V:
+        self.steps += 1  # a helper method is followed at each call: bounded, so calls of calls cannot multiply
+        if self.steps > limits.MAX_LAYERS:
+            raise _Refused(f"forward takes more than {limits.MAX_LAYERS:,} steps to follow (MAX_LAYERS)")
         if isinstance(node, ast.Name) and node.id in env:
             return env[node.id]
         if isinstance(node, ast.BinOp) and isinstance(node.op, ast.Add):
@@ -529,6 +567,38 @@ class _Reader:
             return _V("apply", [src], [layer] if layer else [])
         raise _Refused(f"forward cannot follow `{_src(node)}`")
 
+    def chain(self, v: _V, base: _V, nesting: int = 0) -> list:
+        """The nodes turning `base` into `v`."""
+        if nesting > limits.MAX_NESTING:
+            raise _Refused(f"forward nests adds, concats and ifs more than {limits.MAX_NESTING} deep (MAX_NESTING)")
+        pieces: list[list] = []  # from v back to base
+        while v is not base:
+            if v.kind == "in":
+                raise _Refused("forward uses a tensor that does not come from its input")
+            if v.kind == "apply":
+                self.spend(len(v.nodes))
+                pieces.append([n.model_copy(deep=True) for n in v.nodes])
+                v = v.parts[0]
+                continue
+            branches = [self.chain(p, v.parent, nesting + 1) for p in v.parts]
+            if v.kind == "add":
+                body, short = sorted(branches, key=len, reverse=True)  # the longer branch is the body
+                if not body:
+                    raise _Refused("forward adds a tensor to itself")
+                pieces.append([Residual(body=body, shortcut=short)])
+            elif v.kind == "cat":
+                pieces.append([Concat(branches=branches)])
+            else:  # `if c: return x + f(x) else: return f(x)`: a residual whose shortcut applies when c holds
+                for yes, no, when in ((*branches, v.when), (*branches[::-1], f"not ({v.when})")):
+                    if yes and isinstance(yes[-1], Residual) and \
+                            [n.model_dump() for n in yes[:-1] + yes[-1].body] == [n.model_dump() for n in no]:
+                        pieces.append(yes[:-1] + [yes[-1].model_copy(update={"when": expr.normalize(when)})])
+                        break
+                else:
+                    raise _Refused(f"`if {v.when}` in forward does more than switch a residual add on and off")
+            v = v.parent
+        return [n for piece in reversed(pieces) for n in piece]
+
     def read_class(self, node: ast.ClassDef) -> tuple[_Scope, list]:
         scope = _Scope(node.name, node)
         if "__init__" in scope.methods:
@@ -536,10 +606,11 @@ class _Reader:
         if scope.seq is not None:  # an nn.Sequential subclass runs its layers in order
             return scope, scope.seq
         if "forward" not in scope.methods:  # no forward: the layers in the order __init__ builds them
+            self.spend(sum(map(len, scope.attrs.values())))
             chain = [n.model_copy(deep=True) for nodes in scope.attrs.values() for n in nodes]
         else:
-            inp = _V("in")
-            chain = _chain(self.trace(scope, scope.methods["forward"], [inp]), inp)
+            inp, self.steps = _V("in"), 0
+            chain = self.chain(self.trace(scope, scope.methods["forward"], [inp]), inp)
             for attr in scope.attrs.keys() - scope.used:
                 self.notes.append(f"{scope.name}: self.{attr} is built in __init__ but never used in forward; left out")
         if not chain:
@@ -605,7 +676,7 @@ def parse_python(text: str) -> ParsedAnswer:
                 items.append(("seq", name, reader.layers(value, top)))
             except _Refused as e:
                 errors.append(f"nn.Sequential {name or 'model'} refused: {e}")
-        elif isinstance(st, ast.Assign) and isinstance(st.targets[0], ast.Name):
+        elif isinstance(st, ast.Assign) and isinstance(st.targets[0], ast.Name) and _small(value):
             try:  # module-level constants (NUM_CLASSES = 10) for a module-level nn.Sequential
                 top.env[st.targets[0].id] = ast.Constant(reader.value(value, _Scope("")))
             except _Refused:

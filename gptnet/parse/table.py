@@ -71,7 +71,7 @@ def _name(cell: str) -> tuple[str, dict[str, Any], bool]:
     if k and k.group(1) == k.group(2):
         extra["kernel_size"] = int(k.group(1))
         text = _KERNEL_IN_NAME.sub("", text)
-    text = re.sub(r"\(.*?\)", "", text).strip(" -:")
+    text = re.sub(r"\([^()]*\)", "", text).strip(" -:")
     low = text.lower()
     if "depthwise" in low or "depth-wise" in low:
         return "Conv2d", extra, True
@@ -99,9 +99,12 @@ def parse_table(text: str) -> ParsedAnswer:
     if rows is None:
         raise ParseError("no markdown table in the answer")
     header, body = rows[0], [r for r in rows[1:] if any(c.strip() for c in r)]
-    if any(re.search(r"[A-Za-z_]\w*\(", c) for r in body for c in r):
+    if any(re.search(r"(?<!\w)[A-Za-z_]\w*\(", c) for r in body for c in r):  # a name starts a word
         raise ParseError("the table's cells hold calls: a layer list")
-    named = [sum(bool(lookup(_name(r[i])[0])) for r in body if i < len(r)) for i in range(len(header))]
+    named = [0] * len(header)  # per column, the cells that name an operator: each cell read once
+    for row in body:
+        for i, cell in enumerate(row[:len(header)]):
+            named[i] += bool(lookup(_name(cell)[0]))
     layer_col = max(range(len(header)), key=lambda i: named[i])
     if named[layer_col] < max(2, len(body) // 2):
         raise ParseError("no column of the table names layers")

@@ -7,6 +7,7 @@ from typing import Any
 
 from pydantic import BaseModel, ValidationError
 
+from ..untrusted import TooDeep, load_json
 from .graph import ModelSpec
 
 
@@ -41,7 +42,9 @@ def to_text(spec: ModelSpec) -> str:
 def from_text(text: str, like: ModelSpec) -> ModelSpec:
     """The edited spec; the task fields (input, classes) stay those of `like`."""
     try:
-        data = json.loads(text)
+        data = load_json(text)
+    except TooDeep as e:
+        raise EditError(f"the spec is {e}") from None
     except json.JSONDecodeError as e:
         bad = text.splitlines()[e.lineno - 1].strip() if e.lineno <= len(text.splitlines()) else ""
         raise EditError(f"line {e.lineno}, column {e.colno}: {e.msg}: {bad[:100]}") from None
