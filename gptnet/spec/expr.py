@@ -12,6 +12,7 @@ import ast
 import functools
 import math
 import operator
+import warnings
 
 from .. import limits
 from .grammar import EXPR_FUNCS, check_name
@@ -80,7 +81,9 @@ def parse_expr(text: str) -> ast.Expression:
     if len(text) > limits.MAX_EXPR_CHARS:
         raise ExprError(f"a size expression longer than {limits.MAX_EXPR_CHARS} characters")
     try:
-        tree = ast.parse(text, mode="eval")
+        with warnings.catch_warnings():  # an answer's "\}" would print a DeprecationWarning to the user
+            warnings.simplefilter("ignore")
+            tree = ast.parse(text, mode="eval")
     except (SyntaxError, ValueError, RecursionError, MemoryError):
         raise ExprError(f"not a size expression: {text[:80]!r}") from None
     if sum(1 for _ in ast.walk(tree)) > limits.MAX_EXPR_NODES:

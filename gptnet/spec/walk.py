@@ -110,6 +110,9 @@ def _out(steps: list[Step], shape: Shape) -> Shape:
 def run_node(node: Any, shape: Shape, modules: dict[str, ModuleSpec], costs: bool = True) -> Step:
     if isinstance(node, Layer):
         node.check_bounds()
+        missing = [f for f, v in node.sizes().items() if v is None and f in (node.channel_in, node.channel_out)]
+        if costs and missing:  # repairs fill these at the top level; a module's layers must give them
+            raise SpecError(f"{node.signature()} does not give {', '.join(missing)}")
         out = node.out_shape(shape)
         if any(d is not None and d <= 0 for d in out):
             raise SpecError(f"{node.signature()} on a {fmt_shape(shape)} input gives {fmt_shape(out)}: the feature "

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from ..spec.graph import ModelSpec, calls
 from ..spec.layers import SpecError
-from ..spec.walk import MissingArgs, run_node
+from ..spec.walk import MissingArgs, run_node, walk
 from .budget import check_budget
 from .channels import fix_channels
 from .context import Repair
@@ -30,11 +30,11 @@ def _layer_pass(r: Repair) -> tuple | None:
     shape = tuple(r.task.input)
     i = 0
     while i < len(r.layers):
-        for rule in LAYER_RULES:
-            rule(r, i, shape)
-        if any(f.severity == "error" for f in r.findings):
-            return None
-        try:
+        try:  # a rule reads the layer too (binding a module call): what it cannot apply is the same error
+            for rule in LAYER_RULES:
+                rule(r, i, shape)
+            if any(f.severity == "error" for f in r.findings):
+                return None
             shape = run_node(r.layers[i], shape, r.modules, costs=False).out
         except MissingArgs as e:
             r.add("missing-argument", i, str(e), r.layers[i].signature(), severity="error")
@@ -51,6 +51,16 @@ def _layer_pass(r: Repair) -> tuple | None:
     return shape
 
 
+def _costs(r: Repair) -> bool:
+    """Whether every layer, inside modules too, can be costed: each size a number within its bounds."""
+    try:
+        walk(r.model)
+    except SpecError as e:
+        r.add("invalid-layer", "model", str(e), severity="error")
+        return False
+    return True
+
+
 def validate(model: ModelSpec, task: Task) -> tuple[ModelSpec, list[Finding]]:
     """The repaired model and every finding. Errors among the findings mean the model is not usable yet."""
     model = model.model_copy(deep=True, update={"input": task.input, "num_classes": task.classes})
@@ -63,7 +73,7 @@ def validate(model: ModelSpec, task: Task) -> tuple[ModelSpec, list[Finding]]:
         elif (shape := _layer_pass(r)) is not None:
             fix_head(r, shape)
             # again: what the head changed flows on (a conv head's BatchNorm follows its new width)
-            if _layer_pass(r) is not None:
+            if _layer_pass(r) is not None and _costs(r):
                 for check in MODEL_CHECKS:
                     if any(f.severity == "error" for f in r.findings):
                         break
