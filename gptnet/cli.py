@@ -21,8 +21,8 @@ err = Console(stderr=True, highlight=False, soft_wrap=True)
 
 
 # optional imports -> the extra that installs them (pyproject.toml)
-EXTRAS = {"torchvision": "train", "matplotlib": "train", "sklearn": "train", "mlxtend": "train", "onnx": "export",
-          "onnxruntime": "export", "onnxscript": "export"}
+EXTRAS = {"torchvision": "train", "matplotlib": "train", "sklearn": "train", "mlxtend": "train", "PIL": "train",
+          "onnx": "export", "onnxruntime": "export", "onnxscript": "export"}
 
 
 def _friendly(fn):
@@ -70,8 +70,10 @@ def _group() -> None:
 def design(
     budget: str = typer.Option(..., help="parameter budget, an upper bound: 10M, 2.5M, 500K, 1200000"),
     target: str = typer.Option(..., help="target chip profile, e.g. sd855"),
-    classes: int = typer.Option(100, min=1, help="number of classes"),
-    input: str = typer.Option("3x32x32", "--input", help="input shape CxHxW"),
+    classes: Optional[int] = typer.Option(None, min=1, help="number of classes [100, or --data's]"),
+    input: Optional[str] = typer.Option(None, "--input", help="input shape CxHxW [3x32x32, or from --data's images]"),
+    data: Optional[Path] = typer.Option(None, "--data", help="a folder of your images, a subfolder per class: take "
+                                        "--classes and --input from it"),
     replay: Optional[Path] = typer.Option(None, help="answer every LLM request from this cassette"),
     record: Optional[Path] = typer.Option(None, help="talk to the live LLM and write the cassette here"),
     model: str = typer.Option("gpt-4o", help="LLM model name (live runs)"),
@@ -93,7 +95,7 @@ def design(
     """Ask the LLM for a model within budget for the target, repair it, and write model.py, spec.json,
     conversation.json and report.md."""
     _friendly(_design)(budget, target, classes, input, replay, record, model, base_url, out_dir, max_revisions,
-                       timeout, retries, yes, json_out, max_macs, fill, fit, max_latency, debug=debug)
+                       timeout, retries, yes, json_out, max_macs, fill, fit, max_latency, data, debug=debug)
 
 
 def _getkey() -> str:
@@ -121,8 +123,8 @@ def _review(designer, design, task):
 
 
 def _design(budget, target, classes, input, replay, record, model, base_url, out_dir, max_revisions, timeout,
-            retries, yes, json_out, max_macs, fill, fit, max_latency):
-    from .design import Options, make_task
+            retries, yes, json_out, max_macs, fill, fit, max_latency, data):
+    from .design import Options, from_data, make_task
     from .design import design as run
     from .errors import UsageError
     from .screen import show_design
@@ -133,7 +135,8 @@ def _design(budget, target, classes, input, replay, record, model, base_url, out
     opts = Options(budget=budget, target=target, classes=classes, input=input, replay=replay, record=record,
                    model=model, base_url=base_url, out=out_dir, max_revisions=max_revisions, timeout=timeout,
                    attempts=retries, yes=yes, max_macs=max_macs, fill=fill, fit=fit,
-                   max_latency=max_latency)
+                   max_latency=max_latency, data=data)
+    opts = from_data(opts, say=lambda s: err.print(s, markup=False))  # before make_task below needs its answers
     result, folder = run(opts, say=lambda s: err.print(s, markup=False), reviewer=None if yes else _review)
     if json_out:
         out.print_json(result.model_dump_json())
@@ -336,13 +339,16 @@ Lr = Annotated[Optional[float], typer.Option(min=0.0, help="initial SGD learning
 Stages = Annotated[Optional[str], typer.Option(help="epochs where lr decays, e.g. 150,180,210 [150,180,210]")]
 DecayRate = Annotated[Optional[float], typer.Option(help="lr multiplier at each stage [0.1]")]
 Wd = Annotated[Optional[float], typer.Option(min=0.0, help="weight decay [5e-4]")]
-DataName = Annotated[str, typer.Option("--data", help="cifar100, cifar10, mnist5k or digits")]
+DataName = Annotated[str, typer.Option("--data", help="cifar100, cifar10, mnist5k, digits, or a folder of your images "
+                                      "with a subfolder per class (PATH/train/ and PATH/val/, or split 80/20 here)")]
 DataDir = Annotated[Path, typer.Option(help="folder holding (or receiving) the CIFAR files")]
 Download = Annotated[bool, typer.Option("--download", help="download CIFAR when missing (needs the internet)")]
 Device = Annotated[str, typer.Option(help="auto, cpu, cuda or mps")]
 Seed = Annotated[int, typer.Option(help="seed for data order, augmentation and initialization")]
 Workers = Annotated[int, typer.Option(min=0, help="DataLoader worker processes")]
 Debug = Annotated[bool, typer.Option("--debug", help="show tracebacks")]
+RebuildHead = Annotated[bool, typer.Option("--rebuild-head", help="train a design made for another class count "
+                                           "than the image folder's with the folder's (build_model(num_classes=N))")]
 TrustEdits = Annotated[bool, typer.Option("--trust-edits", help="run a model.py that fails gptnet's verifier "
                                           "(your own hand edits); see gptnet verify")]
 
@@ -378,6 +384,7 @@ def train(
     download: Download = False, device: Device = "auto", seed: Seed = 0, workers: Workers = 0,
     out_dir: Optional[Path] = typer.Option(None, "--out", help="where checkpoints and metrics go [DIR/train]"),
     resume: bool = typer.Option(False, "--resume", help="continue from the checkpoint in the output folder"),
+    rebuild_head: RebuildHead = False,
     trust_edits: TrustEdits = False,
     debug: Debug = False,
 ) -> None:
@@ -389,7 +396,7 @@ def train(
         config = _train_config(epochs, batch_size, lr, lr_decay_stages, lr_decay_rate, wd, data, data_dir, download,
                                device, seed, workers)
         train_design(path, config, out_dir, resume, say=lambda s: err.print(s, markup=False),
-                     progress=sys.stderr.isatty(), trust_edits=trust_edits)
+                     terminal=sys.stderr.isatty(), trust_edits=trust_edits, rebuild_head=rebuild_head)
 
     _friendly(run)(debug=debug)
 
@@ -402,6 +409,7 @@ def compare(
     lr_decay_rate: DecayRate = None, wd: Wd = None, data: DataName = "cifar100", data_dir: DataDir = Path("data"),
     download: Download = False, device: Device = "auto", seed: Seed = 0, workers: Workers = 0,
     out_dir: Optional[Path] = typer.Option(None, "--out", help="where both runs go [DIR/compare-BASELINE]"),
+    rebuild_head: RebuildHead = False,
     trust_edits: TrustEdits = False,
     debug: Debug = False,
 ) -> None:
@@ -413,7 +421,8 @@ def compare(
         config = _train_config(epochs, batch_size, lr, lr_decay_stages, lr_decay_rate, wd, data, data_dir, download,
                                device, seed, workers)
         _, table = run_compare(path, config, baseline, out_dir, say=lambda s: err.print(s, markup=False),
-                               progress=sys.stderr.isatty(), trust_edits=trust_edits)
+                               terminal=sys.stderr.isatty(), trust_edits=trust_edits,
+                               rebuild_head=rebuild_head)
         out.print(table, markup=False)
 
     _friendly(run)(debug=debug)

@@ -9,7 +9,9 @@ from typing import Callable
 
 from .config import TrainConfig
 from .data import load_data
-from .runner import input_shape, load_builder, locate, resnet18_builder, run_training
+from ..output import check_writable
+from .runner import (design_classes, head_note, input_shape, load_builder, locate, model_name, resnet18_builder,
+                     run_training)
 
 BASELINES = {"resnet18": resnet18_builder}
 
@@ -35,8 +37,8 @@ def _counts(build, classes: int, channels: int) -> tuple[float, float]:
 
 
 def compare(path: Path, config: TrainConfig, baseline: str = "resnet18", out: Path | None = None,
-            say: Callable[[str], None] = print, progress: bool = True, trust_edits: bool = False,
-            ) -> tuple[list[Row], str]:
+            say: Callable[[str], None] = print, terminal: bool = True, trust_edits: bool = False,
+            rebuild_head: bool = False) -> tuple[list[Row], str]:
     if baseline not in BASELINES:
         from ..errors import UsageError
 
@@ -44,12 +46,20 @@ def compare(path: Path, config: TrainConfig, baseline: str = "resnet18", out: Pa
     folder, model_py = locate(path)
     out = Path(out) if out else folder / f"compare-{baseline}"
     shape = input_shape(folder)
-    classes = load_data(config.data, shape, config.data_dir, config.download).classes
+    design = design_classes(folder)
+    check_writable(out)
+    data = load_data(config.data, shape, config.data_dir, config.download, say, terminal,
+                     classes=None if rebuild_head else design)
+    head = head_note(design, data, config)
+    if head:
+        say(f"Note: {head}.")
     rows = []
-    for name, build in ((folder.name, load_builder(model_py, trust_edits)), (baseline, BASELINES[baseline]())):
+    # the design's row is named after its model (spec.json's name), its folder after the design's folder
+    for name, sub, build in ((model_name(folder), folder.name, load_builder(model_py, trust_edits)),
+                             (baseline, baseline, BASELINES[baseline]())):
         say(f"== {name} ==")
-        history, _ = run_training(build, shape, config, out / name, say=say, progress=progress)
-        gflops, params = _counts(build, classes, shape[0])
+        history, _ = run_training(build, data, config, out / sub, say=say, terminal=terminal)
+        gflops, params = _counts(build, data.classes, shape[0])
         last = history[-1]
         rows.append(Row(name, gflops, params, last.train_acc1, last.train_acc5, last.test_acc1, last.test_acc5,
                         sum(m.images_per_s for m in history) / len(history)))
@@ -64,6 +74,6 @@ def markdown(rows: list[Row], config: TrainConfig) -> str:
              "flops are thop's MACs at 1x3x224x224, as in the article; accuracies are of the last epoch.", "",
              "| model | flops (G) | params (M) | train acc1/5 | test acc1/5 | train images/s |",
              "| --- | ---: | ---: | --- | --- | ---: |"]
-    lines += [f"| {r.model} | {r.gflops_224:.2f} | {r.params_m:.2f} | {r.train_acc1:.2f}% / {r.train_acc5:.2f}% | "
+    lines += [f"| {r.model.replace('|', '\\|')} | {r.gflops_224:.2f} | {r.params_m:.2f} | {r.train_acc1:.2f}% / {r.train_acc5:.2f}% | "
               f"{r.test_acc1:.2f}% / {r.test_acc5:.2f}% | {r.images_per_s:.0f} |" for r in rows]
     return "\n".join(lines) + "\n"
