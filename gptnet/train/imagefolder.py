@@ -56,7 +56,7 @@ class ImageFolder:
 
 def looks_like_path(value: str) -> bool:
     """Whether a --data value names a folder rather than a built-in data set."""
-    return "/" in value or os.sep in value or Path(value).is_dir()
+    return bool(value) and ("/" in value or os.sep in value or Path(value).is_dir())
 
 
 def _visible(name: str) -> bool:
