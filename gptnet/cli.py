@@ -347,6 +347,8 @@ Device = Annotated[str, typer.Option(help="auto, cpu, cuda or mps")]
 Seed = Annotated[int, typer.Option(help="seed for data order, augmentation and initialization")]
 Workers = Annotated[int, typer.Option(min=0, help="DataLoader worker processes")]
 Debug = Annotated[bool, typer.Option("--debug", help="show tracebacks")]
+Flip = Annotated[bool, typer.Option("--flip/--no-flip", help="horizontal flips in augmentation (CIFAR, image "
+                                    "folders; --no-flip for digits or text, where a mirrored 2 is not a 2)")]
 RebuildHead = Annotated[bool, typer.Option("--rebuild-head", help="train a design made for another class count "
                                            "than the image folder's with the folder's (build_model(num_classes=N))")]
 TrustEdits = Annotated[bool, typer.Option("--trust-edits", help="run a model.py that fails gptnet's verifier "
@@ -354,7 +356,7 @@ TrustEdits = Annotated[bool, typer.Option("--trust-edits", help="run a model.py 
 
 
 def _train_config(epochs, batch_size, lr, lr_decay_stages, lr_decay_rate, wd, data, data_dir, download, device,
-                  seed, workers):
+                  seed, workers, flip):
     from importlib.util import find_spec
 
     from .errors import UsageError
@@ -371,7 +373,7 @@ def _train_config(epochs, batch_size, lr, lr_decay_stages, lr_decay_rate, wd, da
         if lr_decay_stages is not None:
             overrides["lr_decay_stages"] = parse_stages(lr_decay_stages)
         return TrainConfig().updated(**overrides, data=data, data_dir=str(data_dir), download=download,
-                                     device=device, seed=seed, workers=workers)
+                                     device=device, seed=seed, workers=workers, flip=flip)
     except ValueError as e:
         raise UsageError(str(e), "see gptnet train --help") from None
 
@@ -384,7 +386,7 @@ def train(
     download: Download = False, device: Device = "auto", seed: Seed = 0, workers: Workers = 0,
     out_dir: Optional[Path] = typer.Option(None, "--out", help="where checkpoints and metrics go [DIR/train]"),
     resume: bool = typer.Option(False, "--resume", help="continue from the checkpoint in the output folder"),
-    rebuild_head: RebuildHead = False,
+    flip: Flip = True, rebuild_head: RebuildHead = False,
     trust_edits: TrustEdits = False,
     debug: Debug = False,
 ) -> None:
@@ -394,7 +396,7 @@ def train(
         from .train.runner import train_design
 
         config = _train_config(epochs, batch_size, lr, lr_decay_stages, lr_decay_rate, wd, data, data_dir, download,
-                               device, seed, workers)
+                               device, seed, workers, flip)
         train_design(path, config, out_dir, resume, say=lambda s: err.print(s, markup=False),
                      terminal=sys.stderr.isatty(), trust_edits=trust_edits, rebuild_head=rebuild_head)
 
@@ -409,7 +411,7 @@ def compare(
     lr_decay_rate: DecayRate = None, wd: Wd = None, data: DataName = "cifar100", data_dir: DataDir = Path("data"),
     download: Download = False, device: Device = "auto", seed: Seed = 0, workers: Workers = 0,
     out_dir: Optional[Path] = typer.Option(None, "--out", help="where both runs go [DIR/compare-BASELINE]"),
-    rebuild_head: RebuildHead = False,
+    flip: Flip = True, rebuild_head: RebuildHead = False,
     trust_edits: TrustEdits = False,
     debug: Debug = False,
 ) -> None:
@@ -419,7 +421,7 @@ def compare(
         from .train.compare import compare as run_compare
 
         config = _train_config(epochs, batch_size, lr, lr_decay_stages, lr_decay_rate, wd, data, data_dir, download,
-                               device, seed, workers)
+                               device, seed, workers, flip)
         _, table = run_compare(path, config, baseline, out_dir, say=lambda s: err.print(s, markup=False),
                                terminal=sys.stderr.isatty(), trust_edits=trust_edits,
                                rebuild_head=rebuild_head)

@@ -118,6 +118,19 @@ def test_train_on_an_image_folder(layout: str, designed: tuple[Path, str], shape
     assert torch.load(design / "train" / "best.pt", weights_only=True)["classes"] == list(CLASSES)
 
 
+def test_folder_images_are_normalized_and_no_flip_turns_flips_off(shapes: Path) -> None:
+    from gptnet.train.data import load_data
+
+    for flip in (True, False):
+        data = load_data(str(shapes), (3, 16, 16), flip=flip)
+        assert data.train.flip is flip and data.about.endswith(" and horizontal flip" if flip else ", no flip")
+    train = torch.stack([data.train.base[i][0] for i in range(len(data.train))])  # before augmentation
+    assert tuple(train.shape) == (30, 3, 16, 16) and data.labels == CLASSES
+    # normalized per channel with the training set's own mean and std
+    assert torch.allclose(train.mean((0, 2, 3)), torch.zeros(3), atol=1e-5)
+    assert torch.allclose(train.std((0, 2, 3), correction=0), torch.ones(3), atol=1e-4)
+
+
 def test_resume_on_an_image_folder_equals_an_uninterrupted_run(designed: tuple[Path, str], shapes: Path,
                                                               tmp_path: Path) -> None:
     args = ["--data", str(shapes), "--batch-size", "8", "--lr-decay-stages", "2"]

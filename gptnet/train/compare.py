@@ -49,7 +49,7 @@ def compare(path: Path, config: TrainConfig, baseline: str = "resnet18", out: Pa
     design = design_classes(folder)
     check_writable(out)
     data = load_data(config.data, shape, config.data_dir, config.download, say, terminal,
-                     classes=None if rebuild_head else design)
+                     classes=None if rebuild_head else design, flip=config.flip)
     head = head_note(design, data, config)
     if head:
         say(f"Note: {head}.")

@@ -157,7 +157,7 @@ def _read_batches(folder: Path, names: list[str], key: str) -> tuple[torch.Tenso
     return torch.cat(xs), torch.cat(ys)
 
 
-def _cifar(name: str, root: str, download: bool, shape) -> Data:
+def _cifar(name: str, root: str, download: bool, shape, flip: bool) -> Data:
     sub, train_files, test_files, key = _CIFAR_FILES[name]
     folder = Path(root) / sub
     missing = [f for f in train_files + test_files if not (folder / f).is_file()]
@@ -180,8 +180,8 @@ def _cifar(name: str, root: str, download: bool, shape) -> Data:
     xtr, ytr = _read_batches(folder, train_files, key)
     xte, yte = _read_batches(folder, test_files, key)
     classes = 100 if name == "cifar100" else 10
-    return Data(Augmented(_Images(xtr, ytr, mean, std, (h, w)), flip=True), _Images(xte, yte, mean, std, (h, w)),
-                classes, True)
+    return Data(Augmented(_Images(xtr, ytr, mean, std, (h, w)), flip=flip), _Images(xte, yte, mean, std, (h, w)),
+                classes, flip)
 
 
 def _channel_stats(x: torch.Tensor) -> tuple[list[float], list[float]]:
@@ -212,7 +212,7 @@ def _decode(images, shape: tuple[int, int, int], bar: Progress) -> tuple[torch.T
 
 
 def _image_folder(value: str, shape, say: Callable[[str], None] | None, terminal: bool, classes: int | None,
-                  ) -> Data:
+                  flip: bool) -> Data:
     """A folder of class subfolders, decoded once and held in memory at the model's input size (decoding every
     image again each epoch would cost more than training a small model on it). With `classes`, a folder with
     another class count is refused before anything is decoded."""
@@ -242,24 +242,26 @@ def _image_folder(value: str, shape, say: Callable[[str], None] | None, terminal
     pad = max(1, min(h, w) // 8)  # CIFAR's 4 at 32x32, in proportion at other sizes
     names = textwrap.shorten(", ".join(folder.classes), 80, placeholder=" ...")
     about = f"image folder: {folder.layout}; classes {names}; scaled and centre-cropped to {h}x{w}, random crop " \
-            f"(padding {pad}) and horizontal flip"
-    return Data(Augmented(_Images(xtr, ytr, mean, std, (h, w)), flip=True, pad=pad),
-                _Images(xte, yte, mean, std, (h, w)), len(folder.classes), True, tuple(folder.classes), about)
+            f"(padding {pad}){' and horizontal flip' if flip else ', no flip'}"
+    return Data(Augmented(_Images(xtr, ytr, mean, std, (h, w)), flip=flip, pad=pad),
+                _Images(xte, yte, mean, std, (h, w)), len(folder.classes), flip, tuple(folder.classes), about)
 
 
 def load_data(name: str, shape: tuple[int, int, int], root: str = "data", download: bool = False,
-              say: Callable[[str], None] | None = None, terminal: bool = False, classes: int | None = None) -> Data:
-    """The data set `name`, or the image folder at that path: `say` and `terminal` show progress reading it, and
-    it must have `classes` classes when given (the built-in sets have theirs)."""
+              say: Callable[[str], None] | None = None, terminal: bool = False, classes: int | None = None,
+              flip: bool = True) -> Data:
+    """The data set `name`, or the image folder at that path: `say` and `terminal` show progress reading it, it
+    must have `classes` classes when given (the built-in sets have their own), and `flip` allows horizontal flips
+    (the digit sets never flip)."""
     from .imagefolder import looks_like_path
 
     if name not in NAMES:
         if looks_like_path(name):
-            return _image_folder(name, shape, say, terminal, classes)
+            return _image_folder(name, shape, say, terminal, classes, flip)
         raise UsageError(f"unknown data set {name!r}",
                          f"choose one of: {', '.join(NAMES)}, or give a folder of class subfolders")
     if say and Path(name).is_dir():
         say(f"note: --data {name} is the built-in data set; write ./{name} for the folder of that name")
     if name.startswith("cifar"):
-        return _cifar(name, root, download, shape)
+        return _cifar(name, root, download, shape, flip)
     return (_mnist5k if name == "mnist5k" else _digits)(shape)

@@ -130,7 +130,7 @@ def train_design(path: Path, config: TrainConfig, out: Path | None = None, resum
     check_writable(out)
     classes = design_classes(folder)
     data = load_data(config.data, input_shape(folder), config.data_dir, config.download, say, terminal,
-                     classes=None if rebuild_head else classes)
+                     classes=None if rebuild_head else classes, flip=config.flip)
     head = head_note(classes, data, config)
     if head:
         say(f"Note: {head}.")
