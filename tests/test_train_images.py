@@ -113,7 +113,7 @@ def test_train_on_an_image_folder(layout: str, designed: tuple[Path, str], shape
     assert [m["epoch"] for m in metrics(design / "train")] == [1, 2]
     report = (design / "report.md").read_text()
     assert f"- Data: {data} (image folder: {about};" in report
-    assert "- Classes by output index (all of them in `train/best.pt`): 0 circle, 1 square, 2 triangle." in report
+    assert "- Classes by output index (all of them in `train/best.pt`): 0: circle, 1: square, 2: triangle." in report
     assert "Classifier" not in report  # the design was made for this folder
     assert torch.load(design / "train" / "best.pt", weights_only=True)["classes"] == list(CLASSES)
 
@@ -290,3 +290,19 @@ def test_design_data_errors_are_one_line_and_need_no_torch(shapes: Path, tmp_pat
                        timeout=120)
     assert r.returncode == 0, r.stderr
     assert json.loads((tmp_path / "d" / "spec.json").read_text())["num_classes"] == 3
+
+
+def test_a_photo_stored_sideways_is_read_upright(tmp_path: Path) -> None:
+    """Phones store photos as the sensor saw them and an EXIF orientation saying how to turn them."""
+    from gptnet.train.imagefolder import decode, proposed_input, scan
+
+    stored = np.zeros((16, 32), dtype=np.uint8)
+    stored[:, :16] = 255  # left half white: shown turned 90 degrees clockwise (orientation 6), the top half
+    exif = Image.Exif()
+    exif[0x0112] = 6
+    for name in ("a", "b"):
+        (tmp_path / name).mkdir()
+        Image.fromarray(stored).save(tmp_path / name / "photo.jpg", exif=exif)
+    assert proposed_input(scan(tmp_path)) == ((1, 32, 16), (32, 16), 2)
+    upright = decode(tmp_path / "a" / "photo.jpg", 1, (32, 16)).astype(int)
+    assert upright[:14].min() > 200 and upright[18:].max() < 50

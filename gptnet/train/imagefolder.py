@@ -4,7 +4,8 @@ either split already (PATH/train/<class>/, PATH/val/<class>/) or not (PATH/<clas
 The images are untrusted input. Only files with an image extension are read, only by Pillow's decoders for those
 formats (a `.png` that is really PostScript is refused, never handed to Ghostscript), with Pillow's
 decompression-bomb limit kept and its warning treated as a refusal; hidden files (`.DS_Store`, macOS's `._x.jpg`)
-and symbolic links to folders are skipped. A file that does not read is one line naming it.
+are skipped, and links to folders inside a class folder are not followed. A file that does not read is one line
+naming it.
 
 No torch here: `gptnet design --data` uses it, and design never imports torch."""
 
@@ -46,6 +47,10 @@ class ImageFolder:
     classes: list[str]  # label i is classes[i]: the folder names, sorted
     train: ImageSet
     test: ImageSet | None  # None: not split already (see held_out())
+
+    @property
+    def files(self) -> list[Path]:
+        return self.train.files + (self.test.files if self.test else [])
 
     @property
     def layout(self) -> str:
@@ -104,9 +109,9 @@ def _header(path: Path) -> tuple[int, int, bool]:
 
     with _reading(path), open_image(path) as im:
         w, h = im.size
-        # phones store photos sideways with an EXIF orientation; JPEG has it in the header, others only after
-        # decoding, so only JPEG's is read here
-        if im.format == "JPEG" and im.getexif().get(0x0112) in (5, 6, 7, 8):
+        # phones store photos sideways with an EXIF orientation; JPEG (and MPO, its multi-picture form) has it in
+        # the header, other formats only after decoding, so only theirs is read here
+        if im.format in ("JPEG", "MPO") and im.getexif().get(0x0112) in (5, 6, 7, 8):
             w, h = h, w
         return h, w, Image.getmodebase(im.mode) == "L"
 
@@ -120,7 +125,8 @@ def decode(path: Path, channels: int, size: tuple[int, int]):
     h, w = size
     with _reading(path), open_image(path) as im:
         mode = "L" if channels == 1 else "RGB"
-        im.draft(mode, (w, h))  # JPEG decodes at 1/2, 1/4 or 1/8 scale when that is still large enough
+        side = max(w, h)  # large enough either way up, before the EXIF rotation
+        im.draft(mode, (side, side))  # JPEG decodes at 1/2, 1/4 or 1/8 scale when that is still large enough
         im = ImageOps.exif_transpose(im).convert(mode)
         return np.array(ImageOps.fit(im, (w, h), Image.Resampling.BILINEAR))  # a copy torch may write to
 
@@ -175,8 +181,7 @@ def proposed_input(folder: ImageFolder) -> tuple[tuple[int, int, int], tuple[int
     """The input a design for this folder takes (1 channel if every image is grayscale, else 3, at the most common
     image size scaled down to MAX_SIDE when larger), that most common size and how many images have it. Reads
     every image's header."""
-    files = folder.train.files + (folder.test.files if folder.test else [])
-    headers = [_header(p) for p in files]
+    headers = [_header(p) for p in folder.files]
     (h, w), count = Counter((h, w) for h, w, _ in headers).most_common(1)[0]
     scale = min(1.0, MAX_SIDE / max(h, w))
     channels = 1 if all(gray for _, _, gray in headers) else 3
@@ -193,8 +198,7 @@ def task_from_folder(root: Path, classes: int | None, input: str | None, say: Ca
     count = len(folder.classes)
     shape, (h, w), common = proposed_input(folder)
     proposed = "x".join(map(str, shape))
-    images = len(folder.train.files) + (len(folder.test.files) if folder.test else 0)
-    why = f"{common} of its {images} images are {h}x{w}" + (", scaled down" if (h, w) != shape[1:] else "") \
+    why = f"{common} of its {len(folder.files)} images are {h}x{w}" + (", scaled down" if (h, w) != shape[1:] else "") \
         + ("; all grayscale" if shape[0] == 1 else "")
     say(f"From {root}: {count} classes ({shorten(', '.join(folder.classes), 60, placeholder=' ...')}), input "
         f"{proposed} ({why}).")

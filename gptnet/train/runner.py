@@ -96,7 +96,7 @@ def training_section(history: list[EpochMetrics], config: TrainConfig, data: Dat
     last = history[-1]
     best = max(history, key=lambda m: m.test_acc1)
     rel = out.relative_to(folder) if out.is_relative_to(folder) else out
-    names = textwrap.shorten(", ".join(f"{i} {n}" for i, n in enumerate(data.labels)), 300, placeholder=" ...")
+    names = textwrap.shorten(", ".join(f"{i}: {n}" for i, n in enumerate(data.labels)), 300, placeholder=" ...")
     return "\n".join([
         "## Training", "",
         f"- Data: {config.data}{f' ({data.about})' if data.about else ''}; {last.epoch} epochs, batch "
