@@ -276,6 +276,7 @@ def test_torchrun_two_processes_train_and_only_rank_0_writes(tiny: Path, tmp_pat
     rows = metrics(design / "train")
     assert [m["epoch"] for m in rows] == [1, 2]
     assert r.stderr.count("epoch 1/2: train loss") == 1  # rank 1 prints nothing
+    assert r.stderr.count("Training on digits") == r.stderr.count("Done: best") == 1
     assert (design / "report.md").read_text().count("## Training") == 1
     # both ranks together trained on the whole set each epoch: the sampler splits it (padding one image to even
     # the halves), where two independent processes would have seen it twice

@@ -9,6 +9,7 @@ from typing import Callable
 
 from .config import TrainConfig
 from .data import load_data
+from .distributed import quiet_unless_main
 from ..output import check_writable
 from .runner import (design_classes, head_note, input_shape, load_builder, locate, model_name, resnet18_builder,
                      run_training)
@@ -43,6 +44,7 @@ def compare(path: Path, config: TrainConfig, baseline: str = "resnet18", out: Pa
         from ..errors import UsageError
 
         raise UsageError(f"unknown baseline {baseline!r}", f"choose one of: {', '.join(BASELINES)}")
+    say = quiet_unless_main(say)
     folder, model_py = locate(path)
     out = Path(out) if out else folder / f"compare-{baseline}"
     shape = input_shape(folder)

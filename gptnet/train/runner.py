@@ -18,6 +18,7 @@ from ..output import check_writable
 from ..verify import load_model, locate
 from .config import TrainConfig
 from .data import NAMES, Data, load_data
+from .distributed import quiet_unless_main
 from .trainer import EpochMetrics, Trainer
 
 
@@ -124,6 +125,7 @@ def add_to_report(folder: Path, section: str) -> None:
 def train_design(path: Path, config: TrainConfig, out: Path | None = None, resume: bool = False,
                  say: Callable[[str], None] = print, terminal: bool = True, trust_edits: bool = False,
                  rebuild_head: bool = False) -> list[EpochMetrics]:
+    say = quiet_unless_main(say)
     folder, model_py = locate(path)
     out = Path(out) if out else folder / "train"
     build = load_builder(model_py, trust_edits)
