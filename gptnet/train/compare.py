@@ -7,12 +7,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
-from .config import TrainConfig
-from .data import load_data
-from .distributed import quiet_unless_main
 from ..output import check_writable
-from .runner import (design_classes, head_note, input_shape, load_builder, locate, model_name, resnet18_builder,
-                     run_training)
+from .config import TrainConfig
+from .distributed import quiet_unless_main
+from .runner import design_data, input_shape, load_builder, locate, model_name, resnet18_builder, run_training
 
 BASELINES = {"resnet18": resnet18_builder}
 
@@ -48,13 +46,8 @@ def compare(path: Path, config: TrainConfig, baseline: str = "resnet18", out: Pa
     folder, model_py = locate(path)
     out = Path(out) if out else folder / f"compare-{baseline}"
     shape = input_shape(folder)
-    design = design_classes(folder)
     check_writable(out)
-    data = load_data(config.data, shape, config.data_dir, config.download, say, terminal,
-                     classes=None if rebuild_head else design, flip=config.flip)
-    head = head_note(design, data, config)
-    if head:
-        say(f"Note: {head}.")
+    data, _ = design_data(folder, config, say, terminal, rebuild_head)
     rows = []
     # the design's row is named after its model (spec.json's name), its folder after the design's folder
     for name, sub, build in ((model_name(folder), folder.name, load_builder(model_py, trust_edits)),

@@ -64,15 +64,21 @@ def resnet18_builder() -> Callable[[int], nn.Module]:
     return lambda classes: resnet18(num_classes=classes)
 
 
-def head_note(design: int, data: Data, config: TrainConfig) -> str:
-    """What the training does when the design was made for another class count than the data's ('' if nothing):
-    it builds the model for the data's. The built-in sets always did (the article's design has 100 classes,
-    mnist5k 10); an image folder needs --rebuild-head for it (load_data refuses it otherwise)."""
-    if design == data.classes:
-        return ""
-    return (f"the design has {design} classes, {config.data} has {data.classes}: training "
+def design_data(folder: Path, config: TrainConfig, say: Callable[[str], None], terminal: bool,
+                rebuild_head: bool) -> tuple[Data, str]:
+    """The data to train the design in `folder` on, and what the training does when the design was made for another
+    class count ('' when it was not): build the model for the data's. The built-in sets always did (the article's
+    design has 100 classes, mnist5k 10); an image folder is refused without --rebuild-head."""
+    classes = design_classes(folder)
+    data = load_data(config.data, input_shape(folder), config.data_dir, config.download, say, terminal,
+                     classes=None if rebuild_head else classes, flip=config.flip)
+    if classes == data.classes:
+        return data, ""
+    head = (f"the design has {classes} classes, {config.data} has {data.classes}: training "
             f"build_model(num_classes={data.classes}), whose classifier has {data.classes} outputs"
             + ("" if config.data in NAMES else " (--rebuild-head)"))
+    say(f"Note: {head}.")
+    return data, head
 
 
 def run_training(build: Callable[[int], nn.Module], data: Data, config: TrainConfig, out: Path,
@@ -130,12 +136,7 @@ def train_design(path: Path, config: TrainConfig, out: Path | None = None, resum
     out = Path(out) if out else folder / "train"
     build = load_builder(model_py, trust_edits)
     check_writable(out)
-    classes = design_classes(folder)
-    data = load_data(config.data, input_shape(folder), config.data_dir, config.download, say, terminal,
-                     classes=None if rebuild_head else classes, flip=config.flip)
-    head = head_note(classes, data, config)
-    if head:
-        say(f"Note: {head}.")
+    data, head = design_data(folder, config, say, terminal, rebuild_head)
     history, main = run_training(build, data, config, out, resume, say, terminal)
     if main:
         add_to_report(folder, training_section(history, config, data, head, out, folder))
