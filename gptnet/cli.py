@@ -21,8 +21,8 @@ err = Console(stderr=True, highlight=False, soft_wrap=True)
 
 
 # optional imports -> the extra that installs them (pyproject.toml)
-EXTRAS = {"torchvision": "train", "matplotlib": "train", "sklearn": "train", "mlxtend": "train", "onnx": "export",
-          "onnxruntime": "export", "onnxscript": "export"}
+EXTRAS = {"torchvision": "train", "matplotlib": "train", "sklearn": "train", "mlxtend": "train", "PIL": "train",
+          "onnx": "export", "onnxruntime": "export", "onnxscript": "export"}
 
 
 def _friendly(fn):
@@ -70,8 +70,10 @@ def _group() -> None:
 def design(
     budget: str = typer.Option(..., help="parameter budget, an upper bound: 10M, 2.5M, 500K, 1200000"),
     target: str = typer.Option(..., help="target chip profile, e.g. sd855"),
-    classes: int = typer.Option(100, min=1, help="number of classes"),
-    input: str = typer.Option("3x32x32", "--input", help="input shape CxHxW"),
+    classes: Optional[int] = typer.Option(None, min=1, help="number of classes [100, or --data's]"),
+    input: Optional[str] = typer.Option(None, "--input", help="input shape CxHxW [3x32x32, or from --data's images]"),
+    data: Optional[Path] = typer.Option(None, "--data", help="a folder of your images, a subfolder per class: take "
+                                        "--classes and --input from it"),
     replay: Optional[Path] = typer.Option(None, help="answer every LLM request from this cassette"),
     record: Optional[Path] = typer.Option(None, help="talk to the live LLM and write the cassette here"),
     model: str = typer.Option("gpt-4o", help="LLM model name (live runs)"),
@@ -93,7 +95,7 @@ def design(
     """Ask the LLM for a model within budget for the target, repair it, and write model.py, spec.json,
     conversation.json and report.md."""
     _friendly(_design)(budget, target, classes, input, replay, record, model, base_url, out_dir, max_revisions,
-                       timeout, retries, yes, json_out, max_macs, fill, fit, max_latency, debug=debug)
+                       timeout, retries, yes, json_out, max_macs, fill, fit, max_latency, data, debug=debug)
 
 
 def _getkey() -> str:
@@ -121,8 +123,8 @@ def _review(designer, design, task):
 
 
 def _design(budget, target, classes, input, replay, record, model, base_url, out_dir, max_revisions, timeout,
-            retries, yes, json_out, max_macs, fill, fit, max_latency):
-    from .design import Options, make_task
+            retries, yes, json_out, max_macs, fill, fit, max_latency, data):
+    from .design import Options, from_data, make_task
     from .design import design as run
     from .errors import UsageError
     from .screen import show_design
@@ -133,7 +135,8 @@ def _design(budget, target, classes, input, replay, record, model, base_url, out
     opts = Options(budget=budget, target=target, classes=classes, input=input, replay=replay, record=record,
                    model=model, base_url=base_url, out=out_dir, max_revisions=max_revisions, timeout=timeout,
                    attempts=retries, yes=yes, max_macs=max_macs, fill=fill, fit=fit,
-                   max_latency=max_latency)
+                   max_latency=max_latency, data=data)
+    opts = from_data(opts, say=lambda s: err.print(s, markup=False))  # before make_task below needs its answers
     result, folder = run(opts, say=lambda s: err.print(s, markup=False), reviewer=None if yes else _review)
     if json_out:
         out.print_json(result.model_dump_json())
@@ -336,19 +339,24 @@ Lr = Annotated[Optional[float], typer.Option(min=0.0, help="initial SGD learning
 Stages = Annotated[Optional[str], typer.Option(help="epochs where lr decays, e.g. 150,180,210 [150,180,210]")]
 DecayRate = Annotated[Optional[float], typer.Option(help="lr multiplier at each stage [0.1]")]
 Wd = Annotated[Optional[float], typer.Option(min=0.0, help="weight decay [5e-4]")]
-DataName = Annotated[str, typer.Option("--data", help="cifar100, cifar10, mnist5k or digits")]
+DataName = Annotated[str, typer.Option("--data", help="cifar100, cifar10, mnist5k, digits, or a folder of your images "
+                                      "with a subfolder per class (PATH/train/ and PATH/val/, or split 80/20 here)")]
 DataDir = Annotated[Path, typer.Option(help="folder holding (or receiving) the CIFAR files")]
 Download = Annotated[bool, typer.Option("--download", help="download CIFAR when missing (needs the internet)")]
 Device = Annotated[str, typer.Option(help="auto, cpu, cuda or mps")]
 Seed = Annotated[int, typer.Option(help="seed for data order, augmentation and initialization")]
 Workers = Annotated[int, typer.Option(min=0, help="DataLoader worker processes")]
 Debug = Annotated[bool, typer.Option("--debug", help="show tracebacks")]
+Flip = Annotated[bool, typer.Option("--flip/--no-flip", help="horizontal flips in augmentation (CIFAR, image "
+                                    "folders; --no-flip for digits or text, where a mirrored 2 is not a 2)")]
+RebuildHead = Annotated[bool, typer.Option("--rebuild-head", help="train a design made for another class count "
+                                           "than the image folder's with the folder's (build_model(num_classes=N))")]
 TrustEdits = Annotated[bool, typer.Option("--trust-edits", help="run a model.py that fails gptnet's verifier "
                                           "(your own hand edits); see gptnet verify")]
 
 
 def _train_config(epochs, batch_size, lr, lr_decay_stages, lr_decay_rate, wd, data, data_dir, download, device,
-                  seed, workers):
+                  seed, workers, flip):
     from importlib.util import find_spec
 
     from .errors import UsageError
@@ -365,7 +373,7 @@ def _train_config(epochs, batch_size, lr, lr_decay_stages, lr_decay_rate, wd, da
         if lr_decay_stages is not None:
             overrides["lr_decay_stages"] = parse_stages(lr_decay_stages)
         return TrainConfig().updated(**overrides, data=data, data_dir=str(data_dir), download=download,
-                                     device=device, seed=seed, workers=workers)
+                                     device=device, seed=seed, workers=workers, flip=flip)
     except ValueError as e:
         raise UsageError(str(e), "see gptnet train --help") from None
 
@@ -378,6 +386,7 @@ def train(
     download: Download = False, device: Device = "auto", seed: Seed = 0, workers: Workers = 0,
     out_dir: Optional[Path] = typer.Option(None, "--out", help="where checkpoints and metrics go [DIR/train]"),
     resume: bool = typer.Option(False, "--resume", help="continue from the checkpoint in the output folder"),
+    flip: Flip = True, rebuild_head: RebuildHead = False,
     trust_edits: TrustEdits = False,
     debug: Debug = False,
 ) -> None:
@@ -387,9 +396,9 @@ def train(
         from .train.runner import train_design
 
         config = _train_config(epochs, batch_size, lr, lr_decay_stages, lr_decay_rate, wd, data, data_dir, download,
-                               device, seed, workers)
+                               device, seed, workers, flip)
         train_design(path, config, out_dir, resume, say=lambda s: err.print(s, markup=False),
-                     progress=sys.stderr.isatty(), trust_edits=trust_edits)
+                     terminal=sys.stderr.isatty(), trust_edits=trust_edits, rebuild_head=rebuild_head)
 
     _friendly(run)(debug=debug)
 
@@ -402,6 +411,7 @@ def compare(
     lr_decay_rate: DecayRate = None, wd: Wd = None, data: DataName = "cifar100", data_dir: DataDir = Path("data"),
     download: Download = False, device: Device = "auto", seed: Seed = 0, workers: Workers = 0,
     out_dir: Optional[Path] = typer.Option(None, "--out", help="where both runs go [DIR/compare-BASELINE]"),
+    flip: Flip = True, rebuild_head: RebuildHead = False,
     trust_edits: TrustEdits = False,
     debug: Debug = False,
 ) -> None:
@@ -411,9 +421,10 @@ def compare(
         from .train.compare import compare as run_compare
 
         config = _train_config(epochs, batch_size, lr, lr_decay_stages, lr_decay_rate, wd, data, data_dir, download,
-                               device, seed, workers)
+                               device, seed, workers, flip)
         _, table = run_compare(path, config, baseline, out_dir, say=lambda s: err.print(s, markup=False),
-                               progress=sys.stderr.isatty(), trust_edits=trust_edits)
+                               terminal=sys.stderr.isatty(), trust_edits=trust_edits,
+                               rebuild_head=rebuild_head)
         out.print(table, markup=False)
 
     _friendly(run)(debug=debug)

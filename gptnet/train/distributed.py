@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass
+from typing import Callable
 
 import torch
 import torch.distributed as dist
@@ -40,6 +41,12 @@ class Dist:
     def close(self) -> None:
         if self.active and dist.is_initialized():
             dist.destroy_process_group()
+
+
+def quiet_unless_main(say: Callable[[str], None]) -> Callable[[str], None]:
+    """`say` in rank 0 (or a process alone), silence in the others, from the start: torchrun sets RANK before the
+    process group is set up."""
+    return say if int(os.environ.get("RANK", "0")) == 0 else (lambda s: None)
 
 
 def setup(device: torch.device) -> Dist:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import re
+import textwrap
 from pathlib import Path
 from typing import Callable
 
@@ -16,7 +17,8 @@ from ..errors import UsageError
 from ..output import check_writable
 from ..verify import load_model, locate
 from .config import TrainConfig
-from .data import load_data
+from .data import NAMES, Data, load_data
+from .distributed import quiet_unless_main
 from .trainer import EpochMetrics, Trainer
 
 
@@ -49,6 +51,12 @@ def design_classes(folder: Path) -> int:
     return classes if isinstance(classes, int) and 0 < classes <= limits.MAX_CHANNELS else 100
 
 
+def model_name(folder: Path) -> str:
+    """The design's model name (spec.json's `name`, e.g. CNN-GPT), or its folder's name when it has none."""
+    name = _spec_field(folder, "name", None)
+    return name.strip() if isinstance(name, str) and name.strip() else folder.name
+
+
 def resnet18_builder() -> Callable[[int], nn.Module]:
     """torchvision's ResNet-18, the article's baseline (it used timm's, the same network)."""
     from torchvision.models import resnet18
@@ -56,16 +64,32 @@ def resnet18_builder() -> Callable[[int], nn.Module]:
     return lambda classes: resnet18(num_classes=classes)
 
 
-def run_training(build: Callable[[int], nn.Module], shape: tuple[int, int, int], config: TrainConfig, out: Path,
-                 resume: bool = False, say: Callable[[str], None] = print, progress: bool = True,
+def design_data(folder: Path, config: TrainConfig, say: Callable[[str], None], terminal: bool,
+                rebuild_head: bool) -> tuple[Data, str]:
+    """The data to train the design in `folder` on, and what the training does when the design was made for another
+    class count ('' when it was not): build the model for the data's. The built-in sets always did (the article's
+    design has 100 classes, mnist5k 10); an image folder is refused without --rebuild-head."""
+    classes = design_classes(folder)
+    data = load_data(config.data, input_shape(folder), config.data_dir, config.download, say, terminal,
+                     classes=None if rebuild_head else classes, flip=config.flip)
+    if classes == data.classes:
+        return data, ""
+    head = (f"the design has {classes} classes, {config.data} has {data.classes}: training "
+            f"build_model(num_classes={data.classes}), whose classifier has {data.classes} outputs"
+            + ("" if config.data in NAMES else " (--rebuild-head)"))
+    say(f"Note: {head}.")
+    return data, head
+
+
+def run_training(build: Callable[[int], nn.Module], data: Data, config: TrainConfig, out: Path,
+                 resume: bool = False, say: Callable[[str], None] = print, terminal: bool = True,
                  ) -> tuple[list[EpochMetrics], bool]:
     """The epochs' metrics, and whether this process is the one that writes (rank 0, or the only one)."""
-    check_writable(out)
-    data = load_data(config.data, shape, config.data_dir, config.download)
-    say(f"Training on {config.data}: {len(data.train)} train / {len(data.test)} test images, {data.classes} classes, "
-        f"{config.epochs} epochs, batch {config.batch_size}, lr {config.lr} x{config.lr_decay_rate} at "
-        f"{config.lr_decay_stages or 'never'}, wd {config.wd}, {torch.get_num_threads()} CPU threads; writing to {out}")
-    trainer = Trainer(build, data, config, out, say=say, progress=progress)
+    say(f"Training on {config.data}{f' ({data.about})' if data.about else ''}: {len(data.train)} train / "
+        f"{len(data.test)} test images, {data.classes} classes, {config.epochs} epochs, batch {config.batch_size}, "
+        f"lr {config.lr} x{config.lr_decay_rate} at {config.lr_decay_stages or 'never'}, wd {config.wd}, "
+        f"{torch.get_num_threads()} CPU threads; writing to {out}")
+    trainer = Trainer(build, data, config, out, say=say, terminal=terminal)
     if resume:
         trainer.resume()
     history = trainer.fit()
@@ -74,14 +98,19 @@ def run_training(build: Callable[[int], nn.Module], shape: tuple[int, int, int],
     return history, trainer.dist.main
 
 
-def training_section(history: list[EpochMetrics], config: TrainConfig, out: Path, folder: Path) -> str:
+def training_section(history: list[EpochMetrics], config: TrainConfig, data: Data, head: str, out: Path,
+                     folder: Path) -> str:
     last = history[-1]
     best = max(history, key=lambda m: m.test_acc1)
     rel = out.relative_to(folder) if out.is_relative_to(folder) else out
+    names = textwrap.shorten(", ".join(f"{i}: {n}" for i, n in enumerate(data.labels)), 300, placeholder=" ...")
     return "\n".join([
         "## Training", "",
-        f"- Data: {config.data}; {last.epoch} epochs, batch {config.batch_size}, SGD lr {config.lr} (momentum "
-        f"{config.momentum}, x{config.lr_decay_rate} at epochs {config.lr_decay_stages}), weight decay {config.wd}.",
+        f"- Data: {config.data}{f' ({data.about})' if data.about else ''}; {last.epoch} epochs, batch "
+        f"{config.batch_size}, SGD lr {config.lr} (momentum {config.momentum}, x{config.lr_decay_rate} at epochs "
+        f"{config.lr_decay_stages}), weight decay {config.wd}.",
+        *([f"- Classifier: {head}."] if head else []),
+        *([f"- Classes by output index (all of them in `{rel}/best.pt`): {names}."] if data.labels else []),
         f"- Last epoch: train acc@1/5 {last.train_acc1:.2f}% / {last.train_acc5:.2f}%, test acc@1/5 "
         f"{last.test_acc1:.2f}% / {last.test_acc5:.2f}%, test loss {last.test_loss:.4f}.",
         f"- Best test acc@1: {best.test_acc1:.2f}% (epoch {best.epoch}, `{rel}/best.pt`).",
@@ -100,12 +129,15 @@ def add_to_report(folder: Path, section: str) -> None:
 
 
 def train_design(path: Path, config: TrainConfig, out: Path | None = None, resume: bool = False,
-                 say: Callable[[str], None] = print, progress: bool = True, trust_edits: bool = False,
-                 ) -> list[EpochMetrics]:
+                 say: Callable[[str], None] = print, terminal: bool = True, trust_edits: bool = False,
+                 rebuild_head: bool = False) -> list[EpochMetrics]:
+    say = quiet_unless_main(say)
     folder, model_py = locate(path)
     out = Path(out) if out else folder / "train"
     build = load_builder(model_py, trust_edits)
-    history, main = run_training(build, input_shape(folder), config, out, resume, say, progress)
+    check_writable(out)
+    data, head = design_data(folder, config, say, terminal, rebuild_head)
+    history, main = run_training(build, data, config, out, resume, say, terminal)
     if main:
-        add_to_report(folder, training_section(history, config, out, folder))
+        add_to_report(folder, training_section(history, config, data, head, out, folder))
     return history

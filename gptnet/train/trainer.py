@@ -23,6 +23,7 @@ from . import checkpoint
 from .config import TrainConfig
 from .data import Data
 from .distributed import Dist, setup
+from .progress import Progress
 
 
 @dataclass
@@ -70,8 +71,8 @@ def _topk(logits: torch.Tensor, y: torch.Tensor) -> tuple[int, int]:
 
 class Trainer:
     def __init__(self, build: Callable[[int], nn.Module], data: Data, config: TrainConfig, out: Path,
-                 say: Callable[[str], None] = print, progress: bool = True) -> None:
-        self.config, self.data, self.out, self.progress = config, data, Path(out), progress
+                 say: Callable[[str], None] = print, terminal: bool = True) -> None:
+        self.config, self.data, self.out, self.terminal = config, data, Path(out), terminal
         self.device = pick_device(config.device)
         self.dist: Dist = setup(self.device)
         if self.dist.active and self.device.type == "cuda":
@@ -146,7 +147,8 @@ class Trainer:
         self.net.train(train)
         sums = [0.0, 0.0, 0.0, 0.0]  # loss * n, top-1 hits, top-5 hits, n
         start = time.perf_counter()
-        bar = _Bar(label, len(loader), enabled=self.progress and self.dist.main)
+        bar = Progress(label, len(loader), "batches", terminal=self.terminal,
+                       say=self.say if self.dist.main else None)
         with bar, torch.set_grad_enabled(train):
             for x, y in loader:
                 x, y = x.to(self.device, non_blocking=True), y.to(self.device, non_blocking=True)
@@ -166,7 +168,7 @@ class Trainer:
                 top1, top5 = _topk(logits.float(), y)
                 n = len(y)
                 sums = [sums[0] + loss.item() * n, sums[1] + top1, sums[2] + top5, sums[3] + n]
-                bar.advance()
+                bar.advance(n)
         seconds = time.perf_counter() - start
         loss_sum, top1, top5, n, seconds = self.dist.sum([*sums, seconds], self.device)
         seconds /= self.dist.world
@@ -205,7 +207,8 @@ class Trainer:
             checkpoint.save(self.out / "last.pt", self._state())
             if improved:
                 checkpoint.save(self.out / "best.pt", {"model": self.model.state_dict(), "epoch": self.epoch,
-                                                       "test_acc1": te1, "config": asdict(self.config)})
+                                                       "test_acc1": te1, "config": asdict(self.config),
+                                                       "classes": list(self.data.labels)})
             self._write_metrics()
             from .plots import plot_curves
 
@@ -213,29 +216,3 @@ class Trainer:
         self.dist.barrier()
         self.say(f"{tag}: train loss {tr_loss:.4f} acc@1 {tr1:.2f}% acc@5 {tr5:.2f}% | test loss {te_loss:.4f} "
                  f"acc@1 {te1:.2f}% acc@5 {te5:.2f}% | lr {lr:g} | {m.seconds:.1f} s, {m.images_per_s:.0f} img/s")
-
-
-class _Bar:
-    """A rich progress bar for one phase of an epoch (only on rank 0, only when asked)."""
-
-    def __init__(self, label: str, total: int, enabled: bool) -> None:
-        self.enabled = enabled
-        if enabled:
-            from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeRemainingColumn
-
-            self.progress = Progress("[progress.description]{task.description}", BarColumn(), MofNCompleteColumn(),
-                                     TimeRemainingColumn(), transient=True)
-            self.task = self.progress.add_task(label, total=total)
-
-    def __enter__(self) -> "_Bar":
-        if self.enabled:
-            self.progress.start()
-        return self
-
-    def __exit__(self, *exc) -> None:
-        if self.enabled:
-            self.progress.stop()
-
-    def advance(self) -> None:
-        if self.enabled:
-            self.progress.advance(self.task)
