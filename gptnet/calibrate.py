@@ -150,7 +150,7 @@ def _synthetic_networks():
         yield plain(widths, dw=n % 3 != 1, res=n % 3 == 1), (3, size, size)
 
 
-def _composition(calibration: dict[str, list[float]]) -> list[float]:
+def _composition(calibration: dict[str, list[float]], repeats: int = REPEATS) -> list[float]:
     """measured = a x (sum of per-layer predictions) + b x (layers), fitted on the synthetic networks."""
     import numpy as np
 
@@ -162,7 +162,7 @@ def _composition(calibration: dict[str, list[float]]) -> list[float]:
         raw = sum(max(0.0, c[0] + c[1] * w.mflops + c[2] * w.mbytes)
                   for w in works for c in [calibration.get(w.kind, calibration["Activation"])])
         rows.append([raw, len(works)])
-        y.append(time_module(net.eval(), shape, repeats=30))
+        y.append(time_module(net.eval(), shape, repeats=repeats))
     X, y = np.array(rows), np.array(y)
     weight = 1 / y
     coef, *_ = np.linalg.lstsq(X * weight[:, None], y * weight, rcond=None)
@@ -184,7 +184,8 @@ def measure_peak_and_bandwidth() -> tuple[float, float]:
     return gflops, gbs
 
 
-def calibrate(out: Path | None = None, say: Callable[[str], None] = print) -> Path:
+def calibrate(out: Path | None = None, say: Callable[[str], None] = print, repeats: int = REPEATS) -> Path:
+    """Measure and write the host profile; fewer `repeats` per timing is faster and noisier."""
     import torch
 
     out = Path(out) if out else user_dir() / "host.json"
@@ -195,7 +196,7 @@ def calibrate(out: Path | None = None, say: Callable[[str], None] = print) -> Pa
     for n, (kind, make, shape) in enumerate(cases, 1):
         module = make()
         works = [w for w in work_from_torch(module, shape) if w.kind == kind]
-        ms = time_module(module, shape)
+        ms = time_module(module, shape, repeats)
         points.setdefault(kind, []).append((Work(index="0", layer=kind, kind=kind,
                                                  mflops=sum(w.mflops for w in works),
                                                  mbytes=sum(w.mbytes for w in works)), ms))
@@ -203,7 +204,7 @@ def calibrate(out: Path | None = None, say: Callable[[str], None] = print) -> Pa
             say(f"  {n}/{len(cases)}")
     calibration = {kind: _fit(p) for kind, p in points.items()}
     say("Measuring whole synthetic networks for how layers compose...")
-    calibration["_model"] = _composition(calibration)
+    calibration["_model"] = _composition(calibration, repeats)
     gflops, gbs = measure_peak_and_bandwidth()
     cpu = platform.processor() or platform.machine()
     source = f"measured by gptnet calibrate on {time.strftime('%Y-%m-%d')} with torch {torch.__version__}"

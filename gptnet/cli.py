@@ -245,6 +245,7 @@ def calibrate(
     from_published: Optional[str] = typer.Option(
         None, "--from-published", metavar="TARGET",
         help="instead of measuring here, fit TARGET's backends to the published latencies its profile lists"),
+    repeats: int = typer.Option(30, min=1, help="timed runs per measurement (fewer: faster, noisier)"),
     debug: Debug = False,
 ) -> None:
     """Measure this machine's layers with torch and write the `host` target profile."""
@@ -263,7 +264,7 @@ def calibrate(
             return
         from .calibrate import calibrate as run_calibrate
 
-        run_calibrate(out_path, say=lambda s: err.print(s, markup=False))
+        run_calibrate(out_path, say=lambda s: err.print(s, markup=False), repeats=repeats)
 
     _friendly(run)(debug=debug)
 

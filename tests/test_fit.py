@@ -64,7 +64,7 @@ def test_latency_budget_on_a_named_or_default_backend(suffix: str, backend: str,
 def test_a_latency_below_the_per_layer_floor_is_an_error(tmp_path: Path) -> None:
     r = run_cli("design", "--budget", "10M", "--target", "sd855", "--yes", "--max-latency", "0.05ms", cwd=tmp_path)
     assert r.returncode == 1
-    assert "exceed the budget of 0.05 ms; no scaling of the channel widths fits it" in r.stderr
+    assert "exceeds the budget of 0.05 ms; no scaling of the channel widths fits it" in r.stderr
 
 
 @pytest.mark.parametrize(("limit", "words"), [("fast", "invalid --max-latency"), ("1ms:npu", "no backend 'npu'")])

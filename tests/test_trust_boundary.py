@@ -135,11 +135,13 @@ def test_what_a_harmless_reading_keeps_is_inert(tmp_path: Path) -> None:
     assert "\x00" not in source and "\u202e" not in source and "\\" not in source.split('"""')[2]
     assert "self.forward =" not in (tmp_path / "layer-named-forward" / "model.py").read_text()
     assert "class EvilNet(nn.Module)" in (tmp_path / "model-named-like-its-module" / "model.py").read_text()
-    for case in ("docstring-payload", "layer-named-forward", "model-named-like-its-module"):
-        r = run_cli("train", case, "--data", "digits", "--epochs", "1", "--device", "cpu", cwd=tmp_path, timeout=600)
-        assert r.returncode == 0, r.stderr
-    r = run_cli("export", "docstring-payload", "--format", "onnx", cwd=tmp_path)
+    # training runs forward and backward through the renamed layer; export traces the model with the payload doc
+    r = run_cli("train", "layer-named-forward", "--data", "digits", "--epochs", "1", "--device", "cpu", cwd=tmp_path,
+                timeout=600)
     assert r.returncode == 0, r.stderr
+    for case in ("docstring-payload", "model-named-like-its-module"):
+        r = run_cli("export", case, "--format", "onnx", cwd=tmp_path)
+        assert r.returncode == 0, r.stderr
     assert not marker.exists()
 
 
