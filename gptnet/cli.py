@@ -157,7 +157,7 @@ def targets_list(ctx: typer.Context) -> None:
 
     for name in available():
         t = load_target(name)
-        backends = ", ".join(f"{k}: {b.title.split(':')[0]}" for k, b in t.backends.items())
+        backends = ", ".join(f"{k}: {b.runtime or b.processor or b.title.split(':')[0]}" for k, b in t.backends.items())
         out.print(f"{name:8} {t.title} ({backends})", markup=False)
 
 
@@ -179,14 +179,14 @@ def targets_show(name: str = typer.Argument(..., help="a target name, e.g. sd855
             out.print(f"  memory bandwidth: {t.memory_bandwidth.value} {t.memory_bandwidth.unit}"
                       f"  {cite(t.memory_bandwidth.source)}", markup=False)
         for key, b in t.backends.items():
-            out.print(f"  {key}: {b.title}; runs models in {b.precision}", markup=False)
+            out.print(f"  {key}: {b.label()}  ({b.title})", markup=False)
             for precision, f in b.peak_gflops.items():
                 value = "unknown" if f.value is None else f"{f.value:g} {f.unit}"
                 out.print(f"    peak {precision}: {value}  {cite(f.source)}", markup=False)
             out.print(f"    runs well: {', '.join(b.operators)}", markup=False)
             for op, why in b.slow.items():
                 out.print(f"    slow: {op}: {why}", markup=False)
-            out.print(f"    latency: {b.calibrated_from or b.estimated_by()}", markup=False)
+            out.print(f"    latency: {b.estimated_by()}", markup=False)
         out.print(f"  operators gptnet designs with: {', '.join(t.operators)}", markup=False)
         for note in t.notes:
             out.print(f"  note: {note}", markup=False)
@@ -195,8 +195,9 @@ def targets_show(name: str = typer.Argument(..., help="a target name, e.g. sd855
                       "the estimates):", markup=False)
         for m in t.measurements:
             scaled = f" (x{m.scale:g} for this chip's clocks: {m.adjusted_ms():.2f} ms)" if m.scale != 1 else ""
-            out.print(f"    {m.model} on {m.backend}: {m.ms:g} ms{scaled}, {m.role}; {m.runtime}; {m.device}  "
-                      f"{cite(m.source)}", markup=False)
+            size = f" at {m.input}x{m.input}" if m.input else ""
+            out.print(f"    {m.model}{size} on {m.backend}: {m.ms:g} ms{scaled}, {m.role}, {m.method}; {m.runtime}; "
+                      f"{m.device}  {cite(m.source)}", markup=False)
         if sources:
             out.print("  sources:", markup=False)
         for source, n in sources.items():
@@ -267,42 +268,71 @@ def calibrate(
 
 @app.command()
 def profile(
-    path: Path = typer.Argument(..., help="a design's output folder, or its model.py"),
+    path: str = typer.Argument(..., help="a design's output folder, any model.py with build_model(num_classes=...), "
+                               "or a torchvision model: torchvision:resnet18"),
     target: str = typer.Option("sd855", help="target profile; `host` after gptnet calibrate"),
-    backend: Optional[str] = typer.Option(None, help="backend [the target's default]"),
+    backend: Optional[str] = typer.Option(None, help="backend whose per-layer estimate is printed [the target's "
+                                          "default]"),
+    input: Optional[str] = typer.Option(None, "--input", help="input shape CxHxW [the design's; 3x224x224 for "
+                                        "torchvision]"),
+    classes: Optional[int] = typer.Option(None, min=1, help="classes [the design's; 1000 for torchvision]"),
     measure: bool = typer.Option(False, "--measure", help="also time the model on this machine (batch 1)"),
+    json_out: bool = typer.Option(False, "--json", help="print the estimates as JSON on stdout"),
     trust_edits: TrustEdits = False,
     debug: Debug = False,
 ) -> None:
-    """Predict a design's latency per layer on a target; with --measure, time it here too."""
+    """Estimate a model's latency on every backend of a target (runtime, threads, precision, and how each figure was
+    obtained), per layer on one; with --measure, time it here too."""
 
     def run():
+        import json
+
         from .errors import UsageError
-        from .latency import predict, works_for
+        from .latency import predict, work_from_torch, works_for
+        from .network import load_network
         from .targets import load_target
-        from .train.runner import design_classes, input_shape, load_builder, locate
 
         t = load_target(target)
         name = backend or t.default_backend
         if name not in t.backends:
             raise UsageError(f"{t.name} has no backend {name!r}", f"choose one of: {', '.join(t.backends)}")
-        folder, model_py = locate(path)
-        shape = input_shape(folder)
-        net = load_builder(model_py, trust_edits)(design_classes(folder)).eval()
-        est = predict(works_for(folder / "spec.json", net, shape), t, name)
+        n = load_network(path, input, classes, trust_edits)
+        try:
+            works = works_for(n.spec_json, n.net, n.shape) if n.spec_json else work_from_torch(n.net, n.shape)
+        except Exception as e:  # torch.fx cannot trace data-dependent control flow
+            raise UsageError(f"cannot trace {n.name} with torch.fx: {str(e).splitlines()[0]}",
+                             "profile a model whose forward has no data-dependent control flow") from None
+        everything = [predict(works, t, b) for b in t.backends]
+        est = next(e for e in everything if e.backend == name)
+        measured = None
+        if measure:
+            from .calibrate import time_module
+
+            measured = time_module(n.net, n.shape)
+        if json_out:
+            out.print_json(json.dumps({
+                "model": n.name, "input": list(n.shape), "target": t.name, "batch": 1,
+                "backends": [{"name": e.backend, "runtime": e.runtime, "processor": e.processor,
+                              "threads": e.threads, "precision": e.precision, "ms": e.total_ms,
+                              "estimated_by": e.estimated_by} for e in everything],
+                "layers": {"backend": name, "rows": [r.model_dump() for r in est.layers]},
+                "measured_here_ms": measured}))
+            return
         if est.total_ms is None:
             raise UsageError(f"{t.name}'s {name} has no published peak to estimate with", "name another backend")
         for row in est.layers:
             out.print(f"  {row.index:>4} {row.layer:40} {row.ms:9.4f} ms", markup=False)
-        how = "calibrated" if est.calibrated else "roofline, uncalibrated"
-        out.print(f"Predicted: {est.total_ms:.3f} ms on {t.name} {name} ({est.title}; {how}), batch 1, input "
-                  f"{'x'.join(map(str, shape))}", markup=False)
-        if measure:
-            from .calibrate import time_module
-
-            ms = time_module(net, shape)
-            out.print(f"Measured here: {ms:.3f} ms (lower quartile of 30 after warm-up); predicted/measured "
-                      f"{est.total_ms / ms:.2f}", markup=False)
+        shape = "x".join(map(str, n.shape))
+        out.print(f"Predicted: {est.total_ms:.3f} ms on {t.name} {name} ({t.backends[name].label()}; "
+                  f"{est.estimated_by}), batch 1, input {shape}", markup=False)
+        out.print(f"Every backend of the {t.title}, batch 1, input {shape}:", markup=False)
+        for e in everything:
+            ms = f"{e.total_ms:9.3f} ms" if e.total_ms is not None else "  unknown   "
+            out.print(f"  {e.backend:10} {ms}  {t.backends[e.backend].label()}; {t.backends[e.backend].how()}",
+                      markup=False)
+        if measured is not None:
+            out.print(f"Measured here: {measured:.3f} ms (lower quartile of 30 after warm-up); predicted/measured "
+                      f"{est.total_ms / measured:.2f}", markup=False)
 
     _friendly(run)(debug=debug)
 

@@ -17,7 +17,8 @@ def test_article_model_exports_and_matches(tmp_path: Path) -> None:
     model = onnx.load(str(design / "model.onnx"))
     assert max(o.version for o in model.opset_import if o.domain in ("", "ai.onnx")) >= 17
     assert "onnxruntime matches PyTorch" in r.stdout
-    assert "Conv x5 (DepthwiseConv2d): cpu: yes; gpu: yes; dsp: yes" in r.stdout
+    assert "Conv x5 (DepthwiseConv2d): cpu: yes; cpu4: yes; cpu4int8: yes; gpu: yes; dsp: yes; ncnn-cpu4: yes; " \
+           "ncnn-gpu: yes" in r.stdout
     assert "Gemm x1 (Linear)" in r.stdout
 
 
