@@ -22,7 +22,8 @@ err = Console(stderr=True, highlight=False, soft_wrap=True)
 
 # optional imports -> the extra that installs them (pyproject.toml)
 EXTRAS = {"torchvision": "train", "matplotlib": "train", "sklearn": "train", "mlxtend": "train", "onnx": "export",
-          "onnxruntime": "export", "onnxscript": "export"}
+          "onnxruntime": "export", "onnxscript": "export", "litert_torch": "tflite", "ai_edge_litert": "tflite",
+          "torchao": "tflite"}
 
 
 def _friendly(fn):
@@ -209,22 +210,34 @@ def targets_show(name: str = typer.Argument(..., help="a target name, e.g. sd855
 @app.command()
 def export(
     path: Path = typer.Argument(..., help="a design's output folder, or its model.py"),
-    format: str = typer.Option("onnx", "--format", help="onnx"),
+    format: str = typer.Option("onnx", "--format", help="onnx, or tflite (LiteRT, the runtime phones run)"),
     target: str = typer.Option("sd855", help="the target whose backends judge each operator"),
     opset: int = typer.Option(17, help="ONNX opset, 17 or newer"),
+    int8: bool = typer.Option(False, "--int8", help="tflite: post-training int8 quantization from training images, "
+                              "written as model_int8.tflite"),
+    data: Optional[str] = typer.Option(None, "--data", help="--int8: the data set of the calibration and test images "
+                                       "[the checkpoint's, else mnist5k]: cifar100, cifar10, mnist5k or digits"),
+    data_dir: Path = typer.Option(Path("data"), help="--int8: folder holding the CIFAR files"),
     trust_edits: TrustEdits = False,
     debug: Debug = False,
 ) -> None:
-    """Export model.py to ONNX, check it against PyTorch with onnxruntime, and judge each operator for the target."""
+    """Export model.py to ONNX or LiteRT (.tflite), check it against PyTorch with the format's own runtime, and judge
+    each operator for the target's backends."""
 
     def run():
         from .errors import UsageError
-        from .export import TOLERANCE, export_onnx
         from .targets import load_target
 
-        if format != "onnx":
-            raise UsageError(f"unknown export format {format!r}", "use --format onnx")
+        if format not in ("onnx", "tflite"):
+            raise UsageError(f"unknown export format {format!r}", "use --format onnx or --format tflite")
+        if int8 and format != "tflite":
+            raise UsageError("--int8 quantizes LiteRT models only", "add --format tflite")
         t = load_target(target)
+        if format == "tflite":
+            _export_tflite(path, t, int8, data, data_dir, trust_edits)
+            return
+        from .export import TOLERANCE, export_onnx
+
         onnx_path, verdicts, diff = export_onnx(path, t, opset, trust_edits=trust_edits)
         out.print(f"Wrote {onnx_path} (opset {opset}); onnxruntime matches PyTorch: max |difference| {diff:.1e} "
                   f"(tolerance {TOLERANCE})", markup=False)
@@ -235,6 +248,32 @@ def export(
             out.print(f"  {v.onnx_op} x{v.count} ({v.target_op or 'not in the profile'}): {judged}", markup=False)
 
     _friendly(run)(debug=debug)
+
+
+def _export_tflite(path, t, int8, data, data_dir, trust_edits) -> None:
+    from .litert import DELEGATES, TOLERANCE, export_tflite
+
+    r = export_tflite(path, t, int8, data, str(data_dir), trust_edits)
+    out.print(f"Wrote {r.path} ({r.precision}, {r.size_bytes / 1e6:.1f} MB; weights {r.weights})", markup=False)
+    if r.max_diff is not None:
+        out.print(f"LiteRT matches PyTorch: max |difference| {r.max_diff:.1e} on 4 random inputs (tolerance "
+                  f"{TOLERANCE})", markup=False)
+    if r.agreement is not None:
+        out.print(f"LiteRT int8 and PyTorch fp32 agree on the top-1 class of {100 * r.agreement:.1f}% of {r.images} "
+                  f"{r.data} test images", markup=False)
+    if r.accuracy_int8 is not None:
+        drop = 100 * (r.accuracy_fp32 - r.accuracy_int8)
+        out.print(f"Test accuracy on them: PyTorch fp32 {100 * r.accuracy_fp32:.2f}%, LiteRT int8 "
+                  f"{100 * r.accuracy_int8:.2f}% (drop {drop:.2f} points)", markup=False)
+    elif int8:
+        out.print("No accuracy drop to report: no trained checkpoint (train/best.pt) for these labels", markup=False)
+    cpu = [k for k, b in t.backends.items() if b.delegate == "cpu"]
+    out.print(f"Operators of the converted graph on the {t.title}'s LiteRT backends "
+              f"(the CPU ones, {', '.join(cpu) or 'none'}, run all of them):", markup=False)
+    users = {d: ", ".join(k for k, b in t.backends.items() if b.delegate == d) for d in DELEGATES}
+    for p in r.operators:
+        judged = "; ".join(f"{DELEGATES[d]} ({users[d]}): {v}" for d, v in p.delegates.items())
+        out.print(f"  {p.op} x{p.count}" + (f": {judged}" if judged else ""), markup=False)
 
 
 @app.command()
@@ -333,6 +372,28 @@ def profile(
         if measured is not None:
             out.print(f"Measured here: {measured:.3f} ms (lower quartile of 30 after warm-up); predicted/measured "
                       f"{est.total_ms / measured:.2f}", markup=False)
+
+    _friendly(run)(debug=debug)
+
+
+@app.command()
+def bench(
+    path: Path = typer.Argument(..., help="a .tflite model, e.g. from gptnet export DIR --format tflite"),
+    threads: int = typer.Option(1, min=1, help="CPU threads for LiteRT"),
+    runs: int = typer.Option(50, min=1, help="timed runs after 5 warm-up runs"),
+    debug: Debug = False,
+) -> None:
+    """Run a LiteRT model on this machine's CPU (XNNPACK) and print the median of timed runs, batch 1."""
+
+    def run():
+        import platform
+
+        from .litert import bench as run_bench
+
+        r = run_bench(path, threads, runs)
+        out.print(f"{r.path}: median {r.median_ms:.3f} ms, min {r.min_ms:.3f} ms over {r.runs} runs; LiteRT CPU "
+                  f"(XNNPACK), {r.threads} thread{'s' * (r.threads != 1)}, input {'x'.join(map(str, r.input))} "
+                  f"{r.dtype}, on this machine ({platform.machine()}, not a phone)", markup=False)
 
     _friendly(run)(debug=debug)
 
