@@ -86,31 +86,24 @@ class Bench(BaseModel):
 @contextlib.contextmanager
 def _quiet() -> Iterator[None]:
     """LiteRT and its converter log from C++ straight to the process's stdout and stderr (absl start-up lines, the
-    XNNPACK banner, progress bars): send both descriptors to a file for the block, shown only when the block fails
-    and GPTNET_DEBUG_LITERT is set."""
+    XNNPACK banner, progress bars): point both descriptors at a scratch file for the block. A failure still
+    reaches the user, as the exception the block raises."""
     import sys
 
     sys.stdout.flush()
     sys.stderr.flush()
     saved = [os.dup(1), os.dup(2)]
-    failed = False
     with tempfile.TemporaryFile() as log:
         os.dup2(log.fileno(), 1)
         os.dup2(log.fileno(), 2)
         try:
             yield
-        except BaseException:
-            failed = True
-            raise
         finally:
             sys.stdout.flush()
             sys.stderr.flush()
             for fd, saved_fd in ((1, saved[0]), (2, saved[1])):
                 os.dup2(saved_fd, fd)
                 os.close(saved_fd)
-            if failed and os.environ.get("GPTNET_DEBUG_LITERT"):
-                log.seek(0)
-                sys.stderr.write(log.read().decode(errors="replace"))
 
 
 def _litert_torch():
