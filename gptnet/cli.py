@@ -22,7 +22,8 @@ err = Console(stderr=True, highlight=False, soft_wrap=True)
 
 # optional imports -> the extra that installs them (pyproject.toml)
 EXTRAS = {"torchvision": "train", "matplotlib": "train", "sklearn": "train", "mlxtend": "train", "PIL": "train",
-          "onnx": "export", "onnxruntime": "export", "onnxscript": "export"}
+          "onnx": "export", "onnxruntime": "export", "onnxscript": "export", "litert_torch": "tflite",
+          "ai_edge_litert": "tflite", "torchao": "tflite"}
 
 
 def _friendly(fn):
@@ -160,7 +161,7 @@ def targets_list(ctx: typer.Context) -> None:
 
     for name in available():
         t = load_target(name)
-        backends = ", ".join(f"{k}: {b.title.split(':')[0]}" for k, b in t.backends.items())
+        backends = ", ".join(f"{k}: {b.runtime or b.processor or b.title.split(':')[0]}" for k, b in t.backends.items())
         out.print(f"{name:8} {t.title} ({backends})", markup=False)
 
 
@@ -182,14 +183,14 @@ def targets_show(name: str = typer.Argument(..., help="a target name, e.g. sd855
             out.print(f"  memory bandwidth: {t.memory_bandwidth.value} {t.memory_bandwidth.unit}"
                       f"  {cite(t.memory_bandwidth.source)}", markup=False)
         for key, b in t.backends.items():
-            out.print(f"  {key}: {b.title}; runs models in {b.precision}", markup=False)
+            out.print(f"  {key}: {b.label()}  ({b.title})", markup=False)
             for precision, f in b.peak_gflops.items():
                 value = "unknown" if f.value is None else f"{f.value:g} {f.unit}"
                 out.print(f"    peak {precision}: {value}  {cite(f.source)}", markup=False)
             out.print(f"    runs well: {', '.join(b.operators)}", markup=False)
             for op, why in b.slow.items():
                 out.print(f"    slow: {op}: {why}", markup=False)
-            out.print(f"    latency: {b.calibrated_from or b.estimated_by()}", markup=False)
+            out.print(f"    latency: {b.estimated_by()}", markup=False)
         out.print(f"  operators gptnet designs with: {', '.join(t.operators)}", markup=False)
         for note in t.notes:
             out.print(f"  note: {note}", markup=False)
@@ -198,8 +199,9 @@ def targets_show(name: str = typer.Argument(..., help="a target name, e.g. sd855
                       "the estimates):", markup=False)
         for m in t.measurements:
             scaled = f" (x{m.scale:g} for this chip's clocks: {m.adjusted_ms():.2f} ms)" if m.scale != 1 else ""
-            out.print(f"    {m.model} on {m.backend}: {m.ms:g} ms{scaled}, {m.role}; {m.runtime}; {m.device}  "
-                      f"{cite(m.source)}", markup=False)
+            size = f" at {m.input}x{m.input}" if m.input else ""
+            out.print(f"    {m.model}{size} on {m.backend}: {m.ms:g} ms{scaled}, {m.role}, {m.method}; {m.runtime}; "
+                      f"{m.device}  {cite(m.source)}", markup=False)
         if sources:
             out.print("  sources:", markup=False)
         for source, n in sources.items():
@@ -211,22 +213,34 @@ def targets_show(name: str = typer.Argument(..., help="a target name, e.g. sd855
 @app.command()
 def export(
     path: Path = typer.Argument(..., help="a design's output folder, or its model.py"),
-    format: str = typer.Option("onnx", "--format", help="onnx"),
+    format: str = typer.Option("onnx", "--format", help="onnx, or tflite (LiteRT, the runtime phones run)"),
     target: str = typer.Option("sd855", help="the target whose backends judge each operator"),
     opset: int = typer.Option(17, help="ONNX opset, 17 or newer"),
+    int8: bool = typer.Option(False, "--int8", help="tflite: post-training int8 quantization from training images, "
+                              "written as model_int8.tflite"),
+    data: Optional[str] = typer.Option(None, "--data", help="--int8: the data set of the calibration and test images "
+                                       "[the checkpoint's, else mnist5k]: cifar100, cifar10, mnist5k or digits"),
+    data_dir: Path = typer.Option(Path("data"), help="--int8: folder holding the CIFAR files"),
     trust_edits: TrustEdits = False,
     debug: Debug = False,
 ) -> None:
-    """Export model.py to ONNX, check it against PyTorch with onnxruntime, and judge each operator for the target."""
+    """Export model.py to ONNX or LiteRT (.tflite), check it against PyTorch with the format's own runtime, and judge
+    each operator for the target's backends."""
 
     def run():
         from .errors import UsageError
-        from .export import TOLERANCE, export_onnx
         from .targets import load_target
 
-        if format != "onnx":
-            raise UsageError(f"unknown export format {format!r}", "use --format onnx")
+        if format not in ("onnx", "tflite"):
+            raise UsageError(f"unknown export format {format!r}", "use --format onnx or --format tflite")
+        if int8 and format != "tflite":
+            raise UsageError("--int8 quantizes LiteRT models only", "add --format tflite")
         t = load_target(target)
+        if format == "tflite":
+            _export_tflite(path, t, int8, data, data_dir, trust_edits)
+            return
+        from .export import TOLERANCE, export_onnx
+
         onnx_path, verdicts, diff = export_onnx(path, t, opset, trust_edits=trust_edits)
         out.print(f"Wrote {onnx_path} (opset {opset}); onnxruntime matches PyTorch: max |difference| {diff:.1e} "
                   f"(tolerance {TOLERANCE})", markup=False)
@@ -237,6 +251,32 @@ def export(
             out.print(f"  {v.onnx_op} x{v.count} ({v.target_op or 'not in the profile'}): {judged}", markup=False)
 
     _friendly(run)(debug=debug)
+
+
+def _export_tflite(path, t, int8, data, data_dir, trust_edits) -> None:
+    from .litert import DELEGATES, TOLERANCE, export_tflite
+
+    r = export_tflite(path, t, int8, data, str(data_dir), trust_edits)
+    out.print(f"Wrote {r.path} ({r.precision}, {r.size_bytes / 1e6:.1f} MB; weights {r.weights})", markup=False)
+    if r.max_diff is not None:
+        out.print(f"LiteRT matches PyTorch: max |difference| {r.max_diff:.1e} on 4 random inputs (tolerance "
+                  f"{TOLERANCE})", markup=False)
+    if r.agreement is not None:
+        out.print(f"LiteRT int8 and PyTorch fp32 agree on the top-1 class of {100 * r.agreement:.1f}% of {r.images} "
+                  f"{r.data} test images", markup=False)
+    if r.accuracy_int8 is not None:
+        drop = 100 * (r.accuracy_fp32 - r.accuracy_int8)
+        out.print(f"Test accuracy on them: PyTorch fp32 {100 * r.accuracy_fp32:.2f}%, LiteRT int8 "
+                  f"{100 * r.accuracy_int8:.2f}% (drop {drop:.2f} points)", markup=False)
+    elif int8:
+        out.print("No accuracy drop to report: no trained checkpoint (train/best.pt) for these labels", markup=False)
+    cpu = [k for k, b in t.backends.items() if b.delegate == "cpu"]
+    out.print(f"Operators of the converted graph on the {t.title}'s LiteRT backends "
+              f"(the CPU ones, {', '.join(cpu) or 'none'}, run all of them):", markup=False)
+    users = {d: ", ".join(k for k, b in t.backends.items() if b.delegate == d) for d in DELEGATES}
+    for p in r.operators:
+        judged = "; ".join(f"{DELEGATES[d]} ({users[d]}): {v}" for d, v in p.delegates.items())
+        out.print(f"  {p.op} x{p.count}" + (f": {judged}" if judged else ""), markup=False)
 
 
 @app.command()
@@ -271,42 +311,93 @@ def calibrate(
 
 @app.command()
 def profile(
-    path: Path = typer.Argument(..., help="a design's output folder, or its model.py"),
+    path: str = typer.Argument(..., help="a design's output folder, any model.py with build_model(num_classes=...), "
+                               "or a torchvision model: torchvision:resnet18"),
     target: str = typer.Option("sd855", help="target profile; `host` after gptnet calibrate"),
-    backend: Optional[str] = typer.Option(None, help="backend [the target's default]"),
+    backend: Optional[str] = typer.Option(None, help="backend whose per-layer estimate is printed [the target's "
+                                          "default]"),
+    input: Optional[str] = typer.Option(None, "--input", help="input shape CxHxW [the design's; 3x224x224 for "
+                                        "torchvision]"),
+    classes: Optional[int] = typer.Option(None, min=1, help="classes [the design's; 1000 for torchvision]"),
     measure: bool = typer.Option(False, "--measure", help="also time the model on this machine (batch 1)"),
+    json_out: bool = typer.Option(False, "--json", help="print the estimates as JSON on stdout"),
     trust_edits: TrustEdits = False,
     debug: Debug = False,
 ) -> None:
-    """Predict a design's latency per layer on a target; with --measure, time it here too."""
+    """Estimate a model's latency on every backend of a target (runtime, threads, precision, and how each figure was
+    obtained), per layer on one; with --measure, time it here too."""
 
     def run():
+        import json
+
         from .errors import UsageError
-        from .latency import predict, works_for
+        from .latency import predict, work_from_torch, works_for
+        from .network import load_network
         from .targets import load_target
-        from .train.runner import design_classes, input_shape, load_builder, locate
 
         t = load_target(target)
         name = backend or t.default_backend
         if name not in t.backends:
             raise UsageError(f"{t.name} has no backend {name!r}", f"choose one of: {', '.join(t.backends)}")
-        folder, model_py = locate(path)
-        shape = input_shape(folder)
-        net = load_builder(model_py, trust_edits)(design_classes(folder)).eval()
-        est = predict(works_for(folder / "spec.json", net, shape), t, name)
+        n = load_network(path, input, classes, trust_edits)
+        try:
+            works = works_for(n.spec_json, n.net, n.shape) if n.spec_json else work_from_torch(n.net, n.shape)
+        except Exception as e:  # torch.fx cannot trace data-dependent control flow
+            raise UsageError(f"cannot trace {n.name} with torch.fx: {str(e).splitlines()[0]}",
+                             "profile a model whose forward has no data-dependent control flow") from None
+        everything = [predict(works, t, b) for b in t.backends]
+        est = next(e for e in everything if e.backend == name)
+        measured = None
+        if measure:
+            from .calibrate import time_module
+
+            measured = time_module(n.net, n.shape)
+        if json_out:
+            out.print_json(json.dumps({
+                "model": n.name, "input": list(n.shape), "target": t.name, "batch": 1,
+                "backends": [{"name": e.backend, "runtime": e.runtime, "processor": e.processor,
+                              "threads": e.threads, "precision": e.precision, "ms": e.total_ms,
+                              "estimated_by": e.estimated_by} for e in everything],
+                "layers": {"backend": name, "rows": [r.model_dump() for r in est.layers]},
+                "measured_here_ms": measured}))
+            return
         if est.total_ms is None:
             raise UsageError(f"{t.name}'s {name} has no published peak to estimate with", "name another backend")
         for row in est.layers:
             out.print(f"  {row.index:>4} {row.layer:40} {row.ms:9.4f} ms", markup=False)
-        how = "calibrated" if est.calibrated else "roofline, uncalibrated"
-        out.print(f"Predicted: {est.total_ms:.3f} ms on {t.name} {name} ({est.title}; {how}), batch 1, input "
-                  f"{'x'.join(map(str, shape))}", markup=False)
-        if measure:
-            from .calibrate import time_module
+        shape = "x".join(map(str, n.shape))
+        out.print(f"Predicted: {est.total_ms:.3f} ms on {t.name} {name} ({t.backends[name].label()}; "
+                  f"{est.estimated_by}), batch 1, input {shape}", markup=False)
+        out.print(f"Every backend of the {t.title}, batch 1, input {shape}:", markup=False)
+        for e in everything:
+            ms = f"{e.total_ms:9.3f} ms" if e.total_ms is not None else "  unknown   "
+            out.print(f"  {e.backend:10} {ms}  {t.backends[e.backend].label()}; {t.backends[e.backend].how()}",
+                      markup=False)
+        if measured is not None:
+            out.print(f"Measured here: {measured:.3f} ms (lower quartile of 30 after warm-up); predicted/measured "
+                      f"{est.total_ms / measured:.2f}", markup=False)
 
-            ms = time_module(net, shape)
-            out.print(f"Measured here: {ms:.3f} ms (lower quartile of 30 after warm-up); predicted/measured "
-                      f"{est.total_ms / ms:.2f}", markup=False)
+    _friendly(run)(debug=debug)
+
+
+@app.command()
+def bench(
+    path: Path = typer.Argument(..., help="a .tflite model, e.g. from gptnet export DIR --format tflite"),
+    threads: int = typer.Option(1, min=1, help="CPU threads for LiteRT"),
+    runs: int = typer.Option(50, min=1, help="timed runs after 5 warm-up runs"),
+    debug: Debug = False,
+) -> None:
+    """Run a LiteRT model on this machine's CPU (XNNPACK) and print the median of timed runs, batch 1."""
+
+    def run():
+        import platform
+
+        from .litert import bench as run_bench
+
+        r = run_bench(path, threads, runs)
+        out.print(f"{r.path}: median {r.median_ms:.3f} ms, min {r.min_ms:.3f} ms over {r.runs} runs; LiteRT CPU "
+                  f"(XNNPACK), {r.threads} thread{'s' * (r.threads != 1)}, input {'x'.join(map(str, r.input))} "
+                  f"{r.dtype}, on this machine ({platform.machine()}, not a phone)", markup=False)
 
     _friendly(run)(debug=debug)
 

@@ -79,7 +79,8 @@ def make_task(opts: Options) -> Task:
     latency, backend = parse_latency(opts.max_latency) if opts.max_latency else (None, None)
     if backend and backend not in target.backends:
         raise UsageError(f"{target.name} has no backend {backend!r}", f"choose one of: {', '.join(target.backends)}")
-    if latency and target.backends[backend or target.default_backend].peak() is None:
+    chosen = target.backends[backend or target.default_backend]
+    if latency and chosen.derived is None and not chosen.fit and chosen.peak() is None:
         raise UsageError(f"no latency estimate for {target.name}'s {backend or target.default_backend}: no published "
                          "peak", "name another backend, e.g. --max-latency 15ms:cpu")
     return Task(budget=parse_count(opts.budget), classes=classes,

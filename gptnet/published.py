@@ -1,38 +1,39 @@
 """A target's cost model fitted to published latencies of well-known networks, and the comparison of its
 estimates with those publications.
 
-A roofline from spec-sheet peaks misses what phone runtimes do (Winograd 3x3 convs, fp16 arithmetic, fused
-BatchNorm and activations, a fixed cost per dispatched layer), by 2-4x on the Snapdragon 855. So a target whose
-profile lists published measurements (`measurements`, role "fit") gets, per backend, a rate per kind of work fitted
-to them: ms per MFLOP of kxk, 1x1 and depthwise convs, ms per MB of Linear weights (batch 1 reads each weight
-once), and ms per dispatched layer. BatchNorm and activations cost nothing: mobile runtimes fuse them into the conv
-before. Measurements with role "held-out" come from the same runtime and device but stay out of the fit, so their
-ratios test it; "cross-check" ones come from other runtimes, to show how far runtimes differ on the same chip."""
+A roofline from spec-sheet peaks misses what phone runtimes do (how fast their kernels are for each kind of layer,
+fused BatchNorm and activations, a fixed cost per launched kernel), by 2-6x on the Snapdragon 855. So a backend
+whose measurements (role "fit") come from one runtime on the chip gets the kernel-level model of gptnet.latency
+fitted to them: ms per launched kernel, per MFLOP of kxk convolution, of 1x1 convolution and Linear (plain GEMMs)
+and of depthwise convolution, and per MB moved, non-negative and minimizing relative error. Five rates, one physical
+meaning each, so that ten or twenty networks constrain them and networks outside the fit are estimated about as
+well as those in it (the leave-one-network-out error says how well, and is kept with the fit). A backend with only a
+handful of latencies (another thread count or precision of the same runtime) is derived from a fitted one instead,
+and only its speedup over it is fitted.
+
+Measurements with role "held-out" come from the same runtime and device but stay out of the fit, so their ratios
+test it; "cross-check" ones come from other runtimes or versions, to show how far those differ on the same chip."""
 
 from __future__ import annotations
 
+import math
+import statistics
 from functools import lru_cache
 
 from pydantic import BaseModel
 
 from .errors import UsageError
-from .latency import Work, predict, work_from_torch
-from .targets import Measurement, Target
+from .latency import Work, kernels, predict, work_from_torch
+from .targets import Figure, KernelFit, Measurement, Target
 
-UNKNOWNS = ("ms/MFLOP Conv2d", "ms/MFLOP Conv1x1", "ms/MFLOP DepthwiseConv2d", "ms/MB Linear", "ms/layer")
-# kind -> (column of its MFLOP rate, column of its MB rate, dispatched as a layer of its own)
-TERMS: dict[str, tuple[int | None, int | None, bool]] = {
-    "Conv2d": (0, None, True), "GroupConv2d": (0, None, True), "Conv1x1": (1, None, True),
-    "DepthwiseConv2d": (2, None, True), "Linear": (None, 3, True),
-    "Add": (None, None, True), "Concat": (None, None, True), "Pool": (None, None, True), "Copy": (None, None, True),
-}
-FUSED = ("BatchNorm2d", "Activation", "Free")
+RATES = ("kernel", "conv", "conv1x1", "depthwise", "mb")  # ms per launch, per MFLOP of each class, per MB
 
 
 class Comparison(BaseModel):
     model: str
     backend: str
     role: str
+    method: str
     runtime: str
     device: str
     published_ms: float
@@ -48,64 +49,144 @@ class Comparison(BaseModel):
 
 
 @lru_cache(maxsize=None)
-def reference_works(name: str) -> tuple[Work, ...]:
+def reference_works(name: str, size: int | None = None) -> tuple[Work, ...]:
     from .reference_models import build
 
-    model, shape = build(name)
+    model, shape = build(name, size)
     return tuple(work_from_torch(model, shape))
 
 
+def works_of(m: Measurement) -> list[Work]:
+    return list(reference_works(m.model, m.input))
+
+
 def features(works) -> list[float]:
-    row = [0.0] * len(UNKNOWNS)
-    for w in works:
-        flop_col, mb_col, dispatched = TERMS.get(w.kind, (None, None, False))
-        if flop_col is not None:
-            row[flop_col] += w.mflops
-        if mb_col is not None:
-            row[mb_col] += w.mbytes
-        row[-1] += dispatched
-    return row
+    """The network's totals the rates multiply: kernels launched, MFLOP per kernel class, MB moved."""
+    row = dict.fromkeys(RATES, 0.0)
+    for w, launched in zip(works, kernels(works)):
+        if launched is None:
+            continue
+        row["kernel"] += 1
+        row["mb"] += w.mbytes
+        if launched in row:
+            row[launched] += w.mflops
+    return [row[r] for r in RATES]
 
 
-def to_calibration(coef: list[float]) -> dict[str, list[float]]:
-    """The fitted rates in the per-kind form latency.predict reads: ms = c0 + c1 x MFLOP + c2 x MB."""
-    per_layer = coef[-1]
-    table = {kind: [per_layer if dispatched else 0.0, coef[f] if f is not None else 0.0,
-                    coef[m] if m is not None else 0.0] for kind, (f, m, dispatched) in TERMS.items()}
-    table.update({kind: [0.0, 0.0, 0.0] for kind in FUSED})
-    table["_model"] = [1.0, 0.0]
-    return {k: [round(v, 6) for v in c] for k, c in table.items()}
-
-
-def fit_backend(measurements: list[Measurement]) -> dict[str, list[float]]:
+def _solve(measurements: list[Measurement]) -> dict[str, float]:
     from .calibrate import nonneg_lstsq
 
-    X = [features(reference_works(m.model)) for m in measurements]
-    return to_calibration(nonneg_lstsq(X, [m.adjusted_ms() for m in measurements]))
+    coef = nonneg_lstsq([features(works_of(m)) for m in measurements], [m.adjusted_ms() for m in measurements])
+    return {r: round(c, 8) for r, c in zip(RATES, coef)}
+
+
+def _estimate(rates: dict[str, float], m: Measurement) -> float:
+    return sum(rates[r] * x for r, x in zip(RATES, features(works_of(m))))
+
+
+def leave_one_out(measurements: list[Measurement]) -> list[float]:
+    """estimate / published of each measurement, with the rates fitted to all the others (each network left out
+    once: one network's measurements on one backend are one point)."""
+    return [_estimate(_solve(measurements[:i] + measurements[i + 1:]), m) / m.adjusted_ms()
+            for i, m in enumerate(measurements)]
+
+
+def spearman(a: list[float], b: list[float]) -> float:
+    """Rank correlation (no ties expected among latencies)."""
+    def ranks(xs):
+        order = sorted(range(len(xs)), key=xs.__getitem__)
+        r = [0] * len(xs)
+        for rank, i in enumerate(order):
+            r[i] = rank
+        return r
+
+    ra, rb = ranks(a), ranks(b)
+    n = len(a)
+    return 1 - 6 * sum((x - y) ** 2 for x, y in zip(ra, rb)) / (n * (n * n - 1))
+
+
+def fit_backend(measurements: list[Measurement]) -> KernelFit:
+    """The rates fitted to all the measurements, with their leave-one-out errors (given more measurements than
+    rates, so that each leave-one-out fit is still determined)."""
+    errors = [abs(r - 1) for r in leave_one_out(measurements)] if len(measurements) > len(RATES) else []
+    return KernelFit(rates=_solve(measurements), points=len(measurements), fitted_to=_conditions(measurements),
+                     loo_median=round(statistics.median(errors), 4) if errors else None,
+                     loo_worst=round(max(errors), 4) if errors else None)
+
+
+def _geomean(xs: list[float]) -> float:
+    return math.exp(statistics.fmean(math.log(x) for x in xs))
+
+
+def _speedups(target: Target, backend: str, measurements: list[Measurement]) -> list[float]:
+    """base estimate / published for each measurement of a backend derived from another of the same target."""
+    base = target.backends[backend].derived.base.split("/")[1]
+    return [predict(works_of(m), target, base).total_ms / m.adjusted_ms() for m in measurements]
+
+
+def fit_speedup(target: Target, backend: str, measurements: list[Measurement]) -> Figure:
+    """A derived backend's speedup over its base, fitted to its own few measurements: the geometric mean of base
+    estimate / published (one rate instead of five, for data too thin to fit the kernel model itself)."""
+    ratios = _speedups(target, backend, measurements)
+    loo = [abs(r / _geomean(ratios[:i] + ratios[i + 1:]) - 1) for i, r in enumerate(ratios)]
+    return Figure(value=round(_geomean(ratios), 4), unit="x", source=(
+        f"fitted to {len(measurements)} published latencies ({_conditions(measurements)}); leave-one-out error "
+        f"median {100 * statistics.median(loo):.0f}%, worst {100 * max(loo):.0f}%"))
+
+
+def loo_ratios(target: Target, backend: str) -> list[tuple[Measurement, float]]:
+    """Each "fit" measurement of a fitted backend with its estimate / published when it is left out of the fit:
+    the kernel model refitted to the others, or the derived backend's speedup refitted to the others."""
+    points = [m for m in target.measurements if m.backend == backend and m.role == "fit"]
+    b = target.backends[backend]
+    if b.derived and b.derived.base.startswith(f"{target.name}/"):
+        ratios = _speedups(target, backend, points)
+        return [(m, r / _geomean(ratios[:i] + ratios[i + 1:])) for i, (m, r) in enumerate(zip(points, ratios))]
+    return list(zip(points, leave_one_out(points)))
+
+
+def _conditions(measurements: list[Measurement]) -> str:
+    """Where a fit's latencies come from, in a few words: runtime, measured or predicted, device."""
+    return "; ".join(sorted({f"{m.runtime}, {m.method} on a {m.device}" for m in measurements}))
 
 
 def fit_published(target: Target) -> Target:
-    """The target with each backend that has "fit" measurements calibrated to them."""
+    """The target with each backend that has "fit" measurements fitted to them: the kernel model where the backend
+    stands alone, the speedup over its base where it is derived from another backend of the same target (fitted
+    after that base)."""
     if not any(m.role == "fit" for m in target.measurements):
         raise UsageError(f"{target.name} lists no published measurements to fit (role \"fit\")",
                          "add some to its profile's `measurements`, or run gptnet calibrate on the machine itself")
-    fitted = dict(target.backends)
-    for name, backend in target.backends.items():
-        points = [m for m in target.measurements if m.backend == name and m.role == "fit"]
-        if not points:
-            continue
-        models = ", ".join(m.model for m in points)
-        sources = sorted({f"{m.runtime} on {m.device}" for m in points})
-        fitted[name] = backend.model_copy(update={
-            "calibration": fit_backend(points),
-            "calibrated_from": f"gptnet calibrate --from-published {target.name}: {len(points)} published "
-                               f"latencies ({'; '.join(sources)}) of {models}"})
-    return target.model_copy(update={"backends": fitted})
+    points = {name: [m for m in target.measurements if m.backend == name and m.role == "fit"]
+              for name in target.backends}
+    todo = [name for name in target.backends if points[name]]
+
+    def waits(name: str) -> bool:  # derived from a backend of this target not fitted yet
+        derived = target.backends[name].derived
+        return derived is not None and derived.base in {f"{target.name}/{n}" for n in todo}
+
+    while todo:
+        name = next((n for n in todo if not waits(n)), None)
+        if name is None:
+            raise UsageError(f"{target.name}'s derived backends {', '.join(todo)} refer to each other",
+                             "derive each from a backend fitted on its own")
+        todo.remove(name)
+        b = target.backends[name]
+        if b.derived and b.derived.base.startswith(f"{target.name}/"):
+            update = {"derived": b.derived.model_copy(update={"speedup": fit_speedup(target, name, points[name])})}
+        else:
+            update = {"fit": fit_backend(points[name])}
+        b = b.model_copy(update=update)
+        # calibrated_from: what `gptnet calibrate --from-published` reports per backend
+        b = b.model_copy(update={"calibrated_from": f"gptnet calibrate --from-published {target.name}: "
+                                                    f"{b.estimated_by()}"})
+        target = target.model_copy(update={"backends": {**target.backends, name: b}})
+    return target
 
 
-def with_calibration(target: Target, backend: str, calibration: dict[str, list[float]]) -> Target:
-    """The target with one backend's calibration replaced ({} for the uncalibrated roofline)."""
-    b = target.backends[backend].model_copy(update={"calibration": calibration})
+def roofline(target: Target, backend: str) -> Target:
+    """The target with one backend stripped to its spec-sheet roofline (no fit, calibration or derivation)."""
+    b = target.backends[backend].model_copy(update={"calibration": {}, "fit": None, "derived": None})
     return target.model_copy(update={"backends": {**target.backends, backend: b}})
 
 
@@ -113,11 +194,22 @@ def compare(target: Target) -> list[Comparison]:
     """Each published measurement beside the profile's estimate and the uncalibrated roofline's."""
     rows = []
     for m in target.measurements:
-        works = list(reference_works(m.model))
-        roofline = predict(works, with_calibration(target, m.backend, {}), m.backend)
+        works = works_of(m)
+        bare = predict(works, roofline(target, m.backend), m.backend)
         est = predict(works, target, m.backend)
         rows.append(Comparison(
-            model=m.model, backend=m.backend, role=m.role, runtime=m.runtime, device=m.device, published_ms=m.ms,
-            adjusted_ms=m.adjusted_ms(), roofline_ms=roofline.total_ms,
-            estimate_ms=est.total_ms, calibrated=est.calibrated, source=m.source))
+            model=m.model if m.input is None else f"{m.model}@{m.input}", backend=m.backend, role=m.role,
+            method=m.method, runtime=m.runtime, device=m.device, published_ms=m.ms, adjusted_ms=m.adjusted_ms(),
+            roofline_ms=bare.total_ms, estimate_ms=est.total_ms, calibrated=est.calibrated, source=m.source))
     return rows
+
+
+def summary(ratios: list[float]) -> tuple[float, float]:
+    """(median, worst) of |ratio - 1|."""
+    off = [abs(r - 1) for r in ratios]
+    return statistics.median(off), max(off)
+
+
+def geometric_off(ratios: list[float]) -> float:
+    """The median factor the ratios are off by, either way (2.0 for 0.5 or 2.0)."""
+    return math.exp(statistics.median(abs(math.log(r)) for r in ratios))

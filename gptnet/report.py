@@ -31,12 +31,12 @@ def totals_line(design: Design, task: Task) -> str:
 
 
 def latency_line(design: Design, task: Task) -> str:
-    """Each backend's estimate, and how it was made: fitted to measurements (published ones on the chip, or this
-    machine's) or a roofline from spec-sheet peaks."""
+    """Each backend's estimate, the runtime, threads and precision it is for, and how it was made: fitted to
+    published measurements, scaled from a sibling chip's fit, calibrated on this machine, or a roofline."""
 
     backends = task.target.backends
-    parts = [f"{k} {v:.2f} ms ({backends[k].estimated_by()})" if v is not None else f"{k} unknown (no published peak)"
-             for k, v in design.latency_ms.items()]
+    parts = [f"{k} {v:.2f} ms ({backends[k].label()}; {backends[k].how()})" if v is not None
+             else f"{k} unknown ({backends[k].label()}; no published peak)" for k, v in design.latency_ms.items()]
     return f"{', '.join(parts)} on the {task.target.name}, batch 1"
 
 

@@ -50,7 +50,7 @@ def parse_input(text: str) -> tuple[int, int, int]:
 
 def parse_latency(text: str) -> tuple[float, str | None]:
     """`15ms` -> (15.0, None); `15ms:gpu` -> (15.0, "gpu"); `0.5s` -> (500.0, None)."""
-    m = re.match(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s)?\s*(?::\s*([a-z]+))?\s*$", str(text), re.IGNORECASE)
+    m = re.match(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s)?\s*(?::\s*([a-z][a-z0-9_-]*))?\s*$", str(text), re.IGNORECASE)
     if not m or float(m.group(1)) <= 0:
         raise UsageError(f"invalid --max-latency {text!r}", "write milliseconds, optionally with a backend: 15ms, "
                          "15ms:gpu")

@@ -1,13 +1,15 @@
-"""ONNX export: opset 17 or newer, outputs equal to PyTorch's within 1e-4 by onnxruntime, a verdict per operator."""
+"""ONNX export: opset 17 or newer, outputs equal to PyTorch's within 1e-4 by onnxruntime, a verdict per operator; and
+the export requests that are usage errors, ONNX or LiteRT (tests/test_litert.py exports LiteRT)."""
 
 from __future__ import annotations
 
+import os
 import shutil
 from pathlib import Path
 
 import onnx
 
-from conftest import CASSETTES, ROOT, run_cli
+from conftest import CASSETTES, ROOT, clean_env, run_cli
 
 
 def test_article_model_exports_and_matches(tmp_path: Path) -> None:
@@ -17,7 +19,8 @@ def test_article_model_exports_and_matches(tmp_path: Path) -> None:
     model = onnx.load(str(design / "model.onnx"))
     assert max(o.version for o in model.opset_import if o.domain in ("", "ai.onnx")) >= 17
     assert "onnxruntime matches PyTorch" in r.stdout
-    assert "Conv x5 (DepthwiseConv2d): cpu: yes; gpu: yes; dsp: yes" in r.stdout
+    assert "Conv x5 (DepthwiseConv2d): cpu: yes; cpu4: yes; cpu4int8: yes; gpu: yes; dsp: yes; ncnn-cpu4: yes; " \
+           "ncnn-gpu: yes" in r.stdout
     assert "Gemm x1 (Linear)" in r.stdout
 
 
@@ -31,8 +34,27 @@ def test_residual_design_exports_with_add_and_clip(tmp_path: Path) -> None:
 
 
 def test_bad_export_requests_are_usage_errors(tmp_path: Path) -> None:
-    for args, words in ((["--format", "tflite"], "unknown export format"), (["--opset", "11"], "too old"),
-                        (["--target", "x"], "unknown target")):
+    for args, words in ((["--format", "coreml"], "unknown export format"), (["--opset", "11"], "too old"),
+                        (["--target", "x"], "unknown target"), (["--int8"], "--int8 quantizes LiteRT models only")):
         r = run_cli("export", str(ROOT / "generated" / "cnn_gpt"), *args, cwd=tmp_path)
         assert r.returncode == 2 and words in r.stderr, r.stderr
     assert not (ROOT / "generated" / "cnn_gpt" / "model.onnx").exists()
+
+
+def test_tflite_without_the_extra_names_it(tmp_path: Path) -> None:
+    # litert-torch and ai-edge-litert made unimportable, as in an install without the [tflite] extra
+    (tmp_path / "sitecustomize.py").write_text(
+        "import sys\n"
+        "class Block:\n"
+        "    def find_spec(self, name, path=None, target=None):\n"
+        "        if name.split('.')[0] in ('litert_torch', 'ai_edge_litert'):\n"
+        "            raise ModuleNotFoundError(f'No module named {name!r}', name=name)\n"
+        "sys.meta_path.insert(0, Block())\n")
+    design = Path(shutil.copytree(ROOT / "generated" / "cnn_gpt", tmp_path / "cnn_gpt"))
+    env = clean_env(PYTHONPATH=os.pathsep.join([str(tmp_path), str(ROOT)]))
+    for args in (["export", str(design), "--format", "tflite"], ["bench", str(tmp_path / "m.tflite")]):
+        (tmp_path / "m.tflite").write_bytes(b"")
+        r = run_cli(*args, cwd=tmp_path, env=env)
+        assert r.returncode == 2 and "Traceback" not in r.stderr, r.stderr
+        assert "this command needs" in r.stderr and 'pip install -e ".[tflite]"' in r.stderr
+    assert not (design / "model.tflite").exists()

@@ -1,0 +1,46 @@
+"""The network `gptnet profile` estimates: a design folder, any model.py with `build_model(num_classes=...)`, or a
+torchvision model by name (`torchvision:resnet18`). A model.py is imported only through gptnet's verifier
+(gptnet.verify.load_model, via train.runner.load_builder); a torchvision model is built with random weights."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from .errors import UsageError
+
+TORCHVISION = "torchvision:"
+
+
+@dataclass
+class Network:
+    name: str
+    net: object  # the torch module, in eval mode
+    shape: tuple[int, int, int]
+    spec_json: Path | None  # a design's spec.json, whose layer names and numbering profile keeps
+
+
+def load_network(source: str, input: str | None = None, classes: int | None = None, trust_edits: bool = False,
+                 ) -> Network:
+    """`input` (CxHxW) and `classes` override a design's own; a torchvision model defaults to 3x224x224 and 1000."""
+    from .units import parse_input
+
+    shape = parse_input(input) if input else None
+    if source.startswith(TORCHVISION):
+        import torchvision.models as tvm
+
+        name = source[len(TORCHVISION):]
+        if name not in tvm.list_models(module=tvm):
+            raise UsageError(f"torchvision has no classification model {name!r}",
+                             "name one of torchvision.models.list_models(), e.g. torchvision:resnet18")
+        kwargs = {"num_classes": classes or 1000}
+        if name in ("googlenet", "inception_v3"):  # their auxiliary heads only run in training
+            kwargs |= {"aux_logits": False, "init_weights": False}
+        return Network(source, tvm.get_model(name, **kwargs).eval(), shape or (3, 224, 224), None)
+    from .train.runner import design_classes, input_shape, load_builder
+    from .verify import locate
+
+    folder, model_py = locate(Path(source))
+    net = load_builder(model_py, trust_edits)(classes or design_classes(folder)).eval()
+    spec = folder / "spec.json"
+    return Network(str(model_py), net, shape or input_shape(folder), spec if spec.is_file() else None)

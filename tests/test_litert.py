@@ -1,0 +1,117 @@
+"""LiteRT export (`gptnet export --format tflite`, fp32 and --int8) of the article's model, checked against PyTorch
+by an interpreter of the test's own; operator placement on the GPU and Hexagon delegates; `gptnet bench`. Skipped
+where the tflite extra is not installed (CI installs it)."""
+
+from __future__ import annotations
+
+import re
+import shutil
+from pathlib import Path
+from types import SimpleNamespace
+
+import pytest
+
+from conftest import ROOT, load_model_module, run_cli
+
+litert_torch = pytest.importorskip("litert_torch", reason='the tflite extra is not installed: pip install -e ".[tflite]"')
+interpreter = pytest.importorskip("ai_edge_litert.interpreter", reason="the tflite extra is not installed")
+
+
+@pytest.fixture(scope="module")
+def exported(tmp_path_factory) -> SimpleNamespace:
+    """The article's design exported once to fp32 LiteRT, with weights saved as `gptnet train` saves them (so that
+    the test can rebuild the same network): its folder, the weights and what the command printed."""
+    import torch
+
+    design = Path(shutil.copytree(ROOT / "generated" / "cnn_gpt", tmp_path_factory.mktemp("x") / "cnn_gpt"))
+    weights = load_model_module(design / "model.py").build_model().state_dict()
+    (design / "train").mkdir()
+    torch.save({"model": weights, "epoch": 3, "test_acc1": 50.0, "config": {"data": "cifar100"}},
+               design / "train" / "best.pt")
+    r = run_cli("export", str(design), "--format", "tflite", "--target", "sd855", cwd=design.parent, timeout=600)
+    assert r.returncode == 0, r.stderr
+    return SimpleNamespace(design=design, weights=weights, stdout=r.stdout)
+
+
+def test_fp32_export_runs_like_pytorch(exported) -> None:
+    import numpy as np
+    import torch
+
+    design = exported.design
+    assert f"Wrote {design / 'model.tflite'} (fp32" in exported.stdout
+    assert f"weights trained: {design / 'train' / 'best.pt'} (epoch 3, test acc@1 50.00%)" in exported.stdout
+    assert float(re.search(r"max \|difference\| ([\d.e+-]+)", exported.stdout).group(1)) <= 1e-4
+    # the command's claim, checked with an interpreter of our own on another input
+    net = load_model_module(design / "model.py").build_model()
+    net.load_state_dict(exported.weights)
+    net.eval()
+    it = interpreter.Interpreter(model_path=str(design / "model.tflite"))
+    it.allocate_tensors()
+    x = torch.randn(1, 3, 32, 32, generator=torch.Generator().manual_seed(7))
+    it.set_tensor(it.get_input_details()[0]["index"], x.numpy())
+    it.invoke()
+    got = it.get_tensor(it.get_output_details()[0]["index"])
+    with torch.no_grad():
+        assert np.abs(got - net(x).numpy()).max() < 1e-4
+
+
+def test_operators_are_placed_on_the_delegates(exported) -> None:
+    stdout = exported.stdout
+    assert "the CPU ones, cpu, cpu4, cpu4int8, run all of them" in stdout
+    # 11 = 5 strided 3x3 convs + the stem + 5 pointwise halves of the article's DepthwiseConv2d
+    assert "CONV_2D x11: GPU delegate (gpu): runs; Hexagon delegate (dsp): CPU: float: the Hexagon delegate runs " \
+           "int8 operators only" in stdout
+    assert "DEPTHWISE_CONV_2D x5: GPU delegate (gpu): runs" in stdout and "FULLY_CONNECTED x1" in stdout
+
+
+def test_bench_prints_the_median_of_timed_runs(exported) -> None:
+    r = run_cli("bench", str(exported.design / "model.tflite"), "--threads", "1", "--runs", "5", cwd=exported.design)
+    assert r.returncode == 0, r.stderr
+    assert re.search(r"model\.tflite: median [\d.]+ ms, min [\d.]+ ms over 5 runs; LiteRT CPU \(XNNPACK\), 1 thread, "
+                     r"input 1x3x32x32 float32", r.stdout), r.stdout
+    r = run_cli("bench", str(exported.design / "model.py"), cwd=exported.design)
+    assert r.returncode == 2 and "no .tflite model at" in r.stderr
+
+
+def test_int8_export_reports_agreement_and_the_accuracy_drop(tmp_path: Path) -> None:
+    import torch
+
+    design = Path(shutil.copytree(ROOT / "generated" / "cnn_gpt", tmp_path / "cnn_gpt"))
+    # a checkpoint as `gptnet train --data digits` writes it (10 classes), without the minutes of training
+    net = load_model_module(design / "model.py").build_model(num_classes=10)
+    (design / "train").mkdir()
+    torch.save({"model": net.state_dict(), "epoch": 1, "test_acc1": 10.0, "config": {"data": "digits"}},
+               design / "train" / "best.pt")
+    r = run_cli("export", str(design), "--format", "tflite", "--int8", cwd=tmp_path, timeout=900)
+    assert r.returncode == 0, r.stderr
+    assert f"Wrote {design / 'model_int8.tflite'} (int8" in r.stdout and "weights trained: " in r.stdout
+    share = float(re.search(r"agree on the top-1 class of ([\d.]+)% of 360 digits test images", r.stdout).group(1))
+    assert share >= 80
+    fp32, int8, drop = map(float, re.search(r"PyTorch fp32 ([\d.]+)%, LiteRT int8 ([\d.]+)% \(drop (-?[\d.]+) points",
+                                            r.stdout).groups())
+    assert abs(fp32 - int8 - drop) < 0.01
+    assert "Hexagon delegate (dsp): runs" in r.stdout  # int8 convs go to the DSP
+    it = interpreter.Interpreter(model_path=str(design / "model_int8.tflite"))
+    assert it.get_input_details()[0]["dtype"].__name__ == "int8"
+
+
+def test_delegate_constraints_send_operators_back_to_the_cpu(tmp_path: Path) -> None:
+    import torch
+    from torch import nn
+
+    from gptnet.litert import _quantized, placements
+    from gptnet.targets import load_target
+
+    class Odd(nn.Module):  # a 5x5 depthwise conv (Hexagon takes width 3 only) and atan2 (no GPU kernel)
+        def __init__(self) -> None:
+            super().__init__()
+            self.dw = nn.Conv2d(8, 8, 5, padding=2, groups=8)
+
+        def forward(self, x):
+            return torch.atan2(self.dw(x), x + 2)
+
+    net = Odd().eval()
+    _quantized(net, (8, 16, 16), torch.randn(4, 8, 16, 16)).export(str(tmp_path / "odd.tflite"))
+    found = {p.op: p.delegates for p in placements(tmp_path / "odd.tflite", load_target("sd855"))}
+    assert found["DEPTHWISE_CONV_2D"]["hexagon"].startswith("CPU: depthwise filter 5x5")
+    assert found["ATAN2"]["gpu"] == "CPU: not an operator the GPU delegate implements"
