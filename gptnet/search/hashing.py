@@ -22,7 +22,7 @@ def _canonical(nodes: list, modules: dict) -> list:
     out: list = []
     for node in nodes:
         if isinstance(node, Layer):
-            out.append(node.render(""))  # torch's own spelling: DWConv2d renders as Conv2d(groups=...)
+            out.append(node.render("nn."))  # as model.py has it: a DWConv2d is an nn.Conv2d(groups=...)
         elif isinstance(node, Call):
             out.extend(_canonical(expand(node, modules), modules))  # a module is a grouping, not a structure
         elif isinstance(node, Residual):
