@@ -159,14 +159,16 @@ def search(
                              "drop it)"),
     proposer: str = typer.Option("auto", help="llm, offline (seeded mutations, no LLM), or auto: the LLM when one "
                                  "is configured or --replay given"),
-    per_round: int = typer.Option(4, min=1, help="candidates proposed per round"),
+    per_round: int = typer.Option(4, min=1, help="candidates trained per round"),
+    prefilter: int = typer.Option(1, min=1, help="propose this many times --per-round candidates each round and "
+                                  "train the best by a zero-cost proxy (NASWOT) [1: no pre-filter]"),
     workers: int = typer.Option(2, min=1, help="training processes, one torch thread each"),
     steps: int = typer.Option(150, min=1, help="SGD steps of each proxy training"),
     subset: int = typer.Option(1000, min=1, help="training images each proxy training draws from"),
     seed: int = typer.Option(0, help="seed of the offline proposer and of every proxy training"),
     prefer: str = typer.Option("accuracy", help="the winner: accuracy (the best proxy accuracy) or latency (the "
                                "fastest within 1 point of the best)"),
-    time_limit: Optional[float] = typer.Option(None, min=1, help="seconds; no new round starts after them"),
+    time_limit: Optional[float] = typer.Option(None, min=1, help="seconds; no round starts that would end after them"),
     data_dir: Path = typer.Option(Path("data"), help="folder holding the CIFAR files"),
     replay: Optional[Path] = typer.Option(None, help="answer every LLM request from this cassette (a search's "
                                           "conversation.json replays the search)"),
@@ -194,8 +196,8 @@ def search(
                            model=model, base_url=base_url, out=out_dir, max_revisions=max_revisions, timeout=timeout,
                            attempts=retries, max_macs=max_macs, max_latency=max_latency, fit=fit),
             data=data, data_dir=str(data_dir), trials=trials, per_round=per_round, workers=workers, seed=seed,
-            steps=steps, subset=subset, prefer=prefer, proposer=proposer, resume=resume, time_limit=time_limit,
-            progress=sys.stderr.isatty())
+            steps=steps, subset=subset, prefer=prefer, prefilter=prefilter, proposer=proposer, resume=resume,
+            time_limit=time_limit, progress=sys.stderr.isatty())
         result = run_search(opts, say=lambda s: err.print(s, markup=False))
         out.print(f"Wrote {result.folder}/ (leaderboard.md, leaderboard.json, pareto.png, conversation.json, "
                   "state.json, candidates/)", markup=False)

@@ -28,6 +28,7 @@ class Candidate(BaseModel):
     params: int | None = None
     macs: int | None = Field(None, description="multiply-accumulates at the task input")
     latency_ms: float | None = Field(None, description="estimated latency on the search's backend, batch 1")
+    zero_cost: float | None = Field(None, description="NASWOT score at initialization, with --prefilter")
     accuracy: float | None = Field(None, description="proxy test acc@1 in percent, after short training")
     train_seconds: float | None = Field(None, description="wall time of its proxy training")
     pareto: bool = Field(False, description="on the Pareto front of accuracy, latency and params")

@@ -177,13 +177,11 @@ def add_block(spec: ModelSpec, rng: random.Random):
 
 
 def remove_block(spec: ModelSpec, rng: random.Random):
-    """Drop a stride-1 unit (not the first) with its BatchNorm and activation; the next layer takes what reaches it."""
-    modules = _modules(spec)
+    """Drop a unit (not the first) with its BatchNorm and activation; the next layer takes what reaches it."""
     units = _units(spec)
-    sites = [i for i in units[1:] if _stride(spec.layers[i], modules) == 1]
-    if len(units) < 3 or not sites:
+    if len(units) < 3:
         return None
-    i = rng.choice(sites)
+    i = rng.choice(units[1:])
     spec = spec.model_copy(deep=True)
     del spec.layers[i:_tail(spec, i)]
     return spec, f"layer {i} removed"

@@ -29,7 +29,8 @@ from .leaderboard import Candidate
 from .mutations import MUTATIONS
 from .pareto import front
 
-ATTEMPTS = 200  # draws of (parent, mutation) for one new candidate before the offline proposer gives up on it
+ATTEMPTS = 200  # draws of (parent, mutations) for one new candidate before the offline proposer gives up on it
+STEPS = (1, 1, 2, 3)  # mutations in one child, drawn from these: mostly one, sometimes a longer jump
 SHOWN_FINDINGS = 3  # repairs per candidate in the LLM's history
 
 
@@ -77,25 +78,37 @@ class OfflineProposer:
         self.start: Design | None = None
         self.start_turns = 0
 
+    def _step(self, spec: ModelSpec, rng: random.Random):
+        """One mutation of a validated spec: (as mutated, validated, findings, kind, change), or None."""
+        name = rng.choice(list(MUTATIONS))
+        made = MUTATIONS[name](spec, rng)
+        if made is None:
+            return None
+        mutant, change = made
+        try:  # read back as any spec is, so the grammar and limits hold for it too; the head is found again
+            mutant = ModelSpec.model_validate({**mutant.model_dump(mode="json"), "head": None})
+        except ValidationError:
+            return None
+        fixed, findings = validate(mutant, self.designer.task)
+        return None if errors(findings) else (mutant, fixed, findings, name, change)
+
     def _mutant(self, rng: random.Random, parents: list[Trial], seen: set[str]) -> Proposal | None:
-        task = self.designer.task
         for _ in range(ATTEMPTS):
             parent = parents[rng.randrange(len(parents))]
-            name = rng.choice(list(MUTATIONS))
-            made = MUTATIONS[name](parent.spec, rng)
-            if made is None:
-                continue
-            mutant, change = made
-            try:  # read back as any spec is, so the grammar and limits hold for it too; the head is found again
-                mutant = ModelSpec.model_validate({**mutant.model_dump(mode="json"), "head": None})
-            except ValidationError:
-                continue
-            fixed, findings = validate(mutant, task)
-            if errors(findings) or (h := structure_hash(fixed)) in seen:
+            spec, steps = parent.spec, []
+            for _ in range(rng.choice(STEPS)):
+                step = self._step(spec, rng)
+                if step is None:
+                    break
+                steps.append(step)
+                spec = step[1]
+            if not steps or (h := structure_hash(spec)) in seen:
                 continue
             seen.add(h)
-            return Proposal(origin=f"mutation:{name}", spec=fixed, original=mutant, findings=findings,
-                            parent=parent.row.hash, change=change)
+            # the recorded edit replays the last step from the one before it, validated, as the search made it
+            mutant, fixed, findings = steps[-1][:3]
+            return Proposal(origin="mutation:" + "+".join(s[3] for s in steps), spec=fixed, original=mutant,
+                            findings=findings, parent=parent.row.hash, change="; ".join(s[4] for s in steps))
         return None
 
     def propose(self, round: int, k: int, trials: list[Trial]) -> list[Proposal]:

@@ -127,6 +127,44 @@ def train_proxy(model_py: str, recipe: Recipe) -> Measured:
         return Measured(error=f"{type(e).__name__}: {str(e)[:200]}", train_seconds=time.perf_counter() - start)
 
 
+def naswot(model_py: str, recipe: Recipe) -> float | None:
+    """A zero-cost proxy (Mellor et al., "Neural Architecture Search without Training", 2021): how differently the
+    untrained network's activations split one batch of training images, as the log-determinant of the batch's
+    kernel of binary activation codes. Higher is better; None when the network has no activation module."""
+    import torch
+
+    from ..spec.layers import ACTIVATIONS
+    from ..train.runner import load_builder
+
+    data = _data(recipe.data, tuple(recipe.input), recipe.data_dir)
+    g = torch.Generator().manual_seed(recipe.seed)
+    batch = torch.stack([data.train[i][0] for i in torch.randperm(len(data.train), generator=g)[:64].tolist()])
+    torch.manual_seed(recipe.seed)
+    model = load_builder(Path(model_py))(data.classes)
+    kernel = torch.zeros(len(batch), len(batch), dtype=torch.float64)
+
+    def hook(module, inputs, output) -> None:
+        nonlocal kernel
+        codes = (inputs[0] > 0).flatten(1).double()
+        kernel += codes @ codes.T + (1 - codes) @ (1 - codes).T
+
+    hooks = [m.register_forward_hook(hook) for m in model.modules() if type(m).__name__ in ACTIVATIONS]
+    if not hooks:
+        return None
+    with torch.no_grad():
+        model.train()(batch)
+    return float(torch.linalg.slogdet(kernel)[1])
+
+
+def score_task(task: tuple[int, str, dict]) -> tuple[int, float | None]:
+    """A pool task: (index, model.py path, recipe) -> (index, zero-cost score); a network torch refuses scores None."""
+    index, model_py, recipe = task
+    try:
+        return index, naswot(model_py, Recipe.model_validate(recipe))
+    except Exception:  # noqa: BLE001 - its proxy training will say what is wrong with it
+        return index, None
+
+
 def run_task(task: tuple[int, str, dict]) -> tuple[int, dict]:
     """A pool task: (index, model.py path, recipe) -> (index, measurement), as plain data across the pipe."""
     index, model_py, recipe = task

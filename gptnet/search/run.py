@@ -37,7 +37,7 @@ from .leaderboard import Board, Candidate
 from .pareto import RULES, Prefer, front, winner
 from .progress import Progress
 from .proposers import LLMProposer, OfflineProposer, Proposal, Proposer, Trial
-from .proxy import Measured, Recipe, run_task, start_worker
+from .proxy import Measured, Recipe, run_task, score_task, start_worker
 from .state import State, open_state
 
 CLASSES = {"digits": 10, "mnist5k": 10, "cifar10": 10, "cifar100": 100}  # the data sets `gptnet train` reads
@@ -57,9 +57,10 @@ class SearchOptions:
     steps: int = 150  # SGD steps of a proxy training
     subset: int = 1_000  # training images a proxy training draws from
     prefer: Prefer = "accuracy"
+    prefilter: int = 1  # propose prefilter x per_round a round, train the per_round best by a zero-cost proxy
     proposer: Literal["auto", "llm", "offline"] = "auto"
     resume: bool = False
-    time_limit: float | None = None  # seconds; no new round starts after it (the trial count then varies)
+    time_limit: float | None = None  # seconds; no round starts that would end after it (the count then varies)
     progress: bool = False  # a live bar (for a terminal) instead of one line per candidate
 
 
@@ -80,8 +81,9 @@ def _check(opts: SearchOptions) -> None:
     if opts.design.classes != CLASSES[opts.data]:
         raise UsageError(f"--classes {opts.design.classes} but {opts.data} has {CLASSES[opts.data]} classes",
                          "leave --classes out: a search designs for its data set")
-    if min(opts.trials, opts.per_round, opts.workers, opts.steps, opts.subset) < 1:
-        raise UsageError("--trials, --per-round, --workers, --steps and --subset must be at least 1",
+    if min(opts.trials, opts.per_round, opts.workers, opts.steps, opts.subset, opts.prefilter) < 1:
+        raise UsageError("--trials, --per-round, --workers, --steps, --subset and --prefilter must be at least "
+                         "1",
                          "see gptnet search --help")
     if opts.prefer not in RULES:
         raise UsageError(f"unknown --prefer {opts.prefer!r}", f"choose one of: {', '.join(RULES)}")
@@ -121,8 +123,8 @@ def _settings(opts: SearchOptions, task: Task, kind: str, backend: str) -> dict:
     return {"budget": d.budget, "target": task.target.name, "backend": backend, "classes": task.classes,
             "input": "x".join(map(str, task.input)), "max_macs": d.max_macs, "max_latency": d.max_latency,
             "fit": d.fit, "fill": d.fill, "data": opts.data, "steps": opts.steps, "subset": opts.subset,
-            "seed": opts.seed, "per_round": opts.per_round, "proposer": kind, "trials": opts.trials,
-            "workers": opts.workers, "prefer": opts.prefer, "time_limit": opts.time_limit}
+            "seed": opts.seed, "per_round": opts.per_round, "prefilter": opts.prefilter, "proposer": kind,
+            "trials": opts.trials, "workers": opts.workers, "prefer": opts.prefer, "time_limit": opts.time_limit}
 
 
 class _Search:
@@ -134,8 +136,8 @@ class _Search:
         self.pool = None
 
     # ---- admitting proposals
-    def _admit(self, p: Proposal, round: int) -> Trial:
-        row = Candidate(index=len(self.trials) + 1, round=round, hash=None, origin=p.origin, parent=p.parent,
+    def _admit(self, p: Proposal, number: int) -> Trial:
+        row = Candidate(index=len(self.trials) + 1, round=number, hash=None, origin=p.origin, parent=p.parent,
                         change=p.change, dropped=p.dropped,
                         findings=[f"{f.kind}: {f.why}"[:SHOWN_FINDING] for f in p.findings if f.severity == "repair"])
         trial = Trial(row, p.spec, p.original)
@@ -148,7 +150,7 @@ class _Search:
                                  "search for a backend with one, e.g. --max-latency 100ms:cpu")
             first = next((t for t in self.trials if t.row.hash == h), None)
             row.hash, row.name, row.summary = h, p.spec.name, summary(p.spec)
-            row.params, row.macs, row.latency_ms = params, macs, round_ms(latency)
+            row.params, row.macs, row.latency_ms = params, macs, round(latency, 4)
             if first is not None:  # never measured twice: the earlier one stands for both
                 row.dropped = f"duplicate of {h} (candidate {first.row.index})"
         self.trials.append(trial)
@@ -176,6 +178,25 @@ class _Search:
         best = winner([x.row for x in self.trials if not x.row.dropped], "accuracy")
         self.progress.measured(t.row, best, cached)
 
+    def _workers(self):
+        if self.pool is None:
+            # spawned, not forked: each worker starts clean with its own single torch thread
+            self.pool = multiprocessing.get_context("spawn").Pool(self.opts.workers, initializer=start_worker)
+        return self.pool
+
+    def _prefilter(self, batch: list[Trial], keep: int) -> list[Trial]:
+        """The `keep` candidates of a round with the best zero-cost scores; the others are dropped untrained."""
+        if len(batch) <= keep:
+            return batch
+        tasks = [(t.row.index, str(self._candidate_files(t)), self.recipe.model_dump()) for t in batch]
+        scores = dict(self._workers().imap_unordered(score_task, tasks))
+        for t in batch:
+            t.row.zero_cost = None if scores[t.row.index] is None else round(scores[t.row.index], 3)
+        ranked = sorted(batch, key=lambda t: (t.row.zero_cost is None, -(t.row.zero_cost or 0), t.row.index))
+        for t in ranked[keep:]:
+            t.row.dropped = f"zero-cost pre-filter: NASWOT score {t.row.zero_cost}, below the round's best {keep}"
+        return ranked[:keep]
+
     def _measure(self, batch: list[Trial]) -> None:
         tasks = []
         for t in batch:
@@ -183,13 +204,8 @@ class _Search:
                 self._record(t, self.state.measurements[t.row.hash], cached=True)
             else:
                 tasks.append((t.row.index, str(self._candidate_files(t)), self.recipe.model_dump()))
-        if not tasks:
-            return
-        if self.pool is None:
-            # spawned, not forked: each worker starts clean with its own single torch thread
-            self.pool = multiprocessing.get_context("spawn").Pool(self.opts.workers, initializer=start_worker)
         by_index = {t.row.index: t for t in batch}
-        for index, result in self.pool.imap_unordered(run_task, tasks):
+        for index, result in self._workers().imap_unordered(run_task, tasks) if tasks else ():
             self._record(by_index[index], Measured.model_validate(result), cached=False)
 
     def measured(self) -> int:
@@ -198,21 +214,23 @@ class _Search:
     # ---- the loop
     def run(self) -> None:
         started, stale = time.monotonic(), 0
-        for round in itertools.count():  # ends: every STALE_ROUNDS rounds bring a candidate, or the search stops
+        for number in itertools.count():  # ends: every STALE_ROUNDS rounds bring a candidate, or the search stops
             left = self.opts.trials - self.measured()
             if left <= 0:
                 return
-            if round and self.opts.time_limit and time.monotonic() - started >= self.opts.time_limit:
-                self.progress.note(f"Time limit of {self.opts.time_limit:g} s reached after {self.measured()} "
-                                   "candidates.")
+            spent = time.monotonic() - started
+            if number and self.opts.time_limit and spent + spent / number > self.opts.time_limit:
+                self.progress.note(f"Another round would end after the time limit of {self.opts.time_limit:g} s; "
+                                   f"the search ends with {self.measured()} candidates.")
                 return
-            proposals = self.proposer.propose(round, min(left, self.opts.per_round), self.trials)
+            k = min(left, self.opts.per_round)
+            proposals = self.proposer.propose(number, k * self.opts.prefilter if number else k, self.trials)
             if not proposals:
                 self.progress.note(f"The proposer has no new candidate after {self.measured()}; the search ends.")
                 return
             before = self.measured()
-            batch = [self._admit(p, round) for p in proposals]
-            self._measure([t for t in batch if not t.row.dropped])
+            batch = [t for t in (self._admit(p, number) for p in proposals) if not t.row.dropped]
+            self._measure(self._prefilter(batch, k) if self.opts.prefilter > 1 else batch)
             stale = stale + 1 if self.measured() == before else 0
             if stale >= STALE_ROUNDS:
                 self.progress.note(f"No new candidate in {STALE_ROUNDS} rounds; the search ends.")
@@ -223,10 +241,6 @@ class _Search:
             (self.pool.terminate if interrupted else self.pool.close)()
             self.pool.join()
             self.pool = None
-
-
-def round_ms(ms: float) -> float:
-    return round(ms, 4)
 
 
 def _board(search: _Search, settings: dict, answers: str) -> Board:
