@@ -5,7 +5,6 @@ candidates, a few SGD steps on a small subset of digits) in the CLI, as a user r
 from __future__ import annotations
 
 import json
-import os
 import random
 import signal
 import subprocess
@@ -19,7 +18,7 @@ import pytest
 from conftest import ROOT, clean_env, run_cli
 from fake_openai import FakeOpenAI, Script
 
-TINY = ["--budget", "1M", "--target", "sd855", "--data", "digits", "--steps", "8", "--subset", "128"]
+TINY = ["--budget", "1M", "--target", "sd855", "--data", "digits", "--steps", "20", "--subset", "256"]
 OFFLINE = [*TINY, "--trials", "6", "--per-round", "3", "--seed", "1"]
 FILES = {"leaderboard.md", "leaderboard.json", "pareto.png", "conversation.json", "state.json", "candidates",
          "winner"}
@@ -288,13 +287,22 @@ E = net("Echo", conv(3, 8, k=5, stride=2), RELU)
 LLM = [*TINY, "--trials", "4", "--per-round", "2"]
 
 
-def test_an_llm_search_through_the_server_replays_to_the_same_leaderboard(tmp_path: Path) -> None:
-    answers = [ARTICLE[0], SEED, A, "Sorry, I cannot design that.", A_AGAIN, D, E]
-    script = Script(answers=list(answers))
+ANSWERS = [ARTICLE[0], SEED, A, "Sorry, I cannot design that.", A_AGAIN, D, E]
+
+
+@pytest.fixture(scope="module")
+def llm_search(tmp_path_factory) -> tuple[Path, Script]:
+    """A live search: its folder, and what the server was asked."""
+    cwd = tmp_path_factory.mktemp("llm")
+    script = Script(answers=list(ANSWERS))
     with FakeOpenAI(script) as server:
-        r = search(tmp_path, "live", *LLM, "--base-url", server.base_url, "--model", "test-model")
+        r = search(cwd, "live", *LLM, "--base-url", server.base_url, "--model", "test-model")
     assert r.returncode == 0, r.stderr
-    live = tmp_path / "live"
+    return cwd / "live", script
+
+
+def test_an_llm_search_through_the_server_replays_to_the_same_leaderboard(llm_search, tmp_path: Path) -> None:
+    live, script = llm_search
     rows = board(live)["candidates"]
     assert [c["origin"] for c in rows] == ["design", "llm", "llm", "llm", "llm", "llm"]
     assert [c["round"] for c in rows] == [0, 1, 1, 2, 2, 3]
@@ -319,3 +327,31 @@ def test_an_llm_search_through_the_server_replays_to_the_same_leaderboard(tmp_pa
     assert r.returncode == 0, r.stderr
     assert untimed(tmp_path / "replayed") == untimed(live)
     assert board(tmp_path / "replayed")["winner"] == board(live)["winner"]
+
+
+def test_a_live_search_resumes_without_asking_again(llm_search, tmp_path: Path) -> None:
+    live, _ = llm_search
+    script = Script(answers=list(ANSWERS), hang_on=5)  # round 2's second question is never answered
+    with FakeOpenAI(script) as server:
+        args = [*LLM, "--base-url", server.base_url, "--model", "test-model", "--out", "s"]
+        proc = subprocess.Popen([sys.executable, "-m", "gptnet", "search", *args], cwd=tmp_path, env=clean_env(),
+                                stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        deadline = time.monotonic() + 300
+        while len(script.requests) < 6 and proc.poll() is None and time.monotonic() < deadline:
+            time.sleep(0.05)
+        proc.send_signal(signal.SIGKILL)
+        proc.communicate(timeout=60)
+    turns = json.loads((tmp_path / "s" / "conversation.json").read_text())["turns"]
+    assert len(turns) == 5 and measured(tmp_path / "s") == 2
+    script = Script(answers=ANSWERS[5:])  # only what the killed search was never told
+    with FakeOpenAI(script) as server:
+        r = run_cli("search", *LLM, "--base-url", server.base_url, "--model", "test-model", "--out", "s",
+                    "--resume", cwd=tmp_path, timeout=600)
+    assert r.returncode == 0, r.stderr
+    assert len(script.requests) == 2 and not script.answers
+    assert untimed(tmp_path / "s") == untimed(live)
+    def asked(folder: Path) -> list[tuple]:
+        return [(t["stage"], t["request"]["messages"], t["response"])
+                for t in json.loads((folder / "conversation.json").read_text())["turns"]]
+
+    assert asked(tmp_path / "s") == asked(live)  # the same questions and answers, in order

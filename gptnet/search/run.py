@@ -21,7 +21,7 @@ from typing import Callable, Literal
 from ..agent.cassette import Cassette, load_cassette, now, save_cassette
 from ..agent.live import LiveLLM
 from ..agent.llm import LLM, NoAnswer, ReplayLLM
-from ..agent.pipeline import Design, Designer, ReviewEvent
+from ..agent.pipeline import Designer, ReviewEvent
 from ..agent.review import spec_diff
 from ..design import Options, choose_llm, design, make_task
 from ..errors import UsageError
