@@ -154,7 +154,7 @@ def search(
     input: str = typer.Option("3x32x32", "--input", help="input shape CxHxW"),
     max_macs: Optional[str] = typer.Option(None, help="MACs at the task input, an upper bound: 1.5G, 300M"),
     max_latency: Optional[str] = typer.Option(None, help="estimated latency at batch 1, an upper bound: 2ms (the "
-                                              "target's default backend) or 2ms:gpu; the search ranks by it too"),
+                                              "target's default backend) or 2ms:gpu, the backend the search estimates on"),
     fit: bool = typer.Option(True, "--fit/--no-fit", help="scale the widths of a candidate over budget (--no-fit: "
                              "drop it)"),
     proposer: str = typer.Option("auto", help="llm, offline (seeded mutations, no LLM), or auto: the LLM when one "

@@ -32,7 +32,7 @@ class Progress:
             from rich.console import Console
             from rich.progress import BarColumn, MofNCompleteColumn, Progress as Bar, TimeRemainingColumn
 
-            self.bar = Bar("search", BarColumn(), MofNCompleteColumn(), "[progress.description]{task.description}",
+            self.bar = Bar("search", BarColumn(), MofNCompleteColumn(), "{task.description}",
                            "ETA", TimeRemainingColumn(), transient=True, console=Console(stderr=True))
             self.task = self.bar.add_task("", total=total)
             self.bar.start()
@@ -64,3 +64,4 @@ class Progress:
     def close(self) -> None:
         if self.bar is not None:
             self.bar.stop()
+            self.bar = None

@@ -169,6 +169,8 @@ class _Search:
         return folder / "model.py"
 
     def _record(self, t: Trial, m: Measured, cached: bool) -> None:
+        if m.error and t.row.origin == "design":  # what the one-shot design cannot train on, nothing can
+            raise UsageError(f"the one-shot design could not be trained: {m.error}", "check --data and --data-dir")
         t.row.accuracy, t.row.train_seconds = m.accuracy, round(m.train_seconds, 2)
         if m.error:
             t.row.dropped = f"training failed: {m.error}"
@@ -317,8 +319,9 @@ def search(opts: SearchOptions, say: Callable[[str], None] = lambda s: None) -> 
             if d.record:
                 save_cassette(c.cassette(), d.record)
 
-    designer = Designer(task, llm, budget_text=d.budget, max_revisions=d.max_revisions, say=say, on_record=save,
-                        created=str(meta.get("created", now())))
+    progress = Progress(opts.trials, backend, opts.progress, say)  # its bar shows what is said while it runs
+    designer = Designer(task, llm, budget_text=d.budget, max_revisions=d.max_revisions, say=progress.note,
+                        on_record=save, created=str(meta.get("created", now())))
     designer.conversation.meta.update({"gptnet": "search", "proposer": kind, "data": opts.data, "seed": opts.seed})
     recipe = Recipe(data=opts.data, data_dir=opts.data_dir, input=task.input, steps=opts.steps,
                     subset=opts.subset, seed=opts.seed)
@@ -326,16 +329,18 @@ def search(opts: SearchOptions, say: Callable[[str], None] = lambda s: None) -> 
         proposer: Proposer = OfflineProposer(designer, opts.seed)
     else:
         proposer = LLMProposer(designer, backend, recipe.describe(), d.max_macs, d.max_latency)
-    say(f"Searching for {task.target.title} ({backend}): budget {d.budget} params, {task.classes} classes, input "
-        f"{settings['input']}, {opts.trials} candidates on {opts.data} with {opts.workers} workers; proposer: "
-        f"{proposer.description}; writing {folder}/" + (" (resuming)" if opts.resume else ""))
-    progress = Progress(opts.trials, backend, opts.progress, say)
+    progress.note(f"Searching for {task.target.title} ({backend}): budget {d.budget} params, {task.classes} "
+                  f"classes, input {settings['input']}, {opts.trials} candidates on {opts.data} with {opts.workers} "
+                  f"workers; proposer: {proposer.description}; writing {folder}/"
+                  + (" (resuming)" if opts.resume else ""))
     run = _Search(opts, task, folder, state, proposer, recipe, backend, progress)
     try:
         run.run()
-    except KeyboardInterrupt:
+    except BaseException as e:  # no training outlives the search, and the bar gives the terminal back
         run.close(interrupted=True)
         progress.close()
+        if not isinstance(e, KeyboardInterrupt):
+            raise
         leaderboard.write(_board(run, settings, proposer.description), folder, _title(settings), backend)
         from ..train.trainer import Interrupted  # torch, only now
 
