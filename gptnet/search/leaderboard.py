@@ -10,6 +10,7 @@ from pydantic import BaseModel, Field
 
 from ..output import atomic_path, write_atomic
 from ..units import format_count
+from .pareto import front
 
 FORMAT = "gptnet-leaderboard/1"
 
@@ -78,9 +79,12 @@ def plot(board: Board, path: Path, title: str, backend: str) -> None:
     fig, ax = plt.subplots(figsize=(7, 4.5))
     ax.scatter([c.latency_ms for c in measured], [c.accuracy for c in measured], s=24, color="0.6",
                label="candidate")
-    edge = sorted((c for c in measured if c.pareto), key=lambda c: c.latency_ms)
-    ax.plot([c.latency_ms for c in edge], [c.accuracy for c in edge], "o-", color="tab:blue", drawstyle="steps-post",
-            label="Pareto front (accuracy, latency, params)")
+    on_front = [c for c in measured if c.pareto]
+    ax.scatter([c.latency_ms for c in on_front], [c.accuracy for c in on_front], s=36, color="tab:blue",
+               label="Pareto front (accuracy, latency, params)")
+    edge = sorted(front(measured, params=False), key=lambda c: c.latency_ms)  # what the plot's two axes trade
+    ax.plot([c.latency_ms for c in edge], [c.accuracy for c in edge], "-", color="tab:blue", drawstyle="steps-post",
+            label="its accuracy-latency edge")
     start = next((c for c in measured if c.origin == "design"), None)
     if start is not None:
         ax.scatter([start.latency_ms], [start.accuracy], s=80, marker="s", facecolors="none", edgecolors="k",
@@ -91,7 +95,7 @@ def plot(board: Board, path: Path, title: str, backend: str) -> None:
                    label=f"winner {best.hash}")
     ax.set(xlabel=f"estimated latency on the {backend}, batch 1 (ms)", ylabel="proxy test accuracy (%)", title=title)
     ax.grid(alpha=0.3)
-    ax.legend(fontsize=8, loc="lower right")
+    ax.legend(fontsize=8, loc="best")
     fig.tight_layout()
     with atomic_path(path, suffix=".tmp.png") as tmp:
         fig.savefig(tmp, dpi=100)

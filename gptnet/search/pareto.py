@@ -24,16 +24,17 @@ class Point(Protocol):
 P = TypeVar("P", bound=Point)
 
 
-def dominates(a: Point, b: Point) -> bool:
-    at_least = a.accuracy >= b.accuracy and a.latency_ms <= b.latency_ms and a.params <= b.params
-    better = a.accuracy > b.accuracy or a.latency_ms < b.latency_ms or a.params < b.params
+def dominates(a: Point, b: Point, params: bool = True) -> bool:
+    """`a` is at least as good as `b` on every axis and better on one (params left out with `params=False`)."""
+    at_least = a.accuracy >= b.accuracy and a.latency_ms <= b.latency_ms and (not params or a.params <= b.params)
+    better = a.accuracy > b.accuracy or a.latency_ms < b.latency_ms or (params and a.params < b.params)
     return at_least and better
 
 
-def front(points: Sequence[P]) -> list[P]:
+def front(points: Sequence[P], params: bool = True) -> list[P]:
     """The measured points no other point dominates, in their given order."""
     measured = [p for p in points if p.accuracy is not None]
-    return [p for p in measured if not any(dominates(q, p) for q in measured)]
+    return [p for p in measured if not any(dominates(q, p, params) for q in measured)]
 
 
 def winner(points: Sequence[P], prefer: Prefer = "accuracy") -> P | None:
