@@ -182,6 +182,19 @@ def test_every_mutation_builds_and_runs(tmp_path: Path) -> None:
         assert sum(p.numel() for p in net.parameters()) == totals(walk(fixed))[0] <= 1_000_000, name
 
 
+def test_the_zero_cost_score_is_deterministic(offline: Path) -> None:
+    import torch
+
+    from gptnet.search.proxy import Recipe, score_task
+
+    torch.set_num_threads(1)
+    recipe = Recipe(data="digits", input=(3, 32, 32), seed=1).model_dump()
+    models = [str(offline / "candidates" / c["hash"] / "model.py") for c in board(offline)["candidates"][:2]]
+    scores = [score_task((i, m, recipe))[1] for i, m in enumerate(models)]
+    assert all(isinstance(v, float) and v > 0 for v in scores) and scores[0] != scores[1]
+    assert score_task((0, models[0], recipe))[1] == scores[0]
+
+
 def test_structure_hash_ignores_spelling() -> None:
     from gptnet.search.hashing import structure_hash
     from gptnet.spec.graph import ModelSpec

@@ -138,6 +138,7 @@ def naswot(model_py: str, recipe: Recipe) -> float | None:
 
     data = _data(recipe.data, tuple(recipe.input), recipe.data_dir)
     g = torch.Generator().manual_seed(recipe.seed)
+    torch.manual_seed(recipe.seed)  # the training set's augmentation draws from torch's own generator
     batch = torch.stack([data.train[i][0] for i in torch.randperm(len(data.train), generator=g)[:64].tolist()])
     torch.manual_seed(recipe.seed)
     model = load_builder(Path(model_py))(data.classes)
