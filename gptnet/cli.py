@@ -147,6 +147,73 @@ def _design(budget, target, classes, input, replay, record, model, base_url, out
     out.print(f"Wrote {folder}/ (model.py, spec.json, conversation.json, report.md)", markup=False)
 
 
+@app.command()
+def search(
+    budget: str = typer.Option(..., help="parameter budget, an upper bound: 10M, 2.5M, 500K, 1200000"),
+    target: str = typer.Option(..., help="target chip profile, e.g. sd855"),
+    data: str = typer.Option("digits", "--data", help="data set of the proxy training: digits, mnist5k, cifar10 or "
+                             "cifar100"),
+    trials: int = typer.Option(16, min=1, help="candidates to measure, the one-shot design included"),
+    classes: Optional[int] = typer.Option(None, min=1, help="number of classes [the data set's]"),
+    input: str = typer.Option("3x32x32", "--input", help="input shape CxHxW"),
+    max_macs: Optional[str] = typer.Option(None, help="MACs at the task input, an upper bound: 1.5G, 300M"),
+    max_latency: Optional[str] = typer.Option(None, help="estimated latency at batch 1, an upper bound: 2ms (the "
+                                              "target's default backend) or 2ms:gpu, the backend the search estimates on"),
+    fit: bool = typer.Option(True, "--fit/--no-fit", help="scale the widths of a candidate over budget (--no-fit: "
+                             "drop it)"),
+    proposer: str = typer.Option("auto", help="llm, offline (seeded mutations, no LLM), or auto: the LLM when one "
+                                 "is configured or --replay given"),
+    per_round: int = typer.Option(4, min=1, help="candidates trained per round"),
+    prefilter: int = typer.Option(1, min=1, help="propose this many times --per-round candidates each round and "
+                                  "train the best by a zero-cost proxy (NASWOT) [1: no pre-filter]"),
+    workers: int = typer.Option(2, min=1, help="training processes, one torch thread each"),
+    steps: int = typer.Option(150, min=1, help="SGD steps of each proxy training"),
+    subset: int = typer.Option(1000, min=1, help="training images each proxy training draws from"),
+    seed: int = typer.Option(0, help="seed of the offline proposer and of every proxy training"),
+    prefer: str = typer.Option("accuracy", help="the winner: accuracy (the best proxy accuracy) or latency (the "
+                               "fastest within 1 point of the best)"),
+    time_limit: Optional[float] = typer.Option(None, min=1, help="seconds; no round starts that would end after them"),
+    data_dir: Path = typer.Option(Path("data"), help="folder holding the CIFAR files"),
+    replay: Optional[Path] = typer.Option(None, help="answer every LLM request from this cassette (a search's "
+                                          "conversation.json replays the search)"),
+    record: Optional[Path] = typer.Option(None, help="talk to the live LLM and write the cassette here too"),
+    model: str = typer.Option("gpt-4o", help="LLM model name (live runs)"),
+    base_url: Optional[str] = typer.Option(None, help="OpenAI-compatible server URL (vLLM, llama.cpp, Ollama)"),
+    max_revisions: int = typer.Option(2, min=0, help="rounds of 'revise' questions for the one-shot design"),
+    timeout: float = typer.Option(60.0, min=0.1, help="seconds to wait for one LLM answer (live runs)"),
+    retries: int = typer.Option(5, min=1, help="attempts per LLM request on transport faults (live runs)"),
+    out_dir: Optional[Path] = typer.Option(None, "--out", help="search folder [generated/search-TARGET-BUDGET]"),
+    resume: bool = typer.Option(False, "--resume", help="continue the search in the output folder"),
+    debug: Debug = False,
+) -> None:
+    """Search for the best design: propose candidates (LLM or offline mutations), measure each (params, MACs,
+    estimated latency, proxy accuracy from short training), keep the Pareto front, and write the winner's design
+    folder with a leaderboard and a plot."""
+
+    def run():
+        from .design import Options
+        from .search import SearchOptions
+        from .search import search as run_search
+
+        opts = SearchOptions(
+            design=Options(budget=budget, target=target, classes=classes, input=input, replay=replay, record=record,
+                           model=model, base_url=base_url, out=out_dir, max_revisions=max_revisions, timeout=timeout,
+                           attempts=retries, max_macs=max_macs, max_latency=max_latency, fit=fit),
+            data=data, data_dir=str(data_dir), trials=trials, per_round=per_round, workers=workers, seed=seed,
+            steps=steps, subset=subset, prefer=prefer, prefilter=prefilter, proposer=proposer, resume=resume,
+            time_limit=time_limit, progress=sys.stderr.isatty())
+        result = run_search(opts, say=lambda s: err.print(s, markup=False))
+        out.print(f"Wrote {result.folder}/ (leaderboard.md, leaderboard.json, pareto.png, conversation.json, "
+                  "state.json, candidates/)", markup=False)
+        if result.winner:
+            best = next(c for c in result.board.candidates if c.hash == result.board.winner)
+            out.print(f"Winner {best.hash} ({best.origin}): proxy accuracy {best.accuracy:.2f}%, "
+                      f"{best.latency_ms:.3f} ms on {result.board.settings['backend']}, {best.params:,} params; "
+                      f"its design folder: {result.winner}/", markup=False)
+
+    _friendly(run)(debug=debug)
+
+
 targets_app = typer.Typer(help="Target chips: operators their runtimes run well, and their hardware figures.",
                           invoke_without_command=True, no_args_is_help=False)
 app.add_typer(targets_app, name="targets")

@@ -57,6 +57,7 @@ class Options:
     max_latency: str | None = None  # e.g. "15ms" or "15ms:gpu": estimated latency on a backend, an upper bound
     fill: bool = False  # scale a design far under budget up to it
     fit: bool = True  # scale a design over budget down before asking the LLM again
+    note: str | None = None  # a section appended to report.md (a search says there which search found the design)
 
 
 def from_data(opts: Options, say: Callable[[str], None]) -> Options:
@@ -127,15 +128,16 @@ Reviewer = Callable[[Designer, Design, Task], Design]
 
 
 def design(opts: Options, say: Callable[[str], None] = lambda s: None,
-           reviewer: Reviewer | None = None) -> tuple[Design, Path]:
-    """Run a design, let `reviewer` steer it unless `opts.yes`, and write its folder; the design and the folder."""
+           reviewer: Reviewer | None = None, llm: LLM | None = None) -> tuple[Design, Path]:
+    """Run a design, let `reviewer` steer it unless `opts.yes`, and write its folder; the design and the folder.
+    `llm` answers instead of the one the options choose (a search replays its winner's conversation from memory)."""
     if not opts.yes and reviewer is None:
         raise UsageError("no one to review the design", "pass --yes to accept it without review")
     opts = from_data(opts, say)
     task = make_task(opts)
     if opts.out:
         existing_design(opts.out)  # refuse a file or a folder gptnet did not write before asking the LLM anything
-    llm = choose_llm(opts, say)
+    llm = llm or choose_llm(opts, say)
     say(f"Designing for {task.target.title}: budget {format_count(task.budget)} params, {task.classes} classes, "
         f"input {'x'.join(map(str, task.input))} ({llm.description}).")
     record = opts.record or (live_log_path() if isinstance(llm, LiveLLM) else None)
@@ -173,7 +175,7 @@ def design(opts: Options, say: Callable[[str], None] = lambda s: None,
         "model.py": source,
         "spec.json": result.spec.model_dump_json(indent=2) + "\n",
         "conversation.json": cassette_json(cassette),
-        "report.md": render_report(result, task, command_line(opts, task)),
+        "report.md": render_report(result, task, command_line(opts, task)) + (f"\n{opts.note}" if opts.note else ""),
     }
     write_design(out, files, say)
     return result, out

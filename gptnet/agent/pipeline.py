@@ -230,25 +230,39 @@ class Designer:
                 "feedback needs an answer and"
             raise DesignError(f"{what} there is no answer for stage revise", hint) from None
 
+    def propose(self, prompt: str) -> Design:
+        """A search's question, asked in a conversation of its own (stage model): the answer is parsed, its
+        modules defined, repaired and fitted as `start`'s is, without revise turns. A DesignError says why the
+        answer cannot be used; NoAnswer, that the LLM has none (a cassette with no model turn left)."""
+        session = Session(self.llm, self.task, self.conversation, self.session.say)
+        original, spec, findings = self._read(session.ask("model", prompt), session)
+        problems = errors(findings)
+        if problems:
+            raise DesignError(problems[0].line(), "see the search's conversation.json")
+        return self._design(original, spec, findings, [])
+
+    def _read(self, text: str, session: Session) -> tuple[ModelSpec | None, ModelSpec | None, list[Finding]]:
+        """Parse, define modules (asked in `session`), choose and validate: the LLM's spec, the repaired one and
+        the findings; no specs when the answer cannot be read."""
+        try:
+            answer = parse_answer(text)
+            if not answer.models:
+                raise ParseError("it defines " + (", ".join(m.name for m in answer.modules) or "nothing")
+                                 + " but no model" + "".join(f"; {n}" for n in answer.notes))
+            notes = _define_modules(session, answer, self.modules)
+            original, spec, findings = _choose(answer, self.modules, self.task)
+            return original, spec, notes + findings
+        except ParseError as e:
+            return None, None, [Finding(kind="unparseable", where="answer", why=f"no model could be read from it: "
+                                        f"{e}", severity="error")]
+        except ValidationError as e:  # parts that read, but break the spec's grammar or limits together
+            return None, None, [Finding(kind="invalid-answer", where="answer", why=f"it cannot be used as written: "
+                                        f"{flat_errors(e)}", severity="error")]
+
     def _settle(self, text: str, max_revisions: int) -> Design:
         """Parse, define modules, choose and validate; ask revise turns until no error is left or rounds run out."""
         while True:
-            try:
-                answer = parse_answer(text)
-                if not answer.models:
-                    raise ParseError("it defines " + (", ".join(m.name for m in answer.modules) or "nothing")
-                                     + " but no model" + "".join(f"; {n}" for n in answer.notes))
-                notes = _define_modules(self.session, answer, self.modules)
-                original, spec, findings = _choose(answer, self.modules, self.task)
-                findings = notes + findings
-            except ParseError as e:
-                findings = [Finding(kind="unparseable", where="answer", why=f"no model could be read from it: {e}",
-                                    severity="error")]
-                original = spec = None
-            except ValidationError as e:  # parts that read, but break the spec's grammar or limits together
-                findings = [Finding(kind="invalid-answer", where="answer", why=f"it cannot be used as written: "
-                                    f"{flat_errors(e)}", severity="error")]
-                original = spec = None
+            original, spec, findings = self._read(text, self.session)
             problems = errors(findings)
             if not problems:
                 return self._design(original, spec, findings, [])

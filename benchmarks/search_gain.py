@@ -1,0 +1,105 @@
+"""Does searching pay? In one process, offline, on mnist5k: the one-shot design (the article's, fitted to 1M params
+for the sd855, as `gptnet design` makes it) with a longer training, then `gptnet search` given the same wall time;
+then the longer training for at least 8 of the search's candidates, to show that the proxy ranks them.
+
+    python benchmarks/search_gain.py [--long-steps 1200] [--correlate 8] [--prefer latency] [--out DIR]
+
+Prints the winner's proxy accuracy, estimated latency and params against the one-shot design's (goal: the same
+accuracy within 0.5 points at 60% or less of its estimated latency, or clearly better accuracy, a point or more,
+at the same latency), both models' accuracy after the longer training, and the Spearman rank correlation between
+the proxy accuracy and the longer training's, over candidates spread evenly over the search's proxy ranking."""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import multiprocessing
+import tempfile
+import time
+from pathlib import Path
+
+from scipy.stats import spearmanr
+
+from gptnet.design import Options, design
+from gptnet.search import SearchOptions, search
+from gptnet.search.proxy import Measured, Recipe, run_task, start_worker
+
+DATA, TRAIN_IMAGES = "mnist5k", 4_000
+TASK = Options(budget="1M", target="sd855", classes=10)
+
+
+def train_long(paths: list[Path], recipe: Recipe, workers: int) -> list[Measured]:
+    """The longer training, in worker processes as the search trains (one torch thread each)."""
+    tasks = [(i, str(p), recipe.model_dump()) for i, p in enumerate(paths)]
+    with multiprocessing.get_context("spawn").Pool(min(workers, len(tasks)), initializer=start_worker) as pool:
+        done = dict(pool.imap_unordered(run_task, tasks))
+    return [Measured.model_validate(done[i]) for i in range(len(tasks))]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--long-steps", type=int, default=1200, help="SGD steps of the longer training, about 19 "
+                        "epochs of mnist5k [1200]")
+    parser.add_argument("--correlate", type=int, default=8, help="candidates trained longer for the rank "
+                        "correlation [8]")
+    parser.add_argument("--prefer", default="latency", choices=("accuracy", "latency"),
+                        help="the search's rule for its winner [latency: the fastest within a point of the best]")
+    parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--out", type=Path, help="where the design and the search go [a temporary folder]")
+    args = parser.parse_args()
+    out = args.out or Path(tempfile.mkdtemp(prefix="search-gain-"))
+
+    started = time.monotonic()
+    one, folder = design(dataclasses.replace(TASK, out=out / "one-shot"))
+    long = Recipe(data=DATA, input=one.spec.input, steps=args.long_steps, subset=TRAIN_IMAGES, seed=0)
+    [one_long] = train_long([folder / "model.py"], long, 1)
+    wall = time.monotonic() - started
+    print(f"one-shot design and its {args.long_steps}-step training: {wall:.0f} s")
+
+    opts = SearchOptions(design=dataclasses.replace(TASK, out=out / "search"), data=DATA, trials=1_000,
+                         workers=args.workers, prefer=args.prefer, time_limit=wall)
+    started = time.monotonic()
+    result = search(opts)
+    rows = [c for c in result.board.candidates if c.accuracy is not None and not c.dropped]
+    print(f"search of the same wall time: {time.monotonic() - started:.0f} s, {len(rows)} candidates measured "
+          f"({result.folder}/leaderboard.md)")
+    if len(rows) < args.correlate:  # more candidates for the correlation; the comparison above stays as it was
+        extra = search(dataclasses.replace(opts, trials=args.correlate, time_limit=None, resume=True))
+        rows = [c for c in extra.board.candidates if c.accuracy is not None and not c.dropped]
+    start = next(c for c in rows if c.origin == "design")
+    best = next(c for c in rows if c.hash == result.board.winner)
+
+    ranked = sorted(rows, key=lambda c: -c.accuracy)  # evenly spaced ranks: the proxy's whole range, top to bottom
+    n = min(args.correlate, len(ranked))
+    chosen = [ranked[round(i * (len(ranked) - 1) / max(n - 1, 1))] for i in range(n)]
+    chosen += [c for c in (best, start) if c not in chosen]
+    trained = train_long([result.folder / "candidates" / c.hash / "model.py" for c in chosen if c is not start],
+                         long, args.workers)
+    longer = dict(zip([c.hash for c in chosen if c is not start], trained))
+    longer[start.hash] = one_long
+
+    print()
+    print(f"| model | proxy accuracy | {result.board.settings['backend']} latency (sd855, est.) | params | "
+          f"accuracy after {args.long_steps} steps |")
+    print("| --- | ---: | ---: | ---: | ---: |")
+    for name, c in (("one-shot design", start), (f"search winner {best.hash} ({best.origin})", best)):
+        print(f"| {name} | {c.accuracy:.2f}% | {c.latency_ms:.3f} ms | {c.params:,} | "
+              f"{longer[c.hash].accuracy:.2f}% |")
+    ratio = best.latency_ms / start.latency_ms
+    gain = best.accuracy - start.accuracy
+    goal = (gain >= -0.5 and ratio <= 0.6) or (gain >= 1.0 and ratio <= 1.05)
+    print(f"\nwinner vs one-shot: {gain:+.2f} points of proxy accuracy at {100 * ratio:.0f}% of the latency, "
+          f"{best.params / start.params:.2f}x the params; goal {'met' if goal else 'not met'} (within 0.5 points "
+          "at <= 60% latency, or +1 point at the same latency)")
+    proxy = [c.accuracy for c in chosen]
+    full = [longer[c.hash].accuracy for c in chosen]
+    rho, p = spearmanr(proxy, full)
+    print(f"rank correlation of proxy accuracy ({opts.steps} steps on {opts.subset:,} images) with accuracy after "
+          f"{args.long_steps} steps on all {TRAIN_IMAGES:,}, over {len(chosen)} candidates: Spearman {rho:.2f} "
+          f"(p = {p:.3f})")
+    for c, f in sorted(zip(chosen, full), key=lambda x: -x[0].accuracy):
+        print(f"  {c.hash} {c.origin:24} proxy {c.accuracy:6.2f}%  longer {f:6.2f}%  {c.latency_ms:.3f} ms")
+
+
+if __name__ == "__main__":
+    main()

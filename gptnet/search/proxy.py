@@ -1,0 +1,172 @@
+"""The accuracy proxy, run in worker processes: a candidate's model.py (imported only through the verifier) trained
+for a few hundred steps on a fixed subset of the data set, then its test accuracy.
+
+The recipe is the article's scaled down: SGD with momentum 0.9, lr 0.05, weight decay 5e-4, batch 64, the lr cut
+x0.1 at the same fractions of the run as the article's epochs 150, 180 and 210 of 240; the training set's
+augmentation. Every number is deterministic for a candidate: one torch thread, the seed fixing the initial
+weights, the subset, the data order and the augmentation, so a rerun, a resume or a replay measures the same
+accuracy. Torch is imported only here, in the workers: the search itself never needs it."""
+
+from __future__ import annotations
+
+import functools
+import os
+import signal
+import threading
+import time
+from pathlib import Path
+
+from pydantic import BaseModel, Field
+
+from ..train.config import TrainConfig
+
+EVAL_IMAGES = 2_000  # test images a proxy accuracy is measured on, at most (all of digits' and mnist5k's)
+
+
+class Recipe(BaseModel):
+    """What a proxy accuracy depends on, besides the model."""
+
+    data: str = Field(description="data set: digits, mnist5k, cifar10 or cifar100")
+    data_dir: str = Field("data", description="where CIFAR files are")
+    input: tuple[int, int, int] = Field(description="the model's input, C x H x W")
+    steps: int = Field(150, ge=1, description="SGD steps")
+    subset: int = Field(1_000, ge=1, description="training images the steps draw from (a fixed seeded subset)")
+    seed: int = Field(0, description="initial weights, subset, data order and augmentation")
+
+    def describe(self) -> str:
+        return (f"{self.steps} SGD steps of batch {TrainConfig().batch_size} on {self.subset:,} {self.data} training "
+                f"images (seed {self.seed}), test accuracy on up to {EVAL_IMAGES:,} test images")
+
+
+class Measured(BaseModel):
+    accuracy: float | None = Field(None, description="test acc@1 in percent; None when training failed")
+    train_seconds: float = 0.0
+    error: str | None = Field(None, description="why training failed")
+
+
+def start_worker() -> None:
+    """Worker set-up: one torch thread (two workers share two cores, and the numbers depend on the count); Ctrl-C
+    is the search's to handle; and the worker ends when the search does, even one killed with SIGKILL."""
+    import torch
+
+    torch.set_num_threads(1)
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    parent = os.getppid()
+
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(0.5)
+        os._exit(1)
+
+    threading.Thread(target=watch, daemon=True).start()
+
+
+@functools.cache
+def _data(name: str, shape: tuple[int, int, int], data_dir: str):
+    from ..train.data import load_data
+
+    return load_data(name, shape, data_dir)
+
+
+def _schedule(steps: int) -> list[int]:
+    """The article's lr decay epochs as the same fractions of `steps`."""
+    config = TrainConfig()
+    return [max(1, round(steps * s / config.epochs)) for s in config.lr_decay_stages]
+
+
+def train_proxy(model_py: str, recipe: Recipe) -> Measured:
+    """Train the model in `model_py` by the recipe and measure it; a failure is returned, not raised."""
+    import torch
+    from torch.utils.data import DataLoader, Subset
+
+    from ..errors import GptnetError
+    from ..train.runner import load_builder
+
+    start = time.perf_counter()
+    try:
+        build = load_builder(Path(model_py))
+        data = _data(recipe.data, tuple(recipe.input), recipe.data_dir)
+        config = TrainConfig()
+        g = torch.Generator().manual_seed(recipe.seed)
+        subset = torch.randperm(len(data.train), generator=g)[:recipe.subset].tolist()
+        tests = torch.randperm(len(data.test), generator=g)[:EVAL_IMAGES].tolist()
+        torch.manual_seed(recipe.seed)  # initial weights and augmentation draws
+        model = build(data.classes)
+        start = time.perf_counter()  # the training and its test; not the data set, loaded once per worker
+        optimizer = torch.optim.SGD(model.parameters(), lr=config.lr, momentum=config.momentum,
+                                    weight_decay=config.wd)
+        scheduler = torch.optim.lr_scheduler.MultiStepLR(optimizer, milestones=_schedule(recipe.steps),
+                                                         gamma=config.lr_decay_rate)
+        loss_fn = torch.nn.CrossEntropyLoss()
+        loader = DataLoader(Subset(data.train, subset), batch_size=config.batch_size, shuffle=True,
+                            generator=torch.Generator().manual_seed(recipe.seed), drop_last=True)
+        model.train()
+        step = 0
+        while step < recipe.steps:
+            for x, y in loader:
+                loss = loss_fn(model(x), y)
+                if not torch.isfinite(loss):
+                    return Measured(error=f"the loss became {loss.item()} at step {step + 1}",
+                                    train_seconds=time.perf_counter() - start)
+                optimizer.zero_grad(set_to_none=True)
+                loss.backward()
+                optimizer.step()
+                scheduler.step()
+                step += 1
+                if step == recipe.steps:
+                    break
+        model.eval()
+        hits = 0
+        with torch.no_grad():
+            for x, y in DataLoader(Subset(data.test, tests), batch_size=256):
+                hits += int((model(x).argmax(1) == y).sum())
+        return Measured(accuracy=100 * hits / len(tests), train_seconds=time.perf_counter() - start)
+    except GptnetError as e:
+        return Measured(error=e.message, train_seconds=time.perf_counter() - start)
+    except Exception as e:  # a candidate the validators passed but torch refuses: the search goes on without it
+        return Measured(error=f"{type(e).__name__}: {str(e)[:200]}", train_seconds=time.perf_counter() - start)
+
+
+def naswot(model_py: str, recipe: Recipe) -> float | None:
+    """A zero-cost proxy (Mellor et al., "Neural Architecture Search without Training", 2021): how differently the
+    untrained network's activations split one batch of training images, as the log-determinant of the batch's
+    kernel of binary activation codes. Higher is better; None when the network has no activation module."""
+    import torch
+
+    from ..spec.layers import ACTIVATIONS
+    from ..train.runner import load_builder
+
+    data = _data(recipe.data, tuple(recipe.input), recipe.data_dir)
+    g = torch.Generator().manual_seed(recipe.seed)
+    torch.manual_seed(recipe.seed)  # the training set's augmentation draws from torch's own generator
+    batch = torch.stack([data.train[i][0] for i in torch.randperm(len(data.train), generator=g)[:64].tolist()])
+    torch.manual_seed(recipe.seed)
+    model = load_builder(Path(model_py))(data.classes)
+    kernel = torch.zeros(len(batch), len(batch), dtype=torch.float64)
+
+    def hook(module, inputs, output) -> None:
+        nonlocal kernel
+        codes = (inputs[0] > 0).flatten(1).double()
+        kernel += codes @ codes.T + (1 - codes) @ (1 - codes).T
+
+    hooks = [m.register_forward_hook(hook) for m in model.modules() if type(m).__name__ in ACTIVATIONS]
+    if not hooks:
+        return None
+    with torch.no_grad():
+        model.train()(batch)
+    return float(torch.linalg.slogdet(kernel)[1])
+
+
+def score_task(task: tuple[int, str, dict]) -> tuple[int, float | None]:
+    """A pool task: (index, model.py path, recipe) -> (index, zero-cost score); a network torch refuses scores None."""
+    index, model_py, recipe = task
+    try:
+        return index, naswot(model_py, Recipe.model_validate(recipe))
+    except Exception:  # noqa: BLE001 - its proxy training will say what is wrong with it
+        return index, None
+
+
+def run_task(task: tuple[int, str, dict]) -> tuple[int, dict]:
+    """A pool task: (index, model.py path, recipe) -> (index, measurement), as plain data across the pipe."""
+    index, model_py, recipe = task
+    return index, train_proxy(model_py, Recipe.model_validate(recipe)).model_dump()

@@ -1,0 +1,370 @@
+"""`gptnet search`: the offline proposer's determinism, a search killed with SIGKILL and resumed, Ctrl-C, and an LLM
+search through the loopback OpenAI-compatible server that replays to the same leaderboard. Searches run tiny (a few
+candidates, a few SGD steps on a small subset of digits) in the CLI, as a user runs them."""
+
+from __future__ import annotations
+
+import json
+import random
+import signal
+import subprocess
+import sys
+import time
+import types
+from pathlib import Path
+
+import pytest
+
+from conftest import ROOT, clean_env, run_cli
+from fake_openai import FakeOpenAI, Script
+
+TINY = ["--budget", "1M", "--target", "sd855", "--data", "digits", "--steps", "20", "--subset", "256"]
+OFFLINE = [*TINY, "--trials", "6", "--per-round", "3", "--seed", "1"]
+FILES = {"leaderboard.md", "leaderboard.json", "pareto.png", "conversation.json", "state.json", "candidates",
+         "winner"}
+ARTICLE = [t["response"] for t in json.loads((ROOT / "gptnet/data/article.json").read_text())["turns"]]
+
+
+def search(tmp_path: Path, out: str, *args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
+    return run_cli("search", *args, "--out", out, cwd=tmp_path, env=env, timeout=600)
+
+
+def board(folder: Path) -> dict:
+    return json.loads((folder / "leaderboard.json").read_text())
+
+
+def untimed(folder: Path) -> list[dict]:
+    """The leaderboard's candidates, timings aside."""
+    return [{k: v for k, v in c.items() if k != "train_seconds"} for c in board(folder)["candidates"]]
+
+
+def start(tmp_path: Path, out: str, *args: str) -> subprocess.Popen:
+    return subprocess.Popen([sys.executable, "-m", "gptnet", "search", *args, "--out", out], cwd=tmp_path,
+                            env=clean_env(), stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
+
+
+def measured(folder: Path) -> int:
+    try:
+        return len(json.loads((folder / "state.json").read_text())["measurements"])
+    except (OSError, ValueError):  # not written yet (it is replaced whole, never half-written)
+        return 0
+
+
+def wait_for(folder: Path, count: int, proc: subprocess.Popen) -> None:
+    deadline = time.monotonic() + 300
+    while measured(folder) < count and proc.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.05)
+
+
+def children(pid: int) -> list[int]:
+    """The processes whose parent is `pid` (the search's training workers)."""
+    found = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[1]) == pid:
+            found.append(int(stat.parent.name))
+    return found
+
+
+def alive(pid: int) -> bool:
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"  # a zombie has ended
+    except OSError:
+        return False
+
+
+def gone(pids: list[int], seconds: float = 10) -> bool:
+    deadline = time.monotonic() + seconds
+    while any(alive(p) for p in pids) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    return not any(alive(p) for p in pids)
+
+
+@pytest.fixture(scope="module")
+def offline(tmp_path_factory) -> Path:
+    """An offline search, uninterrupted: the reference the other runs must reproduce."""
+    cwd = tmp_path_factory.mktemp("offline")
+    r = search(cwd, "s", *OFFLINE)
+    assert r.returncode == 0, r.stderr
+    return cwd / "s"
+
+
+def test_an_offline_search_writes_its_folder(offline: Path, tmp_path: Path) -> None:
+    assert {p.name for p in offline.iterdir()} >= FILES
+    b = board(offline)
+    rows = b["candidates"]
+    assert [c["origin"] for c in rows][0] == "design" and all(c["origin"].startswith("mutation:") for c in rows[1:])
+    assert len([c for c in rows if c["accuracy"] is not None]) == 6
+    for c in rows:
+        assert set(c) >= {"hash", "origin", "parent", "params", "macs", "latency_ms", "accuracy", "train_seconds",
+                          "pareto", "dropped"}
+        assert c["params"] <= 1_000_000 and (c["parent"] is None) == (c["origin"] == "design")
+        assert (offline / "candidates" / c["hash"] / "model.py").is_file()
+    assert len({c["hash"] for c in rows}) == len(rows)  # nothing measured twice
+    assert any(c["pareto"] for c in rows) and b["winner"] in {c["hash"] for c in rows if c["pareto"]}
+    assert max(c["accuracy"] for c in rows) == next(c for c in rows if c["hash"] == b["winner"])["accuracy"]
+    assert (offline / "pareto.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    md = (offline / "leaderboard.md").read_text()
+    assert f"Winner: {b['winner']}" in md and md.count("| `") == 6
+    # the winner's folder is what `gptnet design` writes, and its command reproduces it byte for byte
+    winner = offline / "winner"
+    assert {p.name for p in winner.iterdir()} >= {"model.py", "spec.json", "report.md", "conversation.json"}
+    report = (winner / "report.md").read_text()
+    assert "## Search" in report and f"candidate `{b['winner']}`" in report
+    copy = tmp_path / "again"
+    copy.mkdir()
+    (copy / "conversation.json").write_bytes((winner / "conversation.json").read_bytes())
+    r = run_cli("design", "--budget", "1M", "--target", "sd855", "--classes", "10", "--replay",
+                str(copy / "conversation.json"), "--yes", "--out", str(copy / "out"), cwd=tmp_path)
+    assert r.returncode == 0, r.stderr
+    assert (copy / "out" / "model.py").read_bytes() == (winner / "model.py").read_bytes()
+    assert (copy / "out" / "spec.json").read_bytes() == (winner / "spec.json").read_bytes()
+
+
+def test_the_offline_proposer_repeats_itself_for_a_seed(offline: Path, tmp_path: Path) -> None:
+    r = search(tmp_path, "again", *OFFLINE)
+    assert r.returncode == 0, r.stderr
+    assert untimed(tmp_path / "again") == untimed(offline)
+    assert board(tmp_path / "again")["winner"] == board(offline)["winner"]
+
+
+def test_offline_proposals_depend_on_the_seed_only(tmp_path: Path) -> None:
+    from gptnet.agent.cassette import load_cassette
+    from gptnet.agent.llm import ReplayLLM
+    from gptnet.agent.pipeline import Designer
+    from gptnet.design import Options, article_cassette, make_task
+    from gptnet.render import render_model
+    from gptnet.search.hashing import structure_hash
+    from gptnet.search.proposers import OfflineProposer
+    from gptnet.verify import check_source
+
+    task = make_task(Options(budget="1M", target="sd855", classes=10))
+
+    def round0(seed: int) -> list[str]:
+        designer = Designer(task, ReplayLLM(load_cassette(article_cassette()), "article"), budget_text="1M")
+        proposals = OfflineProposer(designer, seed).propose(0, 8, [])
+        for p in proposals:  # every mutant is a spec the validators passed, rendered to a file the verifier passes
+            assert p.spec.head is not None and check_source(render_model(p.spec).encode()) is None
+            assert sum(1 for f in p.findings if f.severity == "error") == 0
+        return [f"{p.origin} {structure_hash(p.spec)}" for p in proposals]
+
+    first = round0(3)
+    assert len(first) == 8 and len(set(first)) == 8 and first[0].startswith("design ")
+    assert round0(3) == first
+    assert round0(4) != first
+
+
+def test_every_mutation_builds_and_runs(tmp_path: Path) -> None:
+    import torch
+
+    from gptnet.design import Options, design, make_task
+    from gptnet.render import render_model
+    from gptnet.search.mutations import MUTATIONS
+    from gptnet.spec.graph import ModelSpec
+    from gptnet.spec.walk import totals, walk
+    from gptnet.validators import errors, validate
+
+    start, _ = design(Options(budget="1M", target="sd855", classes=10, out=tmp_path / "d"))
+    task = make_task(Options(budget="1M", target="sd855", classes=10))
+    for name, mutate in MUTATIONS.items():
+        made = next(m for m in (mutate(start.spec, random.Random(f"{name}{k}")) for k in range(20)) if m)
+        mutant = ModelSpec.model_validate({**made[0].model_dump(mode="json"), "head": None})
+        fixed, findings = validate(mutant, task)
+        assert not errors(findings), (name, errors(findings))
+        module = types.ModuleType(f"m_{name.replace('-', '_')}")
+        exec(compile(render_model(fixed), name, "exec"), module.__dict__)  # noqa: S102 - gptnet's own rendering
+        net = module.build_model(10)
+        assert net(torch.randn(2, 3, 32, 32)).shape == (2, 10), name
+        assert sum(p.numel() for p in net.parameters()) == totals(walk(fixed))[0] <= 1_000_000, name
+
+
+def test_the_zero_cost_score_is_deterministic(offline: Path) -> None:
+    import torch
+
+    from gptnet.search.proxy import Recipe, score_task
+
+    torch.set_num_threads(1)
+    recipe = Recipe(data="digits", input=(3, 32, 32), seed=1).model_dump()
+    models = [str(offline / "candidates" / c["hash"] / "model.py") for c in board(offline)["candidates"][:2]]
+    scores = [score_task((i, m, recipe))[1] for i, m in enumerate(models)]
+    assert all(isinstance(v, float) and v > 0 for v in scores) and scores[0] != scores[1]
+    assert score_task((0, models[0], recipe))[1] == scores[0]
+
+
+def test_structure_hash_ignores_spelling() -> None:
+    from gptnet.search.hashing import structure_hash
+    from gptnet.spec.graph import ModelSpec
+
+    head = [{"op": "AdaptiveAvgPool2d"}, {"op": "Flatten"}, {"op": "Linear", "in_features": 16, "out_features": 10}]
+    inline = ModelSpec(name="A", num_classes=10, layers=[
+        {"op": "Conv2d", "in_channels": 3, "out_channels": 16, "kernel_size": 3, "padding": 1},
+        {"op": "Conv2d", "in_channels": 16, "out_channels": 16, "kernel_size": 3, "padding": 1, "groups": 16},
+        {"op": "ReLU"}, *head])
+    module = ModelSpec(name="B", num_classes=10, layers=[
+        {"op": "Conv2d", "in_channels": 3, "out_channels": 16, "kernel_size": 3, "padding": 1},
+        {"op": "call", "module": "Dw", "args": [16]}, *head],
+        modules=[{"name": "Dw", "params": ["c"], "body": [
+            {"op": "DWConv2d", "channels": "c", "kernel_size": 3, "padding": 1}, {"op": "ReLU"}]}])
+    assert structure_hash(inline) == structure_hash(module)
+    wider = inline.model_copy(update={"layers": [inline.layers[0].model_copy(update={"kernel_size": 5}),
+                                                 *inline.layers[1:]]})
+    assert structure_hash(wider) != structure_hash(inline)
+    assert structure_hash(inline.model_copy(update={"num_classes": 100})) != structure_hash(inline)
+
+
+def test_front_and_winner_rules() -> None:
+    from gptnet.search.leaderboard import Candidate
+    from gptnet.search.pareto import front, winner
+
+    def c(i: int, acc: float | None, ms: float, params: int) -> Candidate:
+        return Candidate(index=i, round=0, hash=str(i), origin="design", accuracy=acc, latency_ms=ms, params=params)
+
+    rows = [c(1, 95.0, 1.0, 900), c(2, 94.5, 0.5, 900), c(3, 94.0, 0.6, 950), c(4, 90.0, 0.4, 1000),
+            c(5, None, 0.1, 10)]
+    assert [r.index for r in front(rows)] == [1, 2, 4]  # 3 is dominated by 2; 5 was never measured
+    assert winner(rows).index == 1
+    assert winner(rows, "latency").index == 2  # the fastest within a point of the best
+
+
+def test_a_search_killed_with_sigkill_resumes_to_the_same_leaderboard(offline: Path, tmp_path: Path) -> None:
+    out = tmp_path / "s"
+    proc = start(tmp_path, "s", *OFFLINE)
+    wait_for(out, 2, proc)
+    workers = children(proc.pid)
+    proc.send_signal(signal.SIGKILL)  # a crash, not a polite stop
+    proc.communicate(timeout=60)
+    done = measured(out)
+    assert 2 <= done < 6, done
+    assert gone(workers), "the training workers outlived the search"
+    r = search(tmp_path, "s", *OFFLINE, "--resume")
+    assert r.returncode == 0, r.stderr
+    assert r.stderr.count("(measured before)") >= done
+    assert untimed(out) == untimed(offline)
+    assert (out / "winner" / "model.py").read_bytes() == (offline / "winner" / "model.py").read_bytes()
+
+
+def test_ctrl_c_saves_and_exits_130(tmp_path: Path) -> None:
+    out = tmp_path / "s"
+    proc = start(tmp_path, "s", *OFFLINE)
+    wait_for(out, 1, proc)
+    workers = children(proc.pid)
+    proc.send_signal(signal.SIGINT)
+    _, stderr = proc.communicate(timeout=120)
+    assert proc.returncode == 130, stderr
+    assert "interrupted after" in stderr and "--resume" in stderr and "Traceback" not in stderr
+    assert measured(out) >= 1 and (out / "leaderboard.md").is_file()
+    assert gone(workers)
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--resume"], "nothing to resume"),
+    (["--classes", "100"], "digits has 10 classes"),
+    (["--data", "imagenet"], "unknown data set 'imagenet'"),
+    (["--proposer", "llm"], "--proposer llm needs an LLM"),
+])
+def test_usage_errors_are_one_line_before_any_work(args: list[str], message: str, tmp_path: Path) -> None:
+    r = search(tmp_path, "s", *OFFLINE, *args)
+    assert r.returncode == 2 and message in r.stderr and "Traceback" not in r.stderr, r.stderr
+    assert not (tmp_path / "s" / "candidates").exists()
+
+
+def test_an_existing_search_is_not_overwritten(offline: Path, tmp_path: Path) -> None:
+    r = run_cli("search", *OFFLINE, "--out", str(offline), cwd=tmp_path)
+    assert r.returncode == 2 and "holds a search already" in r.stderr and "--resume" in r.stderr
+
+
+def net(name: str, *layers: dict) -> str:
+    return json.dumps({"name": name, "layers": [*layers, {"op": "AdaptiveAvgPool2d"}, {"op": "Flatten"},
+                                                {"op": "Linear", "out_features": 10}]})
+
+
+def conv(cin: int, cout: int, k: int = 3, stride: int = 1) -> dict:
+    return {"op": "Conv2d", "in_channels": cin, "out_channels": cout, "kernel_size": k, "stride": stride,
+            "padding": k // 2}
+
+
+RELU, BN = {"op": "ReLU"}, {"op": "BatchNorm2d"}
+SEED = net("Seed", conv(3, 16), RELU, conv(16, 32, stride=2), RELU)
+A = net("Alpha", conv(3, 16, stride=2), BN, RELU, conv(16, 32, stride=2), BN, RELU)
+A_AGAIN = "Same as Alpha, written another way:\n```json\n" + json.dumps({"name": "AlphaAgain", "layers": [
+    {"type": "conv2d", "in_channels": 3, "out_channels": 16, "kernel_size": 3, "stride": 2, "padding": 1},
+    {"type": "BatchNorm2d", "num_features": 16}, {"type": "relu"},
+    {"type": "Conv2d", "out_channels": 32, "kernel_size": 3, "stride": 2, "padding": 1}, {"type": "bn"},
+    {"type": "ReLU"}, {"type": "GlobalAvgPool"}, {"type": "Flatten"}, {"type": "fc", "out_features": 10}]}) + "\n```"
+D = net("Delta", conv(3, 24, stride=2), RELU, conv(24, 48, stride=2), RELU)
+E = net("Echo", conv(3, 8, k=5, stride=2), RELU)
+LLM = [*TINY, "--trials", "4", "--per-round", "2"]
+
+
+ANSWERS = [ARTICLE[0], SEED, A, "Sorry, I cannot design that.", A_AGAIN, D, E]
+
+
+@pytest.fixture(scope="module")
+def llm_search(tmp_path_factory) -> tuple[Path, Script]:
+    """A live search: its folder, and what the server was asked."""
+    cwd = tmp_path_factory.mktemp("llm")
+    script = Script(answers=list(ANSWERS))
+    with FakeOpenAI(script) as server:
+        r = search(cwd, "live", *LLM, "--base-url", server.base_url, "--model", "test-model")
+    assert r.returncode == 0, r.stderr
+    return cwd / "live", script
+
+
+def test_an_llm_search_through_the_server_replays_to_the_same_leaderboard(llm_search, tmp_path: Path) -> None:
+    live, script = llm_search
+    rows = board(live)["candidates"]
+    assert [c["origin"] for c in rows] == ["design", "llm", "llm", "llm", "llm", "llm"]
+    assert [c["round"] for c in rows] == [0, 1, 1, 2, 2, 3]
+    seed, alpha, sorry, again, delta, echo = rows
+    assert sorry["hash"] is None and "unparseable" in sorry["dropped"]
+    assert again["hash"] == alpha["hash"] and again["dropped"] == f"duplicate of {alpha['hash']} (candidate 2)"
+    assert again["accuracy"] is None and all(c["accuracy"] is not None for c in (seed, alpha, delta, echo))
+    # each round's questions carry the history: every candidate so far, with its measurements and findings
+    assert len(script.requests) == 7
+    round2 = script.requests[4]["messages"][-1]["content"]
+    for c in (seed, alpha):
+        assert f"{c['hash']} ({c['origin']}, round {c['round']}): " in round2
+        assert f"proxy accuracy {c['accuracy']:.2f}%" in round2 and f"{c['latency_ms']:.3f} ms on the cpu" in round2
+    assert "unreadable (llm, round 1): dropped: [unparseable]" in round2
+    assert "Propose candidate 1 of 2" in round2
+    second = script.requests[5]["messages"][-1]["content"]
+    assert "Already proposed in this round, not yet measured:\n- conv3x3/2 3->16" in second
+    stages = [t["stage"] for t in json.loads((live / "conversation.json").read_text())["turns"]]
+    assert stages == ["ops"] + ["model"] * 6
+    # replayed without the server: the same candidates, measurements and winner
+    r = search(tmp_path, "replayed", *LLM, "--replay", str(live / "conversation.json"))
+    assert r.returncode == 0, r.stderr
+    assert untimed(tmp_path / "replayed") == untimed(live)
+    assert board(tmp_path / "replayed")["winner"] == board(live)["winner"]
+
+
+def test_a_live_search_resumes_without_asking_again(llm_search, tmp_path: Path) -> None:
+    live, _ = llm_search
+    script = Script(answers=list(ANSWERS), hang_on=5)  # round 2's second question is never answered
+    with FakeOpenAI(script) as server:
+        args = [*LLM, "--base-url", server.base_url, "--model", "test-model", "--out", "s"]
+        proc = subprocess.Popen([sys.executable, "-m", "gptnet", "search", *args], cwd=tmp_path, env=clean_env(),
+                                stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        deadline = time.monotonic() + 300
+        while len(script.requests) < 6 and proc.poll() is None and time.monotonic() < deadline:
+            time.sleep(0.05)
+        proc.send_signal(signal.SIGKILL)
+        proc.communicate(timeout=60)
+    turns = json.loads((tmp_path / "s" / "conversation.json").read_text())["turns"]
+    assert len(turns) == 5 and measured(tmp_path / "s") == 2
+    script = Script(answers=ANSWERS[5:])  # only what the killed search was never told
+    with FakeOpenAI(script) as server:
+        r = run_cli("search", *LLM, "--base-url", server.base_url, "--model", "test-model", "--out", "s",
+                    "--resume", cwd=tmp_path, timeout=600)
+    assert r.returncode == 0, r.stderr
+    assert len(script.requests) == 2 and not script.answers
+    assert untimed(tmp_path / "s") == untimed(live)
+    def asked(folder: Path) -> list[tuple]:
+        return [(t["stage"], t["request"]["messages"], t["response"])
+                for t in json.loads((folder / "conversation.json").read_text())["turns"]]
+
+    assert asked(tmp_path / "s") == asked(live)  # the same questions and answers, in order
