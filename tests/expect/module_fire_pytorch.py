@@ -43,7 +43,6 @@ class CNNGPT(nn.Module):
             Fire(128, 16, 64, 64),
             nn.MaxPool2d(kernel_size=2),
             nn.Conv2d(128, num_classes, kernel_size=1),
-            nn.ReLU(),
             nn.AdaptiveAvgPool2d(1),
             nn.Flatten(),
         )
