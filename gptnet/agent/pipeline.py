@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
+from functools import lru_cache
 from typing import Any, Callable, Literal, Union
 
 from pydantic import BaseModel, Field, ValidationError
@@ -19,10 +20,10 @@ from ..prompts import render_prompt
 from ..spec.graph import Call, ModelSpec, ModuleSpec
 from ..units import format_count
 from ..validators import Finding, Task, errors, undefined_modules, validate
-from .cassette import now
+from .cassette import load_cassette, now
 from .llm import LLM, Conversation, NoAnswer
 
-DEFAULT_NAME = "CNN-GPT"  # the article's name for an unnamed design
+_USUAL_INPUT = (3, 32, 32)  # --input's default, left out of task names
 
 
 class OpsVerdict(BaseModel):
@@ -145,12 +146,37 @@ def _module_summary(module: ModuleSpec) -> str:
         n.module if isinstance(n, Call) else getattr(n, "op", "?") for n in module.body)
 
 
-def _choose(answer: ParsedAnswer, modules: dict[str, ModuleSpec], task: Task,
+def task_name(task: Task) -> str:
+    """The name of a design whose answers give none: what it is for (`sd855-net-10m-c100`, with the input when it is
+    not 3x32x32), so that designs for different tasks get different titles and default folders. "net" keeps the
+    target's digits apart from the budget's in the class name (`Sd855Net10mC100`)."""
+    name = f"{task.target.name}-net-{format_count(task.budget).lower()}-c{task.classes}"
+    return name if task.input == _USUAL_INPUT else f"{name}-{'x'.join(map(str, task.input))}"
+
+
+@lru_cache(maxsize=1)
+def _article() -> tuple[str, str | None]:
+    from ..design import article_cassette  # here: design imports this module
+
+    cassette = load_cassette(article_cassette())
+    return next(t.response for t in cassette.turns if t.stage == "model"), cassette.meta.get("name")
+
+
+def known_name(answer: str) -> str | None:
+    """The article's answer names no model, but the article calls it CNN-GPT (the bundled cassette's meta says
+    so): its answer keeps that name from whichever cassette it is replayed, the design's own conversation.json
+    included."""
+    text, name = _article()
+    return name if answer == text else None
+
+
+def _choose(answer: ParsedAnswer, modules: dict[str, ModuleSpec], task: Task, name: str,
             ) -> tuple[ModelSpec, ModelSpec, list[Finding]]:
-    """The first candidate that validates within budget, else the first one (with its errors)."""
+    """The first candidate that validates within budget, else the first one (with its errors); `name` for one
+    the answer does not name."""
     tried = []
     for k, cand in enumerate(answer.models):
-        original = ModelSpec(name=cand.name or DEFAULT_NAME, layers=cand.layers, modules=list(modules.values()),
+        original = ModelSpec(name=cand.name or name, layers=cand.layers, modules=list(modules.values()),
                              input=task.input, num_classes=task.classes)
         fixed, findings = validate(original, task)
         tried.append((original, fixed, findings))
@@ -190,6 +216,7 @@ class Designer:
         self.modules: dict[str, ModuleSpec] = {}
         self.ops: OpsVerdict | None = None
         self.revisions = 0
+        self.model_name: str | None = None  # the design's name so far: a revision that names none keeps it
 
     def start(self) -> Design:
         self.ops = _ops_verdict(self.session)
@@ -200,6 +227,7 @@ class Designer:
         except NoAnswer:
             raise DesignError("the LLM has no answer for stage model", "add a turn with stage \"model\" to the "
                               "cassette, or run against a live LLM") from None
+        self.model_name = known_name(text)
         return self._settle(text, self.max_revisions)
 
     def feedback(self, text: str, current: Design) -> Design:
@@ -215,6 +243,7 @@ class Designer:
         if errors(findings):
             return None, findings
         event = ReviewEvent(event="edit", diff=diff, spec=spec.model_dump(mode="json"))
+        self.model_name = fixed.name
         repairs = [f.model_copy(update={"where": f"edit: {f.where}"}) for f in findings]
         return self._design(current.original, fixed, current.findings + repairs, [*current.review, event]), findings
 
@@ -239,7 +268,9 @@ class Designer:
                     raise ParseError("it defines " + (", ".join(m.name for m in answer.modules) or "nothing")
                                      + " but no model" + "".join(f"; {n}" for n in answer.notes))
                 notes = _define_modules(self.session, answer, self.modules)
-                original, spec, findings = _choose(answer, self.modules, self.task)
+                original, spec, findings = _choose(answer, self.modules, self.task,
+                                                   self.model_name or task_name(self.task))
+                self.model_name = original.name
                 findings = notes + findings
             except ParseError as e:
                 findings = [Finding(kind="unparseable", where="answer", why=f"no model could be read from it: {e}",

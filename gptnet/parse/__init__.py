@@ -5,9 +5,11 @@ from __future__ import annotations
 
 import re
 
+from ..spec.graph import Call
 from .answer import Candidate, ParsedAnswer, ParseError, check_answer
 from .jsonform import find_json, parse_json
 from .layerlist import parse_layer_list
+from .naming import name_in, usable
 from .pysource import looks_like_python, parse_python
 from .table import find_table, parse_table
 
@@ -16,10 +18,25 @@ _THINKING = re.compile(r"<think(?:ing)?>.*?(?:</think(?:ing)?>|$)", re.S | re.I)
 
 
 def parse_answer(text: str) -> ParsedAnswer:
-    """The models and modules in an answer, whichever form it takes. A reasoning model's `<think>` block is
-    its drafts, not its answer, and is left out."""
+    """The models and modules in an answer, whichever form it takes, each model with the name the answer gives it
+    (if any). A reasoning model's `<think>` block is its drafts, not its answer, and is left out."""
     check_answer(text)
     text = _THINKING.sub("", text)
+    return _named(_read(text), text)
+
+
+def _named(answer: ParsedAnswer, text: str) -> ParsedAnswer:
+    """A name that says nothing (`model = nn.Sequential(...)`, `class Net`) is dropped; a lone model without one
+    takes the name the answer's prose gives it, never a module's."""
+    for candidate in answer.models:
+        candidate.name = usable(candidate.name)
+    if len(answer.models) == 1 and answer.models[0].name is None:
+        taken = {m.name for m in answer.modules} | {n.module for n in answer.models[0].layers if isinstance(n, Call)}
+        answer.models[0].name = name_in(text, taken)
+    return answer
+
+
+def _read(text: str) -> ParsedAnswer:
     errors = []
     if find_json(text) is not None:
         try:
