@@ -1,8 +1,8 @@
 """PyTorch source in an answer (`class X(nn.Module)` with `__init__`/`forward`, or `nn.Sequential(...)`), read with
 `ast` only: never executed, imported or evaluated.
 
-`__init__` gives the layers (`self.conv = nn.Conv2d(...)`, `nn.Sequential(...)`, a list built with append/extend,
-another class); sizes that use constructor parameters or locals become size expressions (`spec/expr.py` whitelists
+`__init__` gives the layers (`self.conv = nn.Conv2d(...)`, `nn.Sequential(...)` of layers or of an OrderedDict of
+named ones, `add_module`, a list built with append/extend, another class); sizes that use constructor parameters or locals become size expressions (`spec/expr.py` whitelists
 them). `forward` is traced symbolically: a value is the input, layers applied to a value, a sum, a concat or an `if`
 of two values, and the graph is rebuilt as a chain with residual adds and concats. A statement in `__init__` that
 is not a layer (e.g. `os.system(...)`) is ignored and noted; layers built under a condition or in a loop, or a
@@ -20,7 +20,7 @@ from typing import Any
 from .. import limits
 from ..spec import expr
 from ..spec.graph import Call, Concat, ModuleSpec, Residual
-from ..spec.layers import Flatten, Linear
+from ..spec.layers import Flatten, Linear, check_identifier
 from ..spec.registry import lookup
 from ..untrusted import clean_surrogates
 from .answer import Candidate, ParsedAnswer, ParseError
@@ -233,6 +233,15 @@ def _small(node: ast.AST) -> bool:
     return sum(1 for _ in ast.walk(node)) <= limits.MAX_EXPR_NODES
 
 
+def _attr(key: Any) -> str | None:
+    """A layer's name from the answer (an OrderedDict key, an add_module name) when it is one gptnet may use;
+    otherwise the renderer names it."""
+    try:
+        return check_identifier(key) if isinstance(key, str) and key.isidentifier() else None
+    except ValueError:
+        return None
+
+
 def _literal(node: ast.AST) -> Any:
     v = ast.literal_eval(node)  # raises ValueError (or TypeError, SyntaxError) on anything but a literal
     return tuple(v) if isinstance(v, list) else v
@@ -353,8 +362,13 @@ class _Reader:
         return last if last in self.classes or last in self.bare or last[:1].isupper() else None
 
     def layers(self, node: ast.AST, scope: _Scope, attr: str | None = None, need: bool = True) -> list | None:
-        """The layers an expression builds (nested nn.Sequential flattened); None, or refused if `need`, when it
-        builds none."""
+        """The layers an expression builds (nested nn.Sequential flattened, a list of layers built before copied);
+        None, or refused if `need`, when it builds none."""
+        if isinstance(node, ast.Tuple) and len(node.elts) == 2 and isinstance(node.elts[0], ast.Constant):
+            return self.layers(node.elts[1], scope, _attr(node.elts[0].value), need)  # ("conv1", nn.Conv2d(...))
+        if isinstance(node, ast.Name) and node.id in scope.lists:
+            self.spend(len(scope.lists[node.id]))
+            return [n.model_copy(deep=True) for n in scope.lists[node.id]]
         name = self.ctor(node.func) if isinstance(node, ast.Call) else None
         if name is None and need:
             raise _Refused(f"`{_src(node)}` is not a layer")
@@ -373,15 +387,31 @@ class _Reader:
         return [self.make(name, args, kwargs, attr)]
 
     def items(self, args: list[ast.AST], scope: _Scope) -> list:
-        """nn.Sequential's arguments: layers, nested Sequentials, `*layers` of a list built in __init__."""
+        """nn.Sequential's arguments: layers, nested Sequentials, `*layers` of a list built in __init__, or one
+        OrderedDict of named layers."""
         out = []
         for a in args:
-            if isinstance(a, ast.Starred) and _dotted(a.value) in scope.lists:
-                self.spend(len(scope.lists[_dotted(a.value)]))
-                out += [n.model_copy(deep=True) for n in scope.lists[_dotted(a.value)]]
+            if isinstance(a, ast.Starred):
+                out += self.layers(a.value, scope)
+            elif isinstance(a, ast.Call) and _dotted(a.func) in ("OrderedDict", "collections.OrderedDict"):
+                out += self.ordered(a, scope)
             else:
                 out += self.layers(a, scope)
         return out
+
+    def ordered(self, call: ast.Call, scope: _Scope) -> list:
+        """`OrderedDict([("conv1", nn.Conv2d(...)), ...])`, `OrderedDict({"conv1": ...})`, `OrderedDict(conv1=...)`
+        or `OrderedDict(pairs)` of a list built before: the layers in order, each named by its key."""
+        entries = call.args[0] if len(call.args) == 1 else None
+        if isinstance(entries, ast.Dict):
+            out = [n for k, v in zip(entries.keys, entries.values)
+                   for n in self.layers(ast.Tuple(elts=[k, v]) if k is not None else v, scope)]
+        elif entries is None or isinstance(entries, (ast.List, ast.Tuple, ast.Name)):
+            elts = entries.elts if isinstance(entries, (ast.List, ast.Tuple)) else [entries] if entries else []
+            out = [n for e in elts for n in self.layers(e, scope)]
+        else:
+            raise _Refused(f"`{_src(call)}` is not an OrderedDict of named layers")
+        return out + [n for k in call.keywords for n in self.layers(k.value, scope, _attr(k.arg))]
 
     def make(self, name: str, args: list, kwargs: dict, attr: str | None = None) -> Any:
         self.spend(1)
@@ -420,6 +450,14 @@ class _Reader:
             extend = method == "extend" and isinstance(items, (ast.List, ast.Tuple))
             scope.lists[owner] += self.items(items.elts, scope) if extend else self.layers(items, scope)
             return
+        if method == "add_module" and len(call.args) == 2 and isinstance(call.args[0], ast.Constant):
+            named = self.layers(ast.Tuple(elts=call.args), scope)  # seq.add_module("conv1", nn.Conv2d(...))
+            if owner in scope.lists or owner[5:] in scope.attrs and owner.startswith("self."):
+                (scope.lists[owner] if owner in scope.lists else scope.attrs[owner[5:]]).extend(named)
+                return
+            if owner == "self" and _attr(call.args[0].value):  # self.add_module("conv1", ...) is self.conv1
+                scope.attrs[call.args[0].value] = named
+                return
         if isinstance(st, ast.If) and self.derived(scope, st):
             return
         target = st.targets[0] if isinstance(st, ast.Assign) and len(st.targets) == 1 else \
@@ -431,8 +469,12 @@ class _Reader:
                 scope.lists[name] += self.items(st.value.elts, scope)
                 return
         elif isinstance(target, ast.Name) and isinstance(st.value, ast.List) and \
-                (not st.value.elts or isinstance(st.value.elts[0], ast.Call)):  # layers = [] / [nn.Conv2d(...)]
-            scope.lists[name] = self.items(st.value.elts, scope)
+                (not st.value.elts or isinstance(st.value.elts[0], (ast.Call, ast.Tuple))):  # layers = [...]
+            scope.lists[name] = self.items(st.value.elts, scope)  # [] / [nn.Conv2d(...)] / [("conv1", ...)]
+            return
+        elif isinstance(target, ast.Name) and isinstance(st.value, ast.Call) and \
+                _dotted(st.value.func).endswith("Sequential"):  # seq = nn.Sequential(); seq.add_module(...)
+            scope.lists[name] = self.layers(st.value, scope)
             return
         elif key.isidentifier():  # self.conv = nn.Conv2d(...), hidden = inp * t, self.use_res = stride == 1
             found = self.layers(st.value, scope, attr=key, need=False) if key != name else None
