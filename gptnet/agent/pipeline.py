@@ -21,6 +21,7 @@ from ..spec.graph import Call, ModelSpec, ModuleSpec
 from ..units import format_count
 from ..validators import Finding, Task, errors, undefined_modules, validate
 from .cassette import load_cassette, now
+from .choice import Option, choose
 from .llm import LLM, Conversation, NoAnswer
 
 _USUAL_INPUT = (3, 32, 32)  # --input's default, left out of task names
@@ -46,6 +47,7 @@ class Design(BaseModel):
     usage: dict[str, int] = Field(default_factory=dict, description="total token usage")
     usage_by_stage: list[dict[str, Any]] = Field(default_factory=list, description="token usage of each turn")
     review: list["ReviewEvent"] = Field(default_factory=list, description="the human review, in order")
+    options: list[Option] = Field(default_factory=list, description="the models the answer offered, when several")
     latency_ms: dict[str, float | None] = Field(default_factory=dict,
                                                 description="roofline estimate per backend of the target, batch 1")
 
@@ -170,32 +172,13 @@ def known_name(answer: str) -> str | None:
     return name if answer == text else None
 
 
-def _choose(answer: ParsedAnswer, modules: dict[str, ModuleSpec], task: Task, name: str,
-            ) -> tuple[ModelSpec, ModelSpec, list[Finding]]:
-    """The first candidate that validates within budget, else the first one (with its errors); `name` for one
-    the answer does not name."""
-    tried = []
-    for k, cand in enumerate(answer.models):
-        original = ModelSpec(name=cand.name or name, layers=cand.layers, modules=list(modules.values()),
-                             input=task.input, num_classes=task.classes)
-        fixed, findings = validate(original, task)
-        tried.append((original, fixed, findings))
-        if not errors(findings):
-            break
-    k = len(tried) - 1 if not errors(tried[-1][2]) else 0
-    original, fixed, findings = tried[k]
-    if len(answer.models) > 1:
-        verdict = "the first that fits the budget" if not errors(findings) else "none fits, so the first is revised"
-        findings = [Finding(kind="several-models", where="answer", why=f"the answer offered {len(answer.models)} "
-                            f"models; took model {k + 1} ({original.name}), {verdict}", severity="note"), *findings]
-    return original, fixed, findings
-
-
 class ReviewEvent(BaseModel):
     """One step of the human review, kept in conversation.json so that a replay reproduces the reviewed design."""
 
-    event: Literal["accept", "edit", "feedback"]
-    text: Union[str, None] = Field(None, description="the reviewer's feedback, sent as a revise turn")
+    event: Literal["accept", "edit", "feedback", "candidate"]
+    text: Union[str, None] = Field(None, description="the reviewer's feedback, sent as a revise turn; for a "
+                                                     "candidate, its title")
+    candidate: Union[int, None] = Field(None, ge=1, description="the model of the answer switched to, from 1")
     diff: Union[str, None] = Field(None, description="an edit, as a unified diff of the spec")
     spec: Union[dict[str, Any], None] = Field(None, description="the spec after an edit, as the reviewer saved it")
 
@@ -217,6 +200,8 @@ class Designer:
         self.ops: OpsVerdict | None = None
         self.revisions = 0
         self.model_name: str | None = None  # the design's name so far: a revision that names none keeps it
+        self.answer: ParsedAnswer | None = None  # the last answer read, whose candidates the review may switch to
+        self.unnamed = ""  # the name its candidates take when the answer names none
 
     def start(self) -> Design:
         self.ops = _ops_verdict(self.session)
@@ -245,7 +230,20 @@ class Designer:
         event = ReviewEvent(event="edit", diff=diff, spec=spec.model_dump(mode="json"))
         self.model_name = fixed.name
         repairs = [f.model_copy(update={"where": f"edit: {f.where}"}) for f in findings]
-        return self._design(current.original, fixed, current.findings + repairs, [*current.review, event]), findings
+        return self._design(current.original, fixed, current.findings + repairs, [*current.review, event],
+                            current.options), findings
+
+    def switch(self, k: int, current: Design) -> tuple[Design | None, list[Finding]]:
+        """Another model of the last answer (from 0), validated like the first: the new design, or None and the
+        errors that stop it."""
+        if self.answer is None or not 0 <= k < len(self.answer.models):
+            raise ValueError(f"no candidate {k + 1} in the last answer")
+        original, spec, findings, options = choose(self.answer, self.modules, self.task, self.unnamed, pick=k)
+        if errors(findings):
+            return None, findings
+        self.model_name = spec.name
+        event = ReviewEvent(event="candidate", candidate=k + 1, text=options[k].title)
+        return self._design(original, spec, findings, [*current.review, event], options), findings
 
     def _revise(self, problems: list[Finding], spec: ModelSpec | None, feedback: str | None, hint: str) -> str:
         t = self.task
@@ -268,21 +266,23 @@ class Designer:
                     raise ParseError("it defines " + (", ".join(m.name for m in answer.modules) or "nothing")
                                      + " but no model" + "".join(f"; {n}" for n in answer.notes))
                 notes = _define_modules(self.session, answer, self.modules)
-                original, spec, findings = _choose(answer, self.modules, self.task,
-                                                   self.model_name or task_name(self.task))
-                self.model_name = original.name
+                unnamed = self.model_name or task_name(self.task)
+                original, spec, findings, options = choose(answer, self.modules, self.task, unnamed)
+                self.answer, self.unnamed, self.model_name = answer, unnamed, original.name
                 findings = notes + findings
             except ParseError as e:
                 findings = [Finding(kind="unparseable", where="answer", why=f"no model could be read from it: {e}",
                                     severity="error")]
                 original = spec = None
+                options = []
             except ValidationError as e:  # parts that read, but break the spec's grammar or limits together
                 findings = [Finding(kind="invalid-answer", where="answer", why=f"it cannot be used as written: "
                                     f"{flat_errors(e)}", severity="error")]
                 original = spec = None
+                options = []
             problems = errors(findings)
             if not problems:
-                return self._design(original, spec, findings, [])
+                return self._design(original, spec, findings, [], options)
             if self.revisions >= max_revisions:
                 raise DesignError(f"no valid model after {self.revisions} revision(s): {problems[0].line()}",
                                   "see conversation.json; try a larger budget or another model") from None
@@ -291,12 +291,13 @@ class Designer:
             self.revisions += 1
 
     def _design(self, original: ModelSpec, spec: ModelSpec, findings: list[Finding],
-                review: list[ReviewEvent]) -> Design:
+                review: list[ReviewEvent], options: list[Option]) -> Design:
         c = self.conversation
         return Design(spec=spec, original=original, findings=findings, ops=self.ops, profile=profile_spec(spec),
                       latency_ms={e.backend: e.total_ms for e in estimates(spec, self.task.target)},
                       source=self.llm.description, revisions=self.revisions, usage=_usage(c),
-                      usage_by_stage=[{"stage": t.stage, **t.usage} for t in c.turns if t.usage], review=review)
+                      usage_by_stage=[{"stage": t.stage, **t.usage} for t in c.turns if t.usage], review=review,
+                      options=options)
 
 
 def _llm_view(spec: ModelSpec) -> dict:

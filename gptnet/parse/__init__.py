@@ -10,6 +10,7 @@ from .answer import Candidate, ParsedAnswer, ParseError, check_answer
 from .jsonform import find_json, parse_json
 from .layerlist import parse_layer_list
 from .naming import name_in, usable
+from .options import mark_options, own_words, trim_options
 from .pysource import looks_like_python, parse_python
 from .table import find_table, parse_table
 
@@ -22,18 +23,23 @@ def parse_answer(text: str) -> ParsedAnswer:
     (if any). A reasoning model's `<think>` block is its drafts, not its answer, and is left out."""
     check_answer(text)
     text = _THINKING.sub("", text)
-    return _named(_read(text), text)
+    answer = _read(text)
+    trim_options(answer)
+    _name(answer, text)
+    mark_options(answer, text)
+    return answer
 
 
-def _named(answer: ParsedAnswer, text: str) -> ParsedAnswer:
-    """A name that says nothing (`model = nn.Sequential(...)`, `class Net`) is dropped; a lone model without one
-    takes the name the answer's prose gives it, never a module's."""
+def _name(answer: ParsedAnswer, text: str) -> None:
+    """A name that says nothing (`model = nn.Sequential(...)`, `class Net`) is dropped; a model without one takes
+    the name the answer's prose gives it (a lone model anywhere, one of several in its own introduction), never a
+    module's."""
+    taken = {m.name for m in answer.modules} | {n.module for c in answer.models for n in c.layers
+                                                if isinstance(n, Call)}
     for candidate in answer.models:
         candidate.name = usable(candidate.name)
-    if len(answer.models) == 1 and answer.models[0].name is None:
-        taken = {m.name for m in answer.modules} | {n.module for n in answer.models[0].layers if isinstance(n, Call)}
-        answer.models[0].name = name_in(text, taken)
-    return answer
+        if candidate.name is None:
+            candidate.name = name_in(text if len(answer.models) == 1 else own_words(candidate.context), taken)
 
 
 def _read(text: str) -> ParsedAnswer:

@@ -11,11 +11,12 @@ from typing import Any
 from .. import limits
 from ..spec import expr
 from ..spec.graph import Call
-from ..spec.layers import Linear
+from ..spec.layers import Layer, Linear
 from ..spec.registry import lookup
 from ..untrusted import one_line
 from .answer import Candidate, ParsedAnswer, ParseError
 from .build import BuildError, make_node, make_nodes
+from .options import is_label
 from .pysource import read_source
 
 # no space before "(": "Batch Normalization (BatchNorm2d(32))" is prose around a layer, not a layer
@@ -191,19 +192,40 @@ def _scan_line(line: str, notes: list[str], room: _Room) -> list:
     return nodes
 
 
+INTRO_LINES, INTRO_CHARS = 6, 300  # of the prose before a candidate kept as its introduction
+
+
+def _starts_another(current: list, node, labelled: bool) -> bool:
+    """A model never goes on with convolutions after its classifier; nor does it take the input's channels again
+    after a label line ("Option B:", a heading): either way a new one starts."""
+    if isinstance(current[-1], Linear) and not isinstance(node, Linear) and (
+            isinstance(node, Call) or node.channel_in in ("in_channels", "channels")):
+        return True
+    first = current[0]
+    stated = getattr(first, first.channel_in) if isinstance(first, Layer) and first.channel_in else None
+    return labelled and isinstance(node, Layer) and isinstance(stated, int) and node.channel_in == first.channel_in \
+        and getattr(node, node.channel_in) == stated
+
+
 def parse_layer_list(text: str) -> ParsedAnswer:
     notes: list[str] = []
     room = _Room(text)
-    candidates: list[list] = [[]]
+    candidates: list[Candidate] = []
+    prose: list[str] = []  # the lines without layers since the last line with some
     for line in text.splitlines():
-        for node in _scan_line(line, notes, room):
-            current = candidates[-1]
-            # a model never goes on with convolutions after its classifier: a new one starts
-            if current and isinstance(current[-1], Linear) and not isinstance(node, type(current[-1])) and (
-                    isinstance(node, Call) or node.channel_in in ("in_channels", "channels")):
-                candidates.append([])
-            candidates[-1].append(node)
-    models = [Candidate(layers=c) for c in candidates if c]
-    if not models:
+        nodes = _scan_line(line, notes, room)
+        if not nodes:
+            if line.strip():
+                prose = [*prose, line.strip()[:INTRO_CHARS]][-INTRO_LINES:]
+            continue
+        first = _CALL.search(line)  # the words on the line before its layers ("Option B (recommended):")
+        intro = "\n".join([*prose, line[:first.start() if first else None].strip()[:INTRO_CHARS]])
+        labelled = any(map(is_label, prose)) or is_label(line)
+        for k, node in enumerate(nodes):
+            if not candidates or _starts_another(candidates[-1].layers, node, labelled and k == 0):
+                candidates.append(Candidate(layers=[], context=intro))
+            candidates[-1].layers.append(node)
+        prose = []
+    if not candidates:
         raise ParseError("no layers found in the answer (expected e.g. `Conv2d(3, 32, kernel_size=3) ReLU() ...`)")
-    return ParsedAnswer(form="layers", models=models, notes=notes)
+    return ParsedAnswer(form="layers", models=candidates, notes=notes)

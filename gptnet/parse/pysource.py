@@ -163,8 +163,9 @@ def read_source(source: str, mode: str = "exec") -> ast.AST:
     return tree
 
 
-def _parse_code(code: str, notes: list[str]) -> ast.Module:
-    """The code as a module: as written, else with trailing prose cut off, else re-flowed from one line."""
+def _parse_code(code: str, notes: list[str]) -> tuple[ast.Module, list[str]]:
+    """The code as a module, as written, else with trailing prose cut off, else re-flowed from one line; and the
+    lines it was read from."""
     code = textwrap.dedent(code.replace("\t", "    ")).strip("\n")
     error: SyntaxError | None = None
     for lines in (code.splitlines(), _reflow(code)):
@@ -178,24 +179,49 @@ def _parse_code(code: str, notes: list[str]) -> ast.Module:
                 continue
             if cut < len(lines):
                 notes.append(f"ignored {len(lines) - cut} trailing line(s) that are not Python")
-            return tree
+            return tree, lines
     raise ParseError(f"the PyTorch source in the answer does not parse as Python ({error.msg}, line {error.lineno})")
 
 
-def _code(text: str, notes: list[str]) -> ast.Module:
-    """Fenced Python blocks; else the whole answer if it is code; else the text from the first import/class."""
-    blocks = [b for lang, b in _FENCE.findall(text) if lang.lower() in ("", "python", "py", "python3", "pytorch")
-              and (looks_like_python(b) or re.search(r"^[ \t]*(import|from|class)\b", b, re.M))]
+INTRO_CHARS = 600  # of the prose and comments before a statement kept as its introduction
+
+
+def _intros(tree: ast.Module, lines: list[str], before: str) -> list[str]:
+    """Per top-level statement, the words that introduce it: the comments above it, and for a block's first
+    statement the prose before the block ("Option B (recommended):")."""
+    out, end = [], 0
+    for st in tree.body:
+        comments = "\n".join(line.strip() for line in lines[end:st.lineno - 1] if line.strip().startswith("#"))
+        out.append((before + "\n" if end == 0 else "") + comments[-INTRO_CHARS:])
+        end = st.end_lineno or st.lineno
+    return out
+
+
+def _code(text: str, notes: list[str]) -> tuple[ast.Module, list[str]]:
+    """Fenced Python blocks; else the whole answer if it is code; else the text from the first import/class. With
+    each statement's introduction (`_intros`)."""
+    blocks, end = [], 0  # (the prose since the block before, the code)
+    for m in _FENCE.finditer(text):
+        if m.group(1).lower() in ("", "python", "py", "python3", "pytorch") and (
+                looks_like_python(m.group(2)) or re.search(r"^[ \t]*(import|from|class)\b", m.group(2), re.M)):
+            blocks.append((text[max(end, m.start() - INTRO_CHARS):m.start()], m.group(2)))
+        end = m.end()
     if not blocks:
         try:
-            return read_source(textwrap.dedent(text))
+            tree = read_source(textwrap.dedent(text))
+            return tree, [""] * len(tree.body)
         except SyntaxError:
             pass
         m = _START.search(text)
         if m is None:
             raise ParseError("no PyTorch source in the answer (expected a class X(nn.Module) or nn.Sequential(...))")
-        blocks = [text[m.start():]]
-    return ast.Module(body=[st for b in blocks for st in _parse_code(b, notes).body], type_ignores=[])
+        blocks = [(text[max(0, m.start() - INTRO_CHARS):m.start()], text[m.start():])]
+    body, intros = [], []
+    for before, code in blocks:
+        tree, lines = _parse_code(code, notes)
+        body += tree.body
+        intros += _intros(tree, lines, before)
+    return ast.Module(body=body, type_ignores=[]), intros
 
 
 # ---- small ast helpers ----------------------------------------------------------------------------------------------
@@ -701,21 +727,22 @@ def _concrete(nodes: list, env: dict[str, Any], where: str, notes: list[str]) ->
 def parse_python(text: str) -> ParsedAnswer:
     """Module classes, whole-model classes and module-level nn.Sequential models in PyTorch source."""
     notes: list[str] = []
-    tree = _code(text, notes)
+    tree, intros = _code(text, notes)
     reader, top = _Reader(tree, notes), _Scope("module level")
-    items: list[tuple[str, Any, list]] = []  # ("class", scope, chain) / ("seq", variable name, layers), in order
+    # ("class", scope, chain, intro) / ("seq", variable name, layers, intro), in order
+    items: list[tuple[str, Any, list, str]] = []
     errors: list[str] = []
-    for st in tree.body:
+    for st, intro in zip(tree.body, intros):
         value = getattr(st, "value", None)
         if isinstance(st, ast.ClassDef) and any(_dotted(b).endswith(("Module", "Sequential")) for b in st.bases):
             try:
-                items.append(("class", *reader.read_class(st)))
+                items.append(("class", *reader.read_class(st), intro))
             except _Refused as e:
                 errors.append(f"class {st.name} refused: {e}")
         elif isinstance(value, ast.Call) and _dotted(value.func).endswith("Sequential"):
             name = _dotted(st.targets[0]) or None if isinstance(st, ast.Assign) else None
             try:
-                items.append(("seq", name, reader.layers(value, top)))
+                items.append(("seq", name, reader.layers(value, top), intro))
             except _Refused as e:
                 errors.append(f"nn.Sequential {name or 'model'} refused: {e}")
         elif isinstance(st, ast.Assign) and isinstance(st.targets[0], ast.Name) and _small(value):
@@ -726,11 +753,11 @@ def parse_python(text: str) -> ParsedAnswer:
         if not isinstance(st, (ast.ClassDef, ast.FunctionDef)) and _unsafe(st):
             notes.append(f"module level: {_ignored(st)}")
     notes += errors
-    used = {m for kind, owner, chain in items for m in _calls(chain) - {getattr(owner, "name", None)}}
+    used = {m for kind, owner, chain, _ in items for m in _calls(chain) - {getattr(owner, "name", None)}}
     answer, generated = ParsedAnswer(form="python", notes=notes), []
-    for kind, owner, chain in items:
+    for kind, owner, chain, intro in items:
         if kind == "seq":
-            answer.models.append(Candidate(name=owner, layers=chain))
+            answer.models.append(Candidate(name=owner, layers=chain, context=intro))
             continue
         required = [p for p in owner.params if p not in owner.defaults and p not in owner.derived]
         # a whole network: nothing calls it, and it needs no size but the class count (or ends in a classifier)
@@ -752,7 +779,7 @@ def parse_python(text: str) -> ParsedAnswer:
                 notes.append(f"{owner.name}: the top-level {node.op} in forward is the generated module {block}")
                 node = Call(module=block, name=block.lower())
             layers.append(node)
-        answer.models.append(Candidate(name=owner.name, layers=layers))
+        answer.models.append(Candidate(name=owner.name, layers=layers, context=f"{intro}\n{owner.doc or ''}"))
     answer.modules += generated
     if not answer.models and not answer.modules:
         raise ParseError("; ".join(errors) or "no nn.Module class or nn.Sequential model in the PyTorch source")

@@ -11,7 +11,7 @@ cells hold calls (`Conv2d(3, 32, 3)`) are the layer-list reader's."""
 from __future__ import annotations
 
 import re
-from typing import Any
+from typing import Any, Iterator
 
 from ..spec.registry import lookup
 from .answer import Candidate, ParsedAnswer, ParseError
@@ -80,24 +80,48 @@ def _name(cell: str) -> tuple[str, dict[str, Any], bool]:
     return text, extra, False
 
 
-def find_table(text: str) -> list[list[str]] | None:
-    """The rows of the first markdown table (header first), without the rule line."""
+INTRO_LINES = 4  # prose lines before a table kept as its introduction
+
+
+def _tables(text: str) -> Iterator[tuple[str, list[list[str]]]]:
+    """Each markdown table of at least a header and two rows (header first, without the rule line), with the prose
+    lines before it."""
     rows: list[list[str]] = []
-    for line in text.splitlines():
+    prose: list[str] = []
+    for line in [*text.splitlines(), ""]:
         cells = _cells(line)
         if cells is None:
+            if len(rows) >= 3:
+                yield "\n".join(prose), rows
             if rows:
-                break
-            continue
-        if not _RULE.match(line):
+                rows, prose = [], []
+            if line.strip():
+                prose = [*prose, line.strip()[:300]][-INTRO_LINES:]
+        elif not _RULE.match(line):
             rows.append(cells)
-    return rows if len(rows) >= 3 else None
+
+
+def find_table(text: str) -> list[list[str]] | None:
+    """The rows of the first markdown table (header first), without the rule line."""
+    return next((rows for _, rows in _tables(text)), None)
 
 
 def parse_table(text: str) -> ParsedAnswer:
-    rows = find_table(text)
-    if rows is None:
-        raise ParseError("no markdown table in the answer")
+    """Every table that spells out a model is a candidate; tables of something else (metrics) are passed over."""
+    answer, errors = ParsedAnswer(form="table"), []
+    for intro, rows in _tables(text):
+        try:
+            layers = _layers(rows, answer.notes)
+        except ParseError as e:
+            errors.append(str(e))
+            continue
+        answer.models.append(Candidate(layers=layers, context=intro))
+    if not answer.models:
+        raise ParseError(errors[0] if errors else "no markdown table in the answer")
+    return answer
+
+
+def _layers(rows: list[list[str]], notes: list[str]) -> list:
     header, body = rows[0], [r for r in rows[1:] if any(c.strip() for c in r)]
     if any(re.search(r"(?<!\w)[A-Za-z_]\w*\(", c) for r in body for c in r):  # a name starts a word
         raise ParseError("the table's cells hold calls: a layer list")
@@ -109,7 +133,6 @@ def parse_table(text: str) -> ParsedAnswer:
     if named[layer_col] < max(2, len(body) // 2):
         raise ParseError("no column of the table names layers")
     roles = {i: _role(h) for i, h in enumerate(header) if i != layer_col}
-    notes: list[str] = []
     layers: list = []
     for row in body:
         if layer_col >= len(row):
@@ -144,4 +167,4 @@ def parse_table(text: str) -> ParsedAnswer:
             notes.append(f"skipped table row {' | '.join(row)!r}: {e}")
     if not layers:
         raise ParseError("the table names no layers gptnet can build")
-    return ParsedAnswer(form="table", models=[Candidate(layers=layers)], notes=notes)
+    return layers
