@@ -12,10 +12,10 @@ from .channels import fix_channels
 from .context import Repair
 from .findings import Finding, Task
 from .head import fix_head
-from .shapes import fix_flatten, fix_pooling
+from .shapes import fix_fixed_map, fix_flatten, fix_pooling
 from .target import check_target
 
-LAYER_RULES = (fix_pooling, fix_flatten, fix_channels)
+LAYER_RULES = (fix_pooling, fix_flatten, fix_fixed_map, fix_channels)
 MODEL_CHECKS = (check_target, check_budget)
 
 
