@@ -75,3 +75,98 @@ def test_an_ordered_dict_it_cannot_read_is_one_clear_line(text: str) -> None:
 
     with pytest.raises(ParseError, match="nn.Sequential model refused"):
         parse_answer(text)
+
+
+# ---- loops over what the answer spells out: written out ------------------------------------------------------------
+
+def _net(init: str, forward: str) -> str:
+    return (f"```python\nclass LoopNet(nn.Module):\n    def __init__(self, num_classes=10):\n        super().__init__()\n"
+            f"{init}\n    def forward(self, x):\n{forward}\n```")
+
+
+HEAD = "        self.head = nn.Sequential(nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(32, num_classes))"
+BLOCK = "nn.Sequential(nn.Conv2d(32, 32, 3, padding=1), nn.BatchNorm2d(32), nn.ReLU())"
+STEM = "        self.stem = nn.Conv2d(3, 32, 3, padding=1)"
+LOOPS = {
+    "ModuleList of a comprehension, iterated":
+        _net(f"{STEM}\n        self.blocks = nn.ModuleList([{BLOCK} for _ in range(3)])\n{HEAD}",
+             "        x = self.stem(x)\n        for block in self.blocks:\n            x = block(x)\n"
+             "        return self.head(x)"),
+    "ModuleList appended in a loop, indexed":
+        _net(f"{STEM}\n        self.blocks = nn.ModuleList()\n        for i in range(3):\n"
+             f"            self.blocks.append({BLOCK})\n{HEAD}",
+             "        x = self.stem(x)\n        for i in range(len(self.blocks)):\n            x = self.blocks[i](x)\n"
+             "        return self.head(x)"),
+    "a list in a loop, then nn.Sequential(*layers)":
+        _net(f"{STEM}\n        layers = []\n        for _ in range(3):\n            layers += [nn.Conv2d(32, 32, 3, "
+             f"padding=1), nn.BatchNorm2d(32), nn.ReLU()]\n        self.blocks = nn.Sequential(*layers)\n{HEAD}",
+             "        return self.head(self.blocks(self.stem(x)))"),
+    "nn.Sequential of a starred comprehension over a literal list":
+        _net(f"{STEM}\n        self.blocks = nn.Sequential(*[{BLOCK} for c in (32, 32, 32)])\n{HEAD}",
+             "        return self.head(self.blocks(self.stem(x)))"),
+    "forward loop over range with an index":
+        _net(f"{STEM}\n        self.blocks = nn.ModuleList([{BLOCK}, {BLOCK}, {BLOCK}])\n{HEAD}",
+             "        x = self.stem(x)\n        for i in range(3):\n            x = self.blocks[i](x)\n"
+             "        return self.head(x)"),
+}
+
+
+@pytest.mark.parametrize("text", LOOPS.values(), ids=LOOPS.keys())
+def test_loops_over_literal_ranges_are_written_out(text: str) -> None:
+    answer = parse_answer(text)
+    layers = [n.signature() for n in answer.models[0].layers]
+    assert layers == ["Conv2d(3, 32, kernel_size=3, padding=1)"] + ["Conv2d(32, 32, kernel_size=3, padding=1)",
+                                                                     "BatchNorm2d(32)", "ReLU()"] * 3 + \
+        ["AdaptiveAvgPool2d(1)", "Flatten()", "Linear(32, 10)"], layers
+    reference = nn.Sequential(nn.Conv2d(3, 32, 3, padding=1), *[m for _ in range(3) for m in (
+        nn.Conv2d(32, 32, 3, padding=1), nn.BatchNorm2d(32), nn.ReLU())], nn.AdaptiveAvgPool2d(1), nn.Flatten(),
+        nn.Linear(32, 10))
+    assert totals(walk(ModelSpec(layers=answer.models[0].layers), (3, 16, 16))) == thop_counts(reference, (3, 16, 16))
+
+
+def test_a_loop_that_changes_widths_and_strides_as_it_goes() -> None:
+    answer = parse_answer(_net(
+        "        layers, in_c = [], 3\n        for i, c in enumerate([16, 32, 64]):\n"
+        "            stride = 1 if i == 0 else 2\n"
+        "            layers += [nn.Conv2d(in_c, c, 3, stride=stride, padding=1), nn.ReLU(inplace=True)]\n"
+        "            if i < 2:\n                layers.append(nn.BatchNorm2d(c))\n            in_c = c\n"
+        "        self.features = nn.Sequential(*layers)\n        self.fc = nn.Linear(in_c, num_classes)",
+        "        return self.fc(torch.flatten(F.adaptive_avg_pool2d(self.features(x), 1), 1))"))
+    assert [n.signature() for n in answer.models[0].layers] == [
+        "Conv2d(3, 16, kernel_size=3, padding=1)", "ReLU(inplace=True)", "BatchNorm2d(16)",
+        "Conv2d(16, 32, kernel_size=3, stride=2, padding=1)", "ReLU(inplace=True)", "BatchNorm2d(32)",
+        "Conv2d(32, 64, kernel_size=3, stride=2, padding=1)", "ReLU(inplace=True)",
+        "AdaptiveAvgPool2d(1)", "Flatten()", "Linear(64, 10)"]
+
+
+def test_a_residual_per_block_in_a_forward_loop() -> None:
+    answer = parse_answer(_net(f"{STEM}\n        self.blocks = nn.ModuleList([{BLOCK} for _ in range(2)])\n{HEAD}",
+                               "        x = self.stem(x)\n        for block in self.blocks:\n            x = x + block(x)\n"
+                               "        return self.head(x)"))
+    calls = [n for n in answer.models[0].layers if n.op == "call"]
+    assert len(calls) == 2 and all(m.body[0].op == "add" for m in answer.modules)
+
+
+@pytest.mark.parametrize(("init", "message"), [
+    ("        self.blocks = nn.ModuleList([nn.Conv2d(8, 8, 3) for _ in range(depth)])",
+     r"loops over `range\(depth\)`, which is not a literal range or list \(depth: a constructor parameter\)"),
+    ("        self.blocks = nn.ModuleList()\n        for c in self.widths:\n            self.blocks.append(nn.ReLU())",
+     r"`self.widths` is not a literal"),
+    ("        self.blocks = nn.Sequential(*[nn.ReLU() for _ in range(100000)])", "more than 20,000"),
+    ("        layers = []\n        for i in range(3):\n            if i == 1:\n                break\n"
+     "            layers.append(nn.ReLU())\n        self.blocks = nn.Sequential(*layers)", "builds layers under"),
+])
+def test_loops_it_cannot_write_out_are_refused_with_the_reason(init: str, message: str) -> None:
+    from gptnet.parse import ParseError
+
+    text = _net(init, "        return self.blocks(x)").replace("num_classes=10", "depth=3")
+    with pytest.raises(ParseError, match=message):
+        parse_answer(text)
+
+
+def test_a_loop_that_builds_nothing_is_left_out_with_a_note() -> None:
+    answer = parse_answer(_net("        self.conv = nn.Conv2d(3, 8, 3)\n        for m in self.modules():\n"
+                               "            if isinstance(m, nn.Conv2d):\n                nn.init.kaiming_normal_(m.weight)",
+                               "        return self.conv(x)"))
+    assert [n.signature() for n in answer.models[0].layers] == ["Conv2d(3, 8, kernel_size=3)"]
+    assert answer.notes == ["LoopNet.__init__: ignored `for m in self.modules():`"]

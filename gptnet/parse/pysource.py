@@ -2,11 +2,14 @@
 `ast` only: never executed, imported or evaluated.
 
 `__init__` gives the layers (`self.conv = nn.Conv2d(...)`, `nn.Sequential(...)` of layers or of an OrderedDict of
-named ones, `add_module`, a list built with append/extend, another class); sizes that use constructor parameters or locals become size expressions (`spec/expr.py` whitelists
-them). `forward` is traced symbolically: a value is the input, layers applied to a value, a sum, a concat or an `if`
-of two values, and the graph is rebuilt as a chain with residual adds and concats. A statement in `__init__` that
-is not a layer (e.g. `os.system(...)`) is ignored and noted; layers built under a condition or in a loop, or a
-forward statement that cannot be followed, refuse the class."""
+named ones, `add_module`, nn.ModuleList, a list built with append/extend, another class); loops over literal ranges
+and lists, comprehensions over them and conditions on numbers are written out, as torch would run them. Sizes that
+use constructor parameters or locals become size expressions (`spec/expr.py` whitelists them). `forward` is traced
+symbolically: a value is the input, layers applied to a value, a sum, a concat or an `if` of two values (a loop
+over a layer container or a literal range written out), and the graph is rebuilt as a chain with residual adds and
+concats. A statement in `__init__` that is not a layer (e.g. `os.system(...)`) is ignored and noted; layers built
+under another condition or loop (`range(n)` of a parameter), or a forward statement that cannot be followed,
+refuse the class with the reason."""
 
 from __future__ import annotations
 
@@ -268,6 +271,13 @@ def _attr(key: Any) -> str | None:
         return None
 
 
+def _constant(value: Any) -> ast.expr:
+    """A literal value as an expression to substitute (a loop variable's value)."""
+    if isinstance(value, tuple):
+        return ast.Tuple(elts=[_constant(v) for v in value], ctx=ast.Load())
+    return ast.Constant(value)
+
+
 def _literal(node: ast.AST) -> Any:
     v = ast.literal_eval(node)  # raises ValueError (or TypeError, SyntaxError) on anything but a literal
     return tuple(v) if isinstance(v, list) else v
@@ -300,6 +310,13 @@ class _V:
         self.depth = 0 if self.parent is None else self.parent.depth + 1
 
 
+class _Item:
+    """A loop variable bound to one item of a layer container in forward: `for block in self.blocks`."""
+
+    def __init__(self, nodes: list) -> None:
+        self.nodes = nodes
+
+
 def _fork(parts: list[_V]) -> _V:
     """The latest tensor every part is computed from: where the branches split (by identity)."""
     fork = parts[0]
@@ -322,8 +339,9 @@ class _Scope:
     def __init__(self, name: str, node: ast.ClassDef | None = None) -> None:
         self.name, self.params, self.defaults, self.derived = name, [], {}, {}
         self.env: dict[str, ast.expr] = {}  # locals and `self.x` sizes/flags, as expressions over parameters
-        self.lists: dict[str, list] = {}  # python lists of layers being built
+        self.lists: dict[str, list[list]] = {}  # python lists of layers being built: the nodes of each item
         self.attrs: dict[str, list] = {}  # layer attributes -> their nodes
+        self.groups: dict[str, list[list]] = {}  # the attributes a forward loop may iterate -> the nodes per item
         self.other: dict[str, str] = {}  # attributes that are not layers -> their source
         self.seq: list | None = None  # an nn.Sequential subclass: the layers given to super().__init__
         self.used: set[str] = set()
@@ -335,6 +353,7 @@ class _Reader:
     def __init__(self, tree: ast.Module, notes: list[str]) -> None:
         self.notes = notes
         self.room = limits.MAX_EXPANDED  # layers the source may still build or copy
+        self.iterations = 0  # of loops written out
         self.steps = 0  # of following the forward being traced
         self.classes = {c.name for c in tree.body if isinstance(c, ast.ClassDef)}
         self.nn, self.functional, self.bare = {"nn", "torch.nn"}, {"F", "torch", "nn.functional",
@@ -356,8 +375,15 @@ class _Reader:
 
     # -- sizes and layers
     def value(self, node: ast.AST, scope: _Scope) -> Any:
-        """A literal, or a size expression over the constructor's parameters (locals substituted)."""
+        """A literal, or a size expression over the constructor's parameters (locals substituted; a conditional
+        on numbers, `2 if i > 0 else 1` in a loop, decided; an item of a literal list taken)."""
         node = _Subst(scope.env).visit(copy.deepcopy(node))
+        if isinstance(node, ast.IfExp) and not isinstance(when := self.value(node.test, scope), str):
+            return self.value(node.body if when else node.orelse, scope)
+        if isinstance(node, ast.Subscript):  # widths[0] of a literal list
+            items, index = self.value(node.value, scope), self.value(node.slice, scope)
+            if isinstance(items, tuple) and isinstance(index, int) and -len(items) <= index < len(items):
+                return items[index]
         try:
             return _literal(node)
         except (ValueError, TypeError, SyntaxError, RecursionError):
@@ -380,7 +406,7 @@ class _Reader:
         """The layer or module a constructor call makes; None when the call constructs neither."""
         root, _, last = _dotted(func).rpartition(".")
         if root in self.nn:
-            if last != "Sequential" and lookup(last) is None:
+            if last not in ("Sequential", "ModuleList") and lookup(last) is None:
                 raise _Refused(f"{root}.{last} is not a layer gptnet knows")
             return last
         if root or not last or last in _UNSAFE:
@@ -388,18 +414,34 @@ class _Reader:
         return last if last in self.classes or last in self.bare or last[:1].isupper() else None
 
     def layers(self, node: ast.AST, scope: _Scope, attr: str | None = None, need: bool = True) -> list | None:
-        """The layers an expression builds (nested nn.Sequential flattened, a list of layers built before copied);
-        None, or refused if `need`, when it builds none."""
+        """The layers an expression builds, in order; None, or refused if `need`, when it builds none."""
+        groups = self.groups(node, scope, attr, need)
+        return None if groups is None else [n for g in groups for n in g]
+
+    def groups(self, node: ast.AST, scope: _Scope, attr: str | None = None, need: bool = True) -> list[list] | None:
+        """The layers an expression builds, as the items a forward loop would iterate: a layer or module call is
+        one; an nn.Sequential or nn.ModuleList one per argument or item, a list built before, a list or a
+        comprehension over a literal range one per item. None, or refused if `need`, when it builds none."""
         if isinstance(node, ast.Tuple) and len(node.elts) == 2 and isinstance(node.elts[0], ast.Constant):
-            return self.layers(node.elts[1], scope, _attr(node.elts[0].value), need)  # ("conv1", nn.Conv2d(...))
+            return self.groups(node.elts[1], scope, _attr(node.elts[0].value), need)  # ("conv1", nn.Conv2d(...))
+        if isinstance(node, ast.Starred):
+            return self.groups(node.value, scope, attr, need)
         if isinstance(node, ast.Name) and node.id in scope.lists:
-            self.spend(len(scope.lists[node.id]))
-            return [n.model_copy(deep=True) for n in scope.lists[node.id]]
+            return self.copies(scope.lists[node.id])
+        if isinstance(node, (ast.List, ast.ListComp, ast.GeneratorExp)):
+            found = [self.layers(e, scope, need=need) for e in self.elements(node, scope)]
+            return None if None in found else found
         name = self.ctor(node.func) if isinstance(node, ast.Call) else None
         if name is None and need:
             raise _Refused(f"`{_src(node)}` is not a layer")
-        if name in (None, "Sequential"):
-            return name and self.items(node.args, scope)
+        if name is None:
+            return None
+        if name == "Sequential":
+            return self.items(node.args, scope)
+        if name == "ModuleList":
+            if len(node.args) > 1 or node.keywords:
+                raise _Refused(f"`{_src(node)}` is not nn.ModuleList(<list of layers>)")
+            return self.groups(node.args[0], scope) if node.args else []
         args, kwargs, hit = [self.value(a, scope) for a in node.args], {}, lookup(name)
         for k in node.keywords:
             if k.arg is None:
@@ -410,34 +452,107 @@ class _Reader:
                 if hit is None or KEYWORDS.get(k.arg, k.arg) in hit[0].model_fields:
                     raise
                 kwargs[k.arg] = _src(k.value)
-        return [self.make(name, args, kwargs, attr)]
+        return [[self.make(name, args, kwargs, attr)]]
 
-    def items(self, args: list[ast.AST], scope: _Scope) -> list:
-        """nn.Sequential's arguments: layers, nested Sequentials, `*layers` of a list built in __init__, or one
-        OrderedDict of named layers."""
+    def copies(self, groups: list[list]) -> list[list]:
+        self.spend(sum(map(len, groups)))
+        return [[n.model_copy(deep=True) for n in g] for g in groups]
+
+    def items(self, args: list[ast.AST], scope: _Scope) -> list[list]:
+        """nn.Sequential's arguments: layers, nested Sequentials, `*layers` of a list built in __init__ or of a
+        comprehension, or one OrderedDict of named layers; one item each."""
         out = []
         for a in args:
-            if isinstance(a, ast.Starred):
-                out += self.layers(a.value, scope)
-            elif isinstance(a, ast.Call) and _dotted(a.func) in ("OrderedDict", "collections.OrderedDict"):
+            if isinstance(a, ast.Call) and _dotted(a.func) in ("OrderedDict", "collections.OrderedDict"):
                 out += self.ordered(a, scope)
+            elif isinstance(a, ast.Starred):
+                out += self.groups(a.value, scope)
             else:
-                out += self.layers(a, scope)
+                out.append(self.layers(a, scope))
         return out
 
-    def ordered(self, call: ast.Call, scope: _Scope) -> list:
+    def ordered(self, call: ast.Call, scope: _Scope) -> list[list]:
         """`OrderedDict([("conv1", nn.Conv2d(...)), ...])`, `OrderedDict({"conv1": ...})`, `OrderedDict(conv1=...)`
         or `OrderedDict(pairs)` of a list built before: the layers in order, each named by its key."""
         entries = call.args[0] if len(call.args) == 1 else None
         if isinstance(entries, ast.Dict):
-            out = [n for k, v in zip(entries.keys, entries.values)
-                   for n in self.layers(ast.Tuple(elts=[k, v]) if k is not None else v, scope)]
-        elif entries is None or isinstance(entries, (ast.List, ast.Tuple, ast.Name)):
-            elts = entries.elts if isinstance(entries, (ast.List, ast.Tuple)) else [entries] if entries else []
-            out = [n for e in elts for n in self.layers(e, scope)]
+            out = [self.layers(ast.Tuple(elts=[k, v]) if k is not None else v, scope)
+                   for k, v in zip(entries.keys, entries.values)]
+        elif entries is None or isinstance(entries, (ast.List, ast.Tuple, ast.Name, ast.ListComp)):
+            out = self.groups(entries, scope) if entries is not None else []
         else:
             raise _Refused(f"`{_src(call)}` is not an OrderedDict of named layers")
-        return out + [n for k in call.keywords for n in self.layers(k.value, scope, _attr(k.arg))]
+        return out + [self.layers(k.value, scope, _attr(k.arg)) for k in call.keywords]
+
+    # -- loops over what the answer spells out, written out (a spec has no loops)
+    def iterate(self) -> None:
+        """Every iteration unrolled counts, so that loops that build nothing cannot run long either."""
+        self.iterations += 1
+        if self.iterations > limits.MAX_EXPANDED:
+            raise _Refused(f"its loops run more than {limits.MAX_EXPANDED:,} times in all (MAX_EXPANDED)")
+
+    def iteration(self, node: ast.AST, scope: _Scope) -> list:
+        """The values a loop or comprehension goes through: `range(...)` of numbers, a literal list or tuple (or a
+        local holding one), `enumerate`, `zip` or `reversed` of those; refused, saying why, for anything else."""
+        name = _dotted(node.func) if isinstance(node, ast.Call) and not node.keywords else ""
+        args = node.args if name else []
+        if name == "range" and 1 <= len(args) <= 3:
+            bounds = [self.value(a, scope) for a in args]
+            if all(isinstance(b, int) and not isinstance(b, bool) for b in bounds):
+                values = range(*bounds) if bounds[2:] != [0] else range(0)
+                if len(values) > limits.MAX_EXPANDED:
+                    raise _Refused(f"`{_src(node)}` runs more than {limits.MAX_EXPANDED:,} times (MAX_EXPANDED)")
+                return list(values)
+        elif name == "enumerate" and len(args) in (1, 2):
+            start = self.value(args[1], scope) if len(args) == 2 else 0
+            if isinstance(start, int):
+                return list(enumerate(self.iteration(args[0], scope), start))
+        elif name == "zip" and args:
+            return list(zip(*[self.iteration(a, scope) for a in args]))
+        elif name == "reversed" and len(args) == 1:
+            return self.iteration(args[0], scope)[::-1]
+        elif not name:
+            value = self.value(node, scope)
+            if isinstance(value, tuple) and all(not isinstance(v, str) for v in value):
+                if len(value) > limits.MAX_EXPANDED:
+                    raise _Refused(f"`{_src(node)}` has more than {limits.MAX_EXPANDED:,} items (MAX_EXPANDED)")
+                return list(value)
+        params = sorted({n.id for n in ast.walk(node) if isinstance(n, ast.Name)} & set(scope.params))
+        raise _Refused(f"it loops over `{_src(node)}`, which is not a literal range or list"
+                       + (f" ({', '.join(params)}: a constructor parameter)" if params else "")
+                       + "; gptnet writes loops out only over numbers the answer gives (a spec has no loops: write "
+                       "the count as a number)")
+
+    def bind(self, target: ast.AST, value: Any) -> dict[str, ast.expr]:
+        """A loop target bound to one value, as expressions to substitute (`for c_in, c_out in ...` unpacks)."""
+        if isinstance(target, ast.Name):
+            bound = _constant(value)
+            if not _small(bound):  # each use copies it, as any substituted size
+                raise _Refused(f"`{_src(target)}` takes an item larger than a size expression may be")
+            return {target.id: bound}
+        if isinstance(target, (ast.Tuple, ast.List)) and isinstance(value, tuple) and len(value) == len(target.elts):
+            return {k: v for t, x in zip(target.elts, value) for k, v in self.bind(t, x).items()}
+        raise _Refused(f"cannot bind `{_src(target)}` to {str(value)[:40]}")
+
+    def elements(self, node: ast.AST, scope: _Scope) -> list[ast.AST]:
+        """The items of a list, or of a comprehension written out: `[Block(c, c) for c in (32, 64)]`."""
+        if isinstance(node, ast.List):
+            return node.elts
+        if len(node.generators) != 1 or node.generators[0].is_async:
+            raise _Refused(f"`{_src(node)}` has more than one `for`; write the layers out")
+        gen, out = node.generators[0], []
+        for value in self.iteration(gen.iter, scope):
+            self.iterate()
+            bound = _Subst(self.bind(gen.target, value))
+            if all(self.truth(bound.visit(copy.deepcopy(c)), scope) for c in gen.ifs):
+                out.append(bound.visit(copy.deepcopy(node.elt)))
+        return out
+
+    def truth(self, test: ast.AST, scope: _Scope) -> bool:
+        value = self.value(test, scope)
+        if isinstance(value, str):
+            raise _Refused(f"the condition `{_src(test)}` is not known until the class is built")
+        return bool(value)
 
     def make(self, name: str, args: list, kwargs: dict, attr: str | None = None) -> Any:
         self.spend(1)
@@ -469,21 +584,15 @@ class _Reader:
         if _is_doc(st) or call and isinstance(call.func, ast.Attribute) and call.func.attr == "__init__" \
                 and _src(call.func).startswith("super("):
             if call and call.args:  # class X(nn.Sequential): super().__init__(layer, layer, ...)
-                scope.seq = self.items(call.args, scope)
+                scope.seq = [n for g in self.items(call.args, scope) for n in g]
             return
-        if owner in scope.lists and method in ("append", "extend") and len(call.args) == 1:
-            items = call.args[0]
-            extend = method == "extend" and isinstance(items, (ast.List, ast.Tuple))
-            scope.lists[owner] += self.items(items.elts, scope) if extend else self.layers(items, scope)
+        if method in ("append", "extend", "add_module") and self.add_to(scope, owner, method, call):
             return
-        if method == "add_module" and len(call.args) == 2 and isinstance(call.args[0], ast.Constant):
-            named = self.layers(ast.Tuple(elts=call.args), scope)  # seq.add_module("conv1", nn.Conv2d(...))
-            if owner in scope.lists or owner[5:] in scope.attrs and owner.startswith("self."):
-                (scope.lists[owner] if owner in scope.lists else scope.attrs[owner[5:]]).extend(named)
-                return
-            if owner == "self" and _attr(call.args[0].value):  # self.add_module("conv1", ...) is self.conv1
-                scope.attrs[call.args[0].value] = named
-                return
+        if isinstance(st, ast.Assign) and len(st.targets) == 1 and isinstance(st.targets[0], ast.Tuple) and \
+                isinstance(st.value, ast.Tuple) and len(st.targets[0].elts) == len(st.value.elts):
+            for t, v in zip(st.targets[0].elts, st.value.elts):  # layers, in_c = [], 3
+                self.init_statement(scope, ast.Assign(targets=[t], value=v))
+            return
         if isinstance(st, ast.If) and self.derived(scope, st):
             return
         target = st.targets[0] if isinstance(st, ast.Assign) and len(st.targets) == 1 else \
@@ -491,19 +600,20 @@ class _Reader:
         name = _dotted(target) if target is not None else ""
         key = name[5:] if name.startswith("self.") else name  # the attribute, or the local
         if isinstance(st, ast.AugAssign):
-            if name in scope.lists and isinstance(st.value, (ast.List, ast.Tuple)):  # layers += [...]
-                scope.lists[name] += self.items(st.value.elts, scope)
+            if name in scope.lists and isinstance(st.value, (ast.List, ast.Tuple, ast.ListComp, ast.Name)):
+                value = ast.List(elts=st.value.elts) if isinstance(st.value, ast.Tuple) else st.value
+                scope.lists[name] += self.groups(value, scope)  # layers += [...]
                 return
-        elif isinstance(target, ast.Name) and isinstance(st.value, ast.List) and \
-                (not st.value.elts or isinstance(st.value.elts[0], (ast.Call, ast.Tuple))):  # layers = [...]
-            scope.lists[name] = self.items(st.value.elts, scope)  # [] / [nn.Conv2d(...)] / [("conv1", ...)]
+        elif isinstance(target, ast.Name) and isinstance(st.value, (ast.List, ast.ListComp)) and \
+                (found := self.groups(st.value, scope, need=False)) is not None:  # layers = [] / [nn.Conv2d(...)]
+            scope.lists[name] = found
             return
         elif isinstance(target, ast.Name) and isinstance(st.value, ast.Call) and \
-                _dotted(st.value.func).endswith("Sequential"):  # seq = nn.Sequential(); seq.add_module(...)
-            scope.lists[name] = self.layers(st.value, scope)
+                _dotted(st.value.func).endswith(("Sequential", "ModuleList")):  # seq = nn.Sequential(); seq.add_...
+            scope.lists[name] = self.groups(st.value, scope)
             return
         elif key.isidentifier():  # self.conv = nn.Conv2d(...), hidden = inp * t, self.use_res = stride == 1
-            found = self.layers(st.value, scope, attr=key, need=False) if key != name else None
+            found = self.groups(st.value, scope, attr=key, need=False) if key != name else None
             size = None
             if found is None:
                 try:
@@ -517,17 +627,59 @@ class _Reader:
                     self.notes.append(f"{scope.name}.__init__: {_ignored(st)}")
             scope.env.pop(name, None)
             if found is not None:
-                scope.attrs[key] = found
+                scope.attrs[key], scope.groups[key] = [n for g in found for n in g], found
             elif size is not None:
                 scope.env[name] = size
             return
-        if isinstance(st, (ast.If, ast.For, ast.While, ast.With, ast.Try)) and any(
-                isinstance(n, ast.Attribute) and _dotted(n.value) == "self" and isinstance(n.ctx, ast.Store)
-                or isinstance(n, ast.Call) and _dotted(n.func).endswith((".append", ".extend", ".add_module"))
-                for n in ast.walk(st)):
+        if not self.builds(st, scope):
+            self.notes.append(f"{scope.name}.__init__: {_ignored(st)}")
+        elif isinstance(st, ast.For) and not st.orelse and not any(
+                isinstance(n, (ast.Break, ast.Continue)) for n in ast.walk(st)):
+            for value in self.iteration(st.iter, scope):  # written out, the loop variable a number each time
+                self.iterate()
+                scope.env.update(self.bind(st.target, value))
+                for inner in st.body:
+                    self.init_statement(scope, inner)
+        elif isinstance(st, ast.If) and not isinstance(when := self.value(st.test, scope), str):
+            for inner in st.body if when else st.orelse:  # a condition on numbers: `if i == 0:` in a loop
+                self.init_statement(scope, inner)
+        else:
             raise _Refused(f"__init__ builds layers under `{_src(st)}`; a spec has no conditional or looped layers "
                            "(write each layer out, in one nn.Sequential)")
-        self.notes.append(f"{scope.name}.__init__: {_ignored(st)}")
+
+    def builds(self, st: ast.stmt, scope: _Scope) -> bool:
+        """Whether a compound statement builds layers: sets an attribute, or adds to a list or container."""
+        return isinstance(st, (ast.If, ast.For, ast.While, ast.With, ast.Try)) and any(
+            isinstance(n, ast.Attribute) and _dotted(n.value) == "self" and isinstance(n.ctx, ast.Store)
+            or isinstance(n, ast.Call) and _dotted(n.func).endswith((".append", ".extend", ".add_module"))
+            or isinstance(n, ast.Name) and n.id in scope.lists and isinstance(n.ctx, ast.Store)
+            for n in ast.walk(st))
+
+    def add_to(self, scope: _Scope, owner: str, method: str, call: ast.Call) -> bool:
+        """`layers.append(layer)`, `.extend([...])` on a list, nn.Sequential or nn.ModuleList (a local or an
+        attribute), `.add_module("conv1", layer)` on one or on self: whether the call added layers."""
+        attr = owner[5:] if owner.startswith("self.") else None
+        if method == "add_module":
+            if len(call.args) != 2 or not isinstance(call.args[0], ast.Constant):
+                return False
+            new = [self.layers(ast.Tuple(elts=call.args), scope)]
+            if owner == "self":  # self.add_module("conv1", ...) is self.conv1
+                key = _attr(call.args[0].value)
+                if key:
+                    scope.attrs[key], scope.groups[key] = new[0], new
+                return bool(key)
+        elif len(call.args) == 1 and (owner in scope.lists or attr in scope.groups):
+            new = self.groups(call.args[0], scope) if method == "extend" else [self.layers(call.args[0], scope)]
+        else:
+            return False
+        if owner in scope.lists:
+            scope.lists[owner] += new
+        elif attr in scope.groups:
+            scope.groups[attr] += new
+            scope.attrs[attr] += [n for g in new for n in g]
+        else:
+            return False
+        return True
 
     def derived(self, scope: _Scope, st: ast.If) -> bool:
         """`if groups is None: groups = in_channels`: a parameter computed at bind time, never substituted."""
@@ -552,8 +704,9 @@ class _Reader:
             raise _Refused(f"{fn.name} returns nothing")
         return out
 
-    def block(self, scope: _Scope, body: list[ast.stmt], env: dict[str, _V], depth: int, nesting: int) -> _V | None:
-        """Runs statements symbolically; the returned value, or None when the block falls through."""
+    def block(self, scope: _Scope, body: list[ast.stmt], env: dict[str, Any], depth: int, nesting: int) -> _V | None:
+        """Runs statements symbolically; the returned value, or None when the block falls through. `env` maps
+        names to tensors (_V), and loop variables to numbers or container items (_Item)."""
         if nesting > limits.MAX_NESTING:
             raise _Refused(f"forward nests ifs more than {limits.MAX_NESTING} deep (MAX_NESTING)")
         for i, st in enumerate(body):
@@ -566,16 +719,28 @@ class _Reader:
             if isinstance(target, ast.Name) and (isinstance(st, ast.Assign) or target.id in env):
                 value = self.eval(scope, st.value, env, depth)
                 env[target.id] = value if isinstance(st, ast.Assign) else _V("add", [env[target.id], value])
+            elif isinstance(st, ast.For) and not st.orelse:
+                for value in self.forward_iteration(scope, st.iter, env):  # written out, one item at a time
+                    self.iterate()
+                    env.update(_bound(st.target, value))
+                    if self.block(scope, st.body, env, depth, nesting + 1) is not None:
+                        raise _Refused(f"forward returns inside `{_src(st)}`")
             elif isinstance(st, ast.If) and not _unsafe(st.test):
-                when = self.value(st.test, scope)  # a flag over constructor parameters, e.g. self.use_res_connect
-                when = when if isinstance(when, str) else repr(when)
+                numbers = {k: ast.Constant(v) for k, v in env.items() if isinstance(v, int)}
+                when = self.value(_Subst(numbers).visit(copy.deepcopy(st.test)), scope)  # self.use_res_connect
+                if not isinstance(when, str):  # known here (`if i == 0:` in a loop): only its branch runs
+                    out = self.block(scope, st.body if when else st.orelse, env, depth, nesting + 1)
+                    if out is not None:
+                        return out
+                    continue
                 yes_env, no_env = dict(env), dict(env)
                 yes = self.block(scope, st.body, yes_env, depth, nesting + 1)
                 no = self.block(scope, st.orelse, no_env, depth, nesting + 1)
                 if yes is None and no is None:  # `if c: out = out + x`: a name the branches set differently
                     for k in yes_env.keys() | no_env.keys():
                         a, b = yes_env.get(k), no_env.get(k)
-                        env[k] = _V("if", [a, b], when=when) if a and b and a is not b else a or b
+                        env[k] = _V("if", [a, b], when=when) if isinstance(a, _V) and isinstance(b, _V) and \
+                            a is not b else a if a is not None else b
                     continue
                 yes = yes or self.block(scope, body[i + 1:], yes_env, depth, nesting + 1)  # `if c: return a`...
                 no = no or self.block(scope, body[i + 1:], no_env, depth, nesting + 1)  # ...then `return b`
@@ -590,7 +755,7 @@ class _Reader:
         self.steps += 1  # a helper method is followed at each call: bounded, so calls of calls cannot multiply
         if self.steps > limits.MAX_LAYERS:
             raise _Refused(f"forward takes more than {limits.MAX_LAYERS:,} steps to follow (MAX_LAYERS)")
-        if isinstance(node, ast.Name) and node.id in env:
+        if isinstance(node, ast.Name) and isinstance(env.get(node.id), _V):
             return env[node.id]
         if isinstance(node, ast.BinOp) and isinstance(node.op, ast.Add):
             return _V("add", [self.eval(scope, node.left, env, depth), self.eval(scope, node.right, env, depth)])
@@ -599,6 +764,12 @@ class _Reader:
         f, args, name = node.func, node.args, _dotted(node.func)
         root, _, last = name.rpartition(".")
         tensors = lambda nodes: [self.eval(scope, a, env, depth) for a in nodes]  # noqa: E731
+        item = env.get(f.id) if isinstance(f, ast.Name) else self.item(scope, f, env) \
+            if isinstance(f, ast.Subscript) else None
+        if isinstance(item, _Item):  # block(x) in a loop over self.blocks, self.blocks[i](x)
+            if len(args) != 1 or node.keywords:
+                raise _Refused(f"forward calls `{_src(node)}` with other than one tensor")
+            return _V("apply", tensors(args), item.nodes)
         if root == "self" and last in scope.attrs:
             if len(args) != 1 or node.keywords:
                 raise _Refused(f"forward calls `{_src(node)}` with other than one tensor")
@@ -634,6 +805,39 @@ class _Reader:
                 self.make(_FUNCTIONAL[f.attr], [], {})
             return _V("apply", [src], [layer] if layer else [])
         raise _Refused(f"forward cannot follow `{_src(node)}`")
+
+    def container(self, scope: _Scope, node: ast.AST) -> list[list]:
+        """The items of `self.blocks` (an nn.ModuleList, nn.Sequential or list __init__ built), as forward
+        iterates or indexes them."""
+        name = _dotted(node)
+        if not name.startswith("self.") or name[5:] not in scope.groups:
+            raise _Refused(f"forward iterates `{_src(node)}`, which __init__ does not build as layers")
+        scope.used.add(name[5:])
+        return scope.groups[name[5:]]
+
+    def item(self, scope: _Scope, node: ast.Subscript, env: dict[str, Any]) -> _Item:
+        """`self.blocks[i]` with i a number (or a loop variable bound to one)."""
+        items = self.container(scope, node.value)
+        index = env.get(node.slice.id) if isinstance(node.slice, ast.Name) else \
+            node.slice.value if isinstance(node.slice, ast.Constant) else None
+        if not isinstance(index, int) or isinstance(index, bool) or not -len(items) <= index < len(items):
+            raise _Refused(f"forward indexes `{_src(node)}` with other than a number within it")
+        return _Item(items[index])
+
+    def forward_iteration(self, scope: _Scope, node: ast.AST, env: dict[str, Any]) -> list:
+        """What a loop in forward goes through: the items of a layer container (`self.blocks`), `enumerate` or
+        `zip` of those, or numbers (`range(3)`, `range(len(self.blocks))`)."""
+        name = _dotted(node.func) if isinstance(node, ast.Call) and not node.keywords else ""
+        if name == "enumerate" and len(node.args) == 1:
+            return list(enumerate(self.forward_iteration(scope, node.args[0], env)))
+        if name == "zip" and node.args:
+            return list(zip(*[self.forward_iteration(scope, a, env) for a in node.args]))
+        if name == "range" and len(node.args) == 1 and isinstance(node.args[0], ast.Call) \
+                and _dotted(node.args[0].func) == "len" and len(node.args[0].args) == 1:
+            return list(range(len(self.container(scope, node.args[0].args[0]))))
+        if isinstance(node, ast.Attribute):
+            return [_Item(nodes) for nodes in self.container(scope, node)]
+        return self.iteration(node, scope)
 
     def chain(self, v: _V, base: _V, nesting: int = 0) -> list:
         """The nodes turning `base` into `v`."""
@@ -692,6 +896,15 @@ def _calls(nodes: list) -> set[str]:
     subs = [b for n in nodes for b in ([n.body, n.shortcut] if isinstance(n, Residual) else
                                        n.branches if isinstance(n, Concat) else [])]
     return {n.module for n in nodes if isinstance(n, Call)}.union(*map(_calls, subs))
+
+
+def _bound(target: ast.AST, value: Any) -> dict[str, Any]:
+    """A forward loop's target bound to one value (`for i, block in enumerate(self.blocks)` unpacks)."""
+    if isinstance(target, ast.Name):
+        return {target.id: value}
+    if isinstance(target, (ast.Tuple, ast.List)) and isinstance(value, tuple) and len(value) == len(target.elts):
+        return {k: v for t, x in zip(target.elts, value) for k, v in _bound(t, x).items()}
+    raise _Refused(f"cannot bind `{_src(target)}` in forward")
 
 
 def _concrete(nodes: list, env: dict[str, Any], where: str, notes: list[str]) -> list:
@@ -781,6 +994,7 @@ def parse_python(text: str) -> ParsedAnswer:
             layers.append(node)
         answer.models.append(Candidate(name=owner.name, layers=layers, context=f"{intro}\n{owner.doc or ''}"))
     answer.modules += generated
+    answer.notes = list(dict.fromkeys(answer.notes))  # a statement ignored in a loop is noted once
     if not answer.models and not answer.modules:
         raise ParseError("; ".join(errors) or "no nn.Module class or nn.Sequential model in the PyTorch source")
     return answer
