@@ -8,7 +8,7 @@ import json
 import re
 from typing import Any
 
-from ..spec.graph import Concat, ModuleSpec, Residual
+from ..spec.graph import Concat, Gate, ModuleSpec, Residual
 from ..spec.registry import lookup
 from ..untrusted import COMMENT, STRING, TooDeep, clean_surrogates, json_spans, one_line
 from pydantic import ValidationError
@@ -83,6 +83,8 @@ def _node(item: Any, notes: list[str], where: str):
     if low in ("add", "residual", "shortcut", "skip"):
         return Residual(body=_chain(rest.get("body") or rest.get("layers") or [], notes, where),
                         shortcut=_chain(rest.get("shortcut") or [], notes, where), when=rest.get("when"))
+    if low in ("mul", "multiply", "gate", "scale"):  # x * gate(x), squeeze-excite
+        return Gate(gate=_chain(rest.get("gate") or rest.get("body") or rest.get("layers") or [], notes, where))
     if low in ("concat", "cat", "concatenate"):
         branches = rest.get("branches", [])
         if not isinstance(branches, list):

@@ -22,8 +22,8 @@ from typing import Any
 
 from .. import limits
 from ..spec import expr
-from ..spec.graph import Call, Concat, ModuleSpec, Residual
-from ..spec.layers import Flatten, Linear, check_identifier
+from ..spec.graph import Call, Concat, Gate, ModuleSpec, Residual, branches
+from ..spec.layers import ACTIVATIONS, AdaptiveAvgPool2d, AdaptiveMaxPool2d, Conv2d, Flatten, Linear, check_identifier
 from ..spec.registry import lookup
 from ..untrusted import clean_surrogates
 from .answer import Candidate, ParsedAnswer, ParseError
@@ -44,6 +44,7 @@ _FUNCTIONAL = {"relu": "ReLU", "relu6": "ReLU6", "sigmoid": "Sigmoid", "tanh": "
                "adaptive_max_pool2d": "AdaptiveMaxPool2d", "dropout": "Dropout", "flatten": "Flatten",
                "softmax": "Softmax", "log_softmax": "LogSoftmax", "mish": "Mish", "elu": "ELU"}
 _RESHAPES = {"view", "reshape", "flatten", "squeeze"}
+_SAME = {"contiguous", "expand_as"}  # tensor methods that leave the values as they are (a gate broadcasts anyway)
 _NUM_CLASSES = re.compile(r"^(num_?classes|n_?classes|classes|num_class|num_outputs|n_out)$")
 _EXPR_FUNCS = {"True", "False", "None", "int", "round", "min", "max"}
 
@@ -712,8 +713,8 @@ class _Reader:
         for i, st in enumerate(body):
             target = st.targets[0] if isinstance(st, ast.Assign) and len(st.targets) == 1 else \
                 st.target if isinstance(st, ast.AugAssign) and isinstance(st.op, ast.Add) else None
-            if _is_doc(st):
-                continue
+            if _is_doc(st) or isinstance(st, ast.Assign) and _sizes_of(st.value):
+                continue  # b, c, _, _ = x.size(): only views use them, and a view is a flatten
             if isinstance(st, ast.Return) and st.value is not None:
                 return self.eval(scope, st.value, env, depth)
             if isinstance(target, ast.Name) and (isinstance(st, ast.Assign) or target.id in env):
@@ -757,8 +758,9 @@ class _Reader:
             raise _Refused(f"forward takes more than {limits.MAX_LAYERS:,} steps to follow (MAX_LAYERS)")
         if isinstance(node, ast.Name) and isinstance(env.get(node.id), _V):
             return env[node.id]
-        if isinstance(node, ast.BinOp) and isinstance(node.op, ast.Add):
-            return _V("add", [self.eval(scope, node.left, env, depth), self.eval(scope, node.right, env, depth)])
+        if isinstance(node, ast.BinOp) and isinstance(node.op, (ast.Add, ast.Mult)):  # x + f(x), x * gate(x)
+            kind = "add" if isinstance(node.op, ast.Add) else "mul"
+            return _V(kind, [self.eval(scope, node.left, env, depth), self.eval(scope, node.right, env, depth)])
         if not isinstance(node, ast.Call) or _unsafe(node):
             raise _Refused(f"forward cannot follow `{_src(node)}`")
         f, args, name = node.func, node.args, _dotted(node.func)
@@ -785,26 +787,66 @@ class _Reader:
             if not args or not isinstance(args[0], (ast.List, ast.Tuple)) or _src(dim or args[0]) not in ("1", "-3"):
                 raise _Refused(f"`{_src(node)}` is not a channel concat (torch.cat([...], 1))")
             return _V("cat", tensors(args[0].elts))
-        if name == "torch.add" and len(args) == 2:
-            return _V("add", tensors(args))
+        if name in ("torch.add", "torch.mul", "torch.multiply") and len(args) == 2:
+            return _V("add" if last == "add" else "mul", tensors(args))
+        if isinstance(f, ast.Attribute) and f.attr in ("add", "mul") and len(args) == 1 and root not in self.functional:
+            return _V(f.attr, [self.eval(scope, f.value, env, depth), *tensors(args)])  # x.mul(s)
+        if last == "mean" and (root in self.functional or isinstance(f, ast.Attribute)):
+            return self.mean(scope, node, env, depth)
         known = lookup(_FUNCTIONAL.get(f.attr if isinstance(f, ast.Attribute) else "", "?"))  # a kind, registered
         if root in self.functional and known and args:
             rest, kind = args[1:], _FUNCTIONAL[last]
             kwargs = {k.arg: k.value for k in node.keywords if k.arg not in ("training", "input", None)}
             if kind == "Flatten":
                 rest, kwargs = [], {}
-            elif kind in ("AvgPool2d", "MaxPool2d") and any(isinstance(n, ast.Name) and n.id in env
+            elif kind in ("AvgPool2d", "MaxPool2d") and any(isinstance(n, ast.Name) and isinstance(env.get(n.id), _V)
                                                             for a in rest for n in ast.walk(a)):
                 kind, rest, kwargs = f"Adaptive{kind}", [], {}  # a window as large as the map: a global pool
             layer = self.make(kind, [self.value(a, scope) for a in rest[:1 if kind == "Dropout" else None]],
                               {k: self.value(v, scope) for k, v in kwargs.items()})
             return _V("apply", tensors(args[:1]), [layer])
-        if isinstance(f, ast.Attribute) and (f.attr in _RESHAPES or known or f.attr == "contiguous"):
+        if isinstance(f, ast.Attribute) and (f.attr in _RESHAPES or known or f.attr in _SAME):
             src = self.eval(scope, f.value, env, depth)  # a tensor method: x.view(x.size(0), -1), x.relu()
-            layer = Flatten() if f.attr in _RESHAPES else None if f.attr == "contiguous" else \
+            layer = Flatten() if f.attr in _RESHAPES else None if f.attr in _SAME else \
                 self.make(_FUNCTIONAL[f.attr], [], {})
             return _V("apply", [src], [layer] if layer else [])
         raise _Refused(f"forward cannot follow `{_src(node)}`")
+
+    def mean(self, scope: _Scope, node: ast.Call, env: dict[str, Any], depth: int) -> _V:
+        """`x.mean((2, 3), keepdim=True)` or `torch.mean(x, dim=[2, 3])`: a global average pool (then a flatten
+        unless keepdim)."""
+        method = isinstance(node.func, ast.Attribute) and _dotted(node.func.value) not in self.functional
+        tensor = node.func.value if method else node.args[0] if node.args else None
+        rest = node.args if method else node.args[1:]
+        kw = {k.arg: k.value for k in node.keywords}
+        dims, keep = (rest[0] if rest else kw.get("dim")), kw.get("keepdim", rest[1] if len(rest) > 1 else None)
+        try:
+            spatial = tuple(_literal(dims)) in ((2, 3), (-2, -1), (3, 2), (-1, -2))
+            keep = bool(_literal(keep)) if keep is not None else False
+        except (ValueError, TypeError, SyntaxError):
+            spatial = False
+        if tensor is None or not spatial:
+            raise _Refused(f"`{_src(node)}` is not a mean over the map (dims 2 and 3)")
+        return _V("apply", [self.eval(scope, tensor, env, depth)],
+                  [AdaptiveAvgPool2d(output_size=1), *([] if keep else [Flatten()])])
+
+    def gate(self, nodes: list) -> list:
+        """A gate's branch as the spec keeps it. Squeeze-excite written with Linear layers (pool, flatten, Linear,
+        ReLU, Linear, sigmoid, view back to Cx1x1) becomes the 1x1 convolutions those Linears equal on the pooled
+        map (the same weights and MACs), so the gate stays Cx1x1 and multiplies the map as torch broadcasts it."""
+        cut = next((k for k, n in enumerate(nodes) if isinstance(n, Flatten)), None)
+        if cut is None:
+            return nodes
+        pool, tail = nodes[cut - 1] if cut else None, nodes[cut:]
+        if not isinstance(pool, (AdaptiveAvgPool2d, AdaptiveMaxPool2d)) or pool.output_size not in (1, (1, 1)) or \
+                not all(isinstance(n, (Flatten, Linear)) or getattr(n, "op", None) in ACTIVATIONS for n in tail):
+            raise _Refused("a gate that flattens must pool to 1x1 first and then apply only Linear layers and "
+                           "activations, so that its output scales the map channel by channel")
+        self.notes.append("the gate's Linear layers on its pooled vector are written as the 1x1 convolutions they "
+                          "equal")
+        return nodes[:cut] + [Conv2d(in_channels=n.in_features, out_channels=n.out_features, kernel_size=1,
+                                     bias=n.bias, name=n.name) if isinstance(n, Linear) else n
+                              for n in tail if not isinstance(n, Flatten)]
 
     def container(self, scope: _Scope, node: ast.AST) -> list[list]:
         """The items of `self.blocks` (an nn.ModuleList, nn.Sequential or list __init__ built), as forward
@@ -853,7 +895,13 @@ class _Reader:
                 v = v.parts[0]
                 continue
             branches = [self.chain(p, v.parent, nesting + 1) for p in v.parts]
-            if v.kind == "add":
+            if v.kind == "mul":  # x * gate(x): one factor is the input itself
+                gate = [b for b in branches if b]
+                if len(gate) != 1:
+                    raise _Refused("forward multiplies two computed tensors (or one by itself); gptnet reads a gate, "
+                                   "x * gate(x)")
+                pieces.append([Gate(gate=self.gate(gate[0]))])
+            elif v.kind == "add":
                 body, short = sorted(branches, key=len, reverse=True)  # the longer branch is the body
                 if not body:
                     raise _Refused("forward adds a tensor to itself")
@@ -893,9 +941,15 @@ class _Reader:
 # ---- assembling the answer ------------------------------------------------------------------------------------------
 
 def _calls(nodes: list) -> set[str]:
-    subs = [b for n in nodes for b in ([n.body, n.shortcut] if isinstance(n, Residual) else
-                                       n.branches if isinstance(n, Concat) else [])]
+    subs = [b for n in nodes for b in branches(n)]
     return {n.module for n in nodes if isinstance(n, Call)}.union(*map(_calls, subs))
+
+
+def _sizes_of(node: ast.AST) -> bool:
+    """`x.size()`, `x.shape`, `x.size(0)`, `x.shape[1]`: a tensor's sizes, not a tensor."""
+    node = node.value if isinstance(node, ast.Subscript) else node
+    return isinstance(node, ast.Attribute) and node.attr == "shape" or isinstance(node, ast.Call) and \
+        isinstance(node.func, ast.Attribute) and node.func.attr == "size"
 
 
 def _bound(target: ast.AST, value: Any) -> dict[str, Any]:
@@ -929,6 +983,8 @@ def _concrete(nodes: list, env: dict[str, Any], where: str, notes: list[str]) ->
                                             "shortcut": _concrete(n.shortcut, env, where, notes)}))
         elif isinstance(n, Concat):
             out.append(n.model_copy(update={"branches": [_concrete(b, env, where, notes) for b in n.branches]}))
+        elif isinstance(n, Gate):
+            out.append(n.model_copy(update={"gate": _concrete(n.gate, env, where, notes)}))
         elif isinstance(n, Call):
             out.append(n.model_copy(update={"args": [val(a) for a in n.args],
                                             "kwargs": {k: val(v) for k, v in n.kwargs.items()}}))
@@ -986,7 +1042,7 @@ def parse_python(text: str) -> ParsedAnswer:
                 pass
         layers = []
         for node in _concrete(chain, env, owner.name, notes):
-            if isinstance(node, (Residual, Concat)):  # a top-level add/concat becomes a generated module
+            if isinstance(node, (Residual, Concat, Gate)):  # a top-level add/concat/mul becomes a generated module
                 block = f"{owner.name}Block{len(generated) + 1}"
                 generated.append(ModuleSpec(name=block, body=[node], doc=f"the {node.op} in {owner.name}.forward"))
                 notes.append(f"{owner.name}: the top-level {node.op} in forward is the generated module {block}")

@@ -9,7 +9,7 @@ from typing import Any
 from .. import limits
 from . import expr
 from .grammar import check_number
-from .graph import Call, Concat, ModelSpec, ModuleSpec, Residual
+from .graph import Call, Concat, Gate, ModelSpec, ModuleSpec, Residual
 from .layers import Layer, Shape, SpecError
 
 
@@ -73,6 +73,8 @@ def concrete(nodes: list, env: dict[str, Any]) -> list:
                                                ("True" if expr.evaluate(node.when, env) else "False")}))
         elif isinstance(node, Concat):
             out.append(node.model_copy(update={"branches": [concrete(b, env) for b in node.branches]}))
+        elif isinstance(node, Gate):
+            out.append(node.model_copy(update={"gate": concrete(node.gate, env)}))
     return out
 
 
@@ -143,6 +145,13 @@ def run_node(node: Any, shape: Shape, modules: dict[str, ModuleSpec], costs: boo
         children = [s for b in branches for s in b]
         return Step(node, shape, (channels, *outs[0][1:]), sum(s.params for s in children),
                     sum(s.macs for s in children), children)
+    elif isinstance(node, Gate):  # the product is elementwise: thop counts it as no MACs
+        children = _run_chain(node.gate, shape, modules, costs)
+        scale = _out(children, shape)
+        if len(shape) != 3 or scale not in (tuple(shape), (shape[0], 1, 1)):
+            raise SpecError(f"a gate giving {fmt_shape(scale)} cannot scale a {fmt_shape(shape)} map: it must give "
+                            f"{fmt_shape((shape[0], 1, 1)) if len(shape) == 3 else 'Cx1x1'} or the map's own shape")
+        return Step(node, shape, shape, sum(s.params for s in children), sum(s.macs for s in children), children)
     else:
         raise SpecError(f"unknown node {node!r}")
     return Step(node, shape, _out(children, shape), sum(s.params for s in children), sum(s.macs for s in children),
@@ -169,4 +178,6 @@ def signature(node: Any) -> str:
         return "Residual(" + " -> ".join(signature(n) for n in node.body) + ")"
     if isinstance(node, Concat):
         return "Concat(" + " | ".join(" -> ".join(signature(n) for n in b) for b in node.branches) + ")"
+    if isinstance(node, Gate):
+        return "Gate(" + " -> ".join(signature(n) for n in node.gate) + ")"
     return repr(node)
