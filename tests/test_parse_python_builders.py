@@ -170,3 +170,69 @@ def test_a_loop_that_builds_nothing_is_left_out_with_a_note() -> None:
                                "        return self.conv(x)"))
     assert [n.signature() for n in answer.models[0].layers] == ["Conv2d(3, 8, kernel_size=3)"]
     assert answer.notes == ["LoopNet.__init__: ignored `for m in self.modules():`"]
+
+
+# ---- helpers that build layers: module-level functions (MobileNetV1's conv_bn), methods (ResNet's _make_layer) -----
+
+HELPERS = '''```python
+def conv_bn(inp, oup, stride):
+    return nn.Sequential(nn.Conv2d(inp, oup, 3, stride, 1, bias=False), nn.BatchNorm2d(oup), nn.ReLU(inplace=True))
+
+def conv_dw(inp, oup, stride=1):
+    layers = [nn.Conv2d(inp, inp, 3, stride, 1, groups=inp, bias=False), nn.BatchNorm2d(inp), nn.ReLU(inplace=True)]
+    layers += [nn.Conv2d(inp, oup, 1, bias=False), nn.BatchNorm2d(oup), nn.ReLU(inplace=True)]
+    return nn.Sequential(*layers)
+
+class Block(nn.Module):
+    def __init__(self, cin, cout, stride=1):
+        super().__init__()
+        self.body = conv_dw(cin, cout, stride)
+    def forward(self, x):
+        return self.body(x)
+
+class HelperNet(nn.Module):
+    def __init__(self, num_classes=10):
+        super().__init__()
+        self.in_planes = 32
+        self.stem = conv_bn(3, 32, 2)
+        self.layer1 = self._make_layer(64, 2, stride=2)
+        self.layer2 = self._make_layer(128, 2, stride=2)
+        self.fc = nn.Linear(128, num_classes)
+
+    def _make_layer(self, planes, num_blocks, stride):
+        layers = []
+        for s in [stride] + [1] * (num_blocks - 1):
+            layers.append(Block(self.in_planes, planes, s))
+            self.in_planes = planes
+        return nn.Sequential(*layers)
+
+    def forward(self, x):
+        x = self.layer2(self.layer1(self.stem(x)))
+        return self.fc(torch.flatten(F.adaptive_avg_pool2d(x, 1), 1))
+```'''
+
+
+def test_helpers_that_build_layers_are_followed() -> None:
+    answer = parse_answer(HELPERS)
+    (block,) = answer.modules
+    assert [n.signature() for n in block.body][::3] == ["Conv2d(cin, cin, kernel_size=3, stride=stride, padding=1, "
+                                                        "groups=cin, bias=False)", "Conv2d(cin, cout, kernel_size=1, "
+                                                                                   "bias=False)"]
+    assert [n.signature() for n in answer.models[0].layers] == [
+        "Conv2d(3, 32, kernel_size=3, stride=2, padding=1, bias=False)", "BatchNorm2d(32)", "ReLU(inplace=True)",
+        "Block(32, 64, 2)", "Block(64, 64, 1)", "Block(64, 128, 2)", "Block(128, 128, 1)", "AdaptiveAvgPool2d(1)",
+        "Flatten()", "Linear(128, 10)"]
+    assert not answer.notes
+
+
+@pytest.mark.parametrize(("helper", "message"), [
+    ("def conv_bn(*args):\n    return nn.Sequential(nn.Conv2d(*args))", "in a way gptnet does not follow"),
+    ("def conv_bn(inp, oup, stride):\n    for i in range(2):\n        return nn.Conv2d(inp, oup, 3)",
+     "returns from inside a loop"),
+    ("def conv_bn(inp, oup, stride):\n    x = nn.Conv2d(inp, oup, 3)", "conv_bn returns no layers"),
+])
+def test_helpers_it_cannot_follow_are_refused_with_the_reason(helper: str, message: str) -> None:
+    from gptnet.parse import ParseError
+
+    with pytest.raises(ParseError, match=message):
+        parse_answer(f"```python\n{helper}\n\nmodel = nn.Sequential(conv_bn(3, 8, 1), nn.ReLU())\n```")

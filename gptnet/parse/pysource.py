@@ -357,6 +357,8 @@ class _Reader:
         self.iterations = 0  # of loops written out
         self.steps = 0  # of following the forward being traced
         self.classes = {c.name for c in tree.body if isinstance(c, ast.ClassDef)}
+        self.functions = {f.name: f for f in tree.body if isinstance(f, ast.FunctionDef)}  # helpers: conv_bn(...)
+        self.inlining = 0  # helpers being followed, inside one another
         self.nn, self.functional, self.bare = {"nn", "torch.nn"}, {"F", "torch", "nn.functional",
                                                                     "torch.nn.functional"}, set()
         for st in tree.body:  # aliases: `import torch.nn as tnn`, `from torch.nn import functional as F, Conv2d`
@@ -381,6 +383,15 @@ class _Reader:
         node = _Subst(scope.env).visit(copy.deepcopy(node))
         if isinstance(node, ast.IfExp) and not isinstance(when := self.value(node.test, scope), str):
             return self.value(node.body if when else node.orelse, scope)
+        if isinstance(node, ast.BinOp) and isinstance(node.op, (ast.Add, ast.Mult)) and \
+                any(isinstance(n, (ast.List, ast.Tuple)) for n in (node.left, node.right)):  # [s] + [1] * (n - 1)
+            left, right = self.value(node.left, scope), self.value(node.right, scope)
+            if isinstance(node.op, ast.Add) and isinstance(left, tuple) and isinstance(right, tuple):
+                return left + right
+            times, items = (right, left) if isinstance(left, tuple) else (left, right)
+            if isinstance(node.op, ast.Mult) and isinstance(items, tuple) and isinstance(times, int) and \
+                    len(items) * max(times, 0) <= limits.MAX_EXPANDED:
+                return items * times
         if isinstance(node, ast.Subscript):  # widths[0] of a literal list
             items, index = self.value(node.value, scope), self.value(node.slice, scope)
             if isinstance(items, tuple) and isinstance(index, int) and -len(items) <= index < len(items):
@@ -432,6 +443,12 @@ class _Reader:
         if isinstance(node, (ast.List, ast.ListComp, ast.GeneratorExp)):
             found = [self.layers(e, scope, need=need) for e in self.elements(node, scope)]
             return None if None in found else found
+        if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and \
+                isinstance(scope.env.get(node.func.id), ast.Name):  # block(c, c) with block = BasicBlock passed in
+            node = ast.Call(func=scope.env[node.func.id], args=node.args, keywords=node.keywords)
+        helper = self.helper(node, scope) if isinstance(node, ast.Call) else None
+        if helper is not None:
+            return self.inline(*helper, node, scope)
         name = self.ctor(node.func) if isinstance(node, ast.Call) else None
         if name is None and need:
             raise _Refused(f"`{_src(node)}` is not a layer")
@@ -454,6 +471,43 @@ class _Reader:
                     raise
                 kwargs[k.arg] = _src(k.value)
         return [[self.make(name, args, kwargs, attr)]]
+
+    def helper(self, call: ast.Call, scope: _Scope) -> tuple[ast.FunctionDef, bool] | None:
+        """The function a call runs to build layers, and whether it is a method: `self._make_layer(...)`, or a
+        module-level `conv_bn(...)` (MobileNet's style)."""
+        name = _dotted(call.func)
+        if name.startswith("self.") and name[5:] in scope.methods and name[5:] not in ("__init__", "forward"):
+            return scope.methods[name[5:]], True
+        return (self.functions[name], False) if name in self.functions else None
+
+    def inline(self, fn: ast.FunctionDef, method: bool, call: ast.Call, scope: _Scope) -> list[list]:
+        """What a helper returns, its statements run as __init__'s are, with its parameters bound to the call's
+        arguments: the layers, written out. What it sets on self stays; its locals do not."""
+        a = fn.args
+        names = [x.arg for x in a.posonlyargs + a.args][int(method):]
+        if self.inlining >= limits.MAX_NESTING or a.vararg or a.kwarg or len(call.args) > len(names):
+            raise _Refused(f"`{_src(call)}` calls {fn.name} in a way gptnet does not follow (*args, **kwargs, or "
+                           f"helpers more than {limits.MAX_NESTING} deep)")
+        given = {**dict(zip(names, call.args)), **{k.arg: k.value for k in call.keywords if k.arg}}
+        given = {**dict(zip(names[len(names) - len(a.defaults):], a.defaults)), **given}
+        if set(names) - given.keys() or given.keys() - set(names):
+            raise _Refused(f"`{_src(call)}` does not match {fn.name}({', '.join(names)})")
+        bound = {n: _Subst(scope.env).visit(copy.deepcopy(v)) for n, v in given.items()}
+        if not all(map(_small, bound.values())):
+            raise _Refused(f"`{_src(call)}` passes an argument larger than a size expression may be")
+        saved, scope.env, scope.lists = (scope.env, scope.lists), {**scope.env, **bound}, {}
+        self.inlining += 1
+        try:
+            for st in fn.body:
+                self.iterate()
+                if isinstance(st, ast.Return):
+                    return self.groups(st.value, scope) if st.value is not None else []
+                self.init_statement(scope, st)
+            raise _Refused(f"{fn.name} returns no layers")
+        finally:
+            self.inlining -= 1
+            scope.env = {**saved[0], **{k: v for k, v in scope.env.items() if k.startswith("self.")}}
+            scope.lists = saved[1]
 
     def copies(self, groups: list[list]) -> list[list]:
         self.spend(sum(map(len, groups)))
@@ -632,6 +686,9 @@ class _Reader:
             elif size is not None:
                 scope.env[name] = size
             return
+        if isinstance(st, ast.Return) or isinstance(st, (ast.For, ast.If)) and \
+                any(isinstance(n, ast.Return) for n in ast.walk(st)):
+            raise _Refused(f"`{_src(st)}` returns from inside a loop or condition")
         if not self.builds(st, scope):
             self.notes.append(f"{scope.name}.__init__: {_ignored(st)}")
         elif isinstance(st, ast.For) and not st.orelse and not any(
