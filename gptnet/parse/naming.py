@@ -11,9 +11,9 @@ import re
 from ..spec.registry import lookup
 
 _NAME = r"[A-Za-z][A-Za-z0-9]{0,39}(?:[-_.][A-Za-z0-9]{1,20}){0,3}"
-# "Option B:", "Model 2 -", "方案二：" before a name
-_LABEL = r"(?:(?:option|model|variant|design|candidate|alternative|version|方案|模型)[ \t]{0,2}[\w]{0,3}[ \t]{0,2}" \
-         r"[:：.)\-–—][ \t]{0,3})?"
+# "1.", "Option B:", "Model 2 -", "Architecture:", "方案二：" before a name
+_LABEL = r"(?:\d{1,2}[.)][ \t]{1,3})?(?:(?:option|model|variant|design|candidate|alternative|version|architecture|" \
+         r"network|name|proposed|方案|模型)[ \t]{0,2}[\w]{0,3}[ \t]{0,2}[:：.)\-–—][ \t]{0,3})?"
 _MARK = r"[*_`\"'“「]{0,3}"
 _FOUND = [
     # a heading that is the name, perhaps after a label, perhaps with a parenthesis or a dash after it
