@@ -52,6 +52,13 @@ PHRASINGS = {
          ["EdgeNet-L", "EdgeNet-S"], 1),
     "Chinese labels":
         (f"方案一：{BIG}\n方案二：{SMALL}\n推荐方案二，参数更少。", ["方案 1", "方案 2"], 1),
+    "headings without option labels, recommended by name in a closing sentence":
+        (f"Three variants:\n\n**Small** (~2K params)\n{SMALL}\n\n**Medium** (~0.3M params)\n{BIG}\n\n"
+         f"### Large - 1M\n{BIG.replace('512', '2048')}\n\nFor a 1M budget, the Medium variant is the best choice.",
+         ["Small", "Medium", "Large"], 1),
+    "recommended by its place":
+        (f"First design:\n{BIG}\nSecond design:\n{SMALL}\nI'd go with the second one for the phone.",
+         ["model 1", "model 2"], 1),
     "none recommended, one explicitly not":
         (f"Model A (not recommended for phones):\n{BIG}\n\nModel B:\n{SMALL}", ["Model A", "Model B"], None),
     "JSON models list with a recommended flag":

@@ -25,6 +25,14 @@ _CUE = re.compile(r"(?i)\brecommend(?:ed|s|ation)?\b|\bsuggest(?:ed)?\b|\bbest (
                   r"choice|favou?rite)\b|\bgo (?:with|for)\b|\bi(?:'d| would)? (?:pick|choose|use)\b|推荐|建议|首选")
 _NOT = re.compile(r"(?i)\bnot\b|n't\b|\bnever\b|\bno\b|\bavoid\b|不")
 _SENTENCE = re.compile(r"[^.!?。！？\n]{1,600}[.!?。！？]?")
+# a heading's own words when it names no option: "**Medium** (~8M params)", "### Tiny variant - 2M"
+_HEADED = re.compile(r"^[ \t]{0,3}(?:#{1,6}|\*\*)[ \t]{0,3}(?:\d{1,2}[.)][ \t]{1,3})?([^\n(（:：,*—–]{1,40}?)[ \t]*"
+                     r"(?:[ \t]-[ \t]|[(（:：,*—–\n]|$)")
+# "the second one", "the last option": a candidate by its place
+_ORDINAL = re.compile(r"(?i)\b(first|second|third|fourth|fifth|last|1st|2nd|3rd|4th|5th)[ \t]{1,3}(?:one|option|model|"
+                      r"design|variant|architecture|network|version|candidate)\b")
+_PLACES = {"first": 0, "1st": 0, "second": 1, "2nd": 1, "third": 2, "3rd": 2, "fourth": 3, "4th": 3, "fifth": 4,
+           "5th": 4, "last": -1}
 _WORDS = {"one": "1", "two": "2", "three": "3", "four": "4", "five": "5", "一": "1", "二": "2", "三": "3", "四": "4",
           "五": "5"}
 
@@ -57,11 +65,22 @@ def own_words(context: str) -> str:
     return lines[-1] if lines else ""
 
 
-def _mentions(sentence: str, candidate: Candidate) -> int | None:
-    """Where the sentence names the candidate (by label or name), or None."""
+def _label_of(own: str) -> str | None:
+    """What the candidate's own words call it: an option label ("Option B"), else its heading's words."""
+    labels = [_label(m) for m in _LABEL.finditer(own)]
+    if labels:
+        return labels[-1]
+    m = _HEADED.match(own)
+    words = m.group(1).strip(" `_#") if m else ""
+    return words if words and len(words.split()) <= 4 else None
+
+
+def _mentions(sentence: str, k: int, candidate: Candidate, count: int) -> int | None:
+    """Where the sentence names the candidate (by label, name or place), or None."""
     hits = [m.start() for m in _LABEL.finditer(sentence) if _label(m) == candidate.label]
-    if candidate.name:
-        hits += [m.start() for m in re.finditer(rf"(?<![\w-]){re.escape(candidate.name)}(?![\w-])", sentence)]
+    hits += [m.start() for m in _ORDINAL.finditer(sentence) if _PLACES[m.group(1).lower()] % count == k]
+    for word in {candidate.label, candidate.name} - {None}:
+        hits += [m.start() for m in re.finditer(rf"(?i)(?<![\w-]){re.escape(word)}(?![\w-])", sentence)]
     return min(hits) if hits else None
 
 
@@ -79,16 +98,15 @@ def mark_options(answer: ParsedAnswer, text: str) -> None:
         return
     for c in answer.models:
         own = own_words(c.context)
-        if c.label is None:
-            labels = [_label(m) for m in _LABEL.finditer(own)]
-            c.label = labels[-1] if labels else None
+        label = c.label or _label_of(own)
+        c.label = label if label != c.name else None
         if c.recommended is None and (m := _cue(own)):
             c.recommended = one_line(own[max(0, m.start() - 60):m.end() + 60], 120)
     for s in _SENTENCE.finditer(text):
         sentence = s.group()
         cue = _cue(sentence)
         named = [(abs(at - cue.start()), k) for k, c in enumerate(answer.models)
-                 if cue and (at := _mentions(sentence, c)) is not None]
+                 if cue and (at := _mentions(sentence, k, c, len(answer.models))) is not None]
         if named:  # the one named nearest the recommendation: "A is larger; I recommend B"
             chosen = answer.models[min(named)[1]]
             chosen.recommended = chosen.recommended or one_line(sentence, 120)
