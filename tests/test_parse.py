@@ -234,3 +234,14 @@ def test_a_line_that_repeats_the_block_after_it(text: str, convs: int, relus: in
 def test_prose_that_does_not_say_which_block_to_repeat_leaves_it_alone(text: str) -> None:
     layers = sigs(parse_answer(text).models[0].layers)
     assert layers.count(C) == 1 and layers.count("ReLU()") == 1, layers
+
+
+@pytest.mark.parametrize("header", ["n", "Repeats", "×", "Number of blocks"])
+def test_a_table_column_of_repeats_writes_rows_out_as_mobilenet_v2_means_it(header: str) -> None:
+    answer = parse_answer(f"| Operator | Cin | Cout | Kernel | Stride | {header} |\n|---|---|---|---|---|---|\n"
+                          "| Conv2d | 3 | 32 | 3 | 2 | 1 |\n| Conv2d | 32 | 64 | 3 | 2 | 3 |\n"
+                          "| Global Average Pooling | | | | | |\n| Linear | 64 | 10 | | | |")
+    assert sigs(answer.models[0].layers) == [
+        "Conv2d(3, 32, kernel_size=3, stride=2)", "Conv2d(32, 64, kernel_size=3, stride=2)",
+        "Conv2d(64, 64, kernel_size=3)", "Conv2d(64, 64, kernel_size=3)", "AdaptiveAvgPool2d(1)", "Linear(64, 10)"]
+    assert any("3 times, the first with its stride" in n for n in answer.notes)

@@ -13,6 +13,7 @@ from __future__ import annotations
 import re
 from typing import Any, Iterator
 
+from .. import limits
 from ..spec.registry import lookup
 from .answer import Candidate, ParsedAnswer, ParseError
 from .build import BuildError, make_nodes
@@ -21,6 +22,7 @@ _ROW = re.compile(r"^\s*\|(.*)\|\s*$")
 _RULE = re.compile(r"^[\s|:\-]+$")
 _KERNEL_IN_NAME = re.compile(r"\b(\d+)\s*[x×]\s*(\d+)\b")
 _EMPTY = {"", "-", "—", "–", "n/a", "na", "none", "/", "..."}
+MAX_REPEAT = 64
 
 
 def _role(header: str) -> str | None:
@@ -38,6 +40,9 @@ def _role(header: str) -> str | None:
         return "padding"
     if h.startswith("group"):
         return "groups"
+    if re.fullmatch(r"repeats?|repeated|repetitions?|times|n|x|count|(num|number|no)( of)? (repeats|blocks|layers)",
+                    h) or header.strip() in ("×", "×n", "x n"):
+        return "repeat"
     return None
 
 
@@ -161,10 +166,22 @@ def _layers(rows: list[list[str]], notes: list[str]) -> list:
             notes.append(f"read {row[layer_col]!r} as a Conv2d grouped by its {kwargs['groups']} input channels")
         for key, value in extra.items():
             kwargs.setdefault(key, value)
+        times = values.get("repeat") if isinstance(values.get("repeat"), int) else 1
+        if not 1 <= times <= MAX_REPEAT:
+            notes.append(f"read table row {' | '.join(row)!r} once: {times} repetitions is not a plausible count")
+            times = 1
         try:
             layers += make_nodes(name, [], kwargs, notes=notes)
+            if times > 1:  # as MobileNetV2's table means n: the first takes the stride, the rest keep the width
+                if cls.channel_in and cls.channel_out and kwargs.get(cls.channel_out) is not None:
+                    kwargs[cls.channel_in] = kwargs[cls.channel_out]
+                kwargs.update({"stride": 1} if "stride" in kwargs else {})
+                layers += [n for _ in range(times - 1) for n in make_nodes(name, [], kwargs, notes=notes)]
+                notes.append(f"repeated table row {' | '.join(row)!r} {times} times, the first with its stride")
         except BuildError as e:
             notes.append(f"skipped table row {' | '.join(row)!r}: {e}")
+        if len(layers) > limits.MAX_LAYERS:
+            raise ParseError(f"the table writes out to more than {limits.MAX_LAYERS:,} layers (MAX_LAYERS)")
     if not layers:
         raise ParseError("the table names no layers gptnet can build")
     return layers
