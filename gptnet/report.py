@@ -40,6 +40,11 @@ def latency_line(design: Design, task: Task) -> str:
     return f"{', '.join(parts)} on the {task.target.name}, batch 1"
 
 
+def _cell(text: str | None) -> str:
+    """The answer's words in a table cell: a pipe in them would end it."""
+    return (text or "").replace("|", "\\|")
+
+
 def render_report(design: Design, task: Task, command: str) -> str:
     spec, p = design.spec, design.profile
     lines = [f"# {spec.name}", "",
@@ -77,9 +82,8 @@ def render_report(design: Design, task: Task, command: str) -> str:
         lines += ["", "## Candidates", "", f"The answer offered {len(design.options)} models; the one marked was "
                   "taken (the Notes say why).", "",
                   "| # | model | params as given | as given | the answer says |", "|---|---|---:|---|---|"]
-        cell = lambda text: (text or "").replace("|", "\\|")  # noqa: E731 - the answer's words in a table cell
-        lines += [f"| {k}{' (taken)' if o.chosen else ''} | {cell(o.title)} | {f'{o.params:,}' if o.params else ''}"
-                  f" | {cell(o.verdict)} | {cell(o.recommended)} |" for k, o in enumerate(design.options, 1)]
+        lines += [f"| {k}{' (taken)' if o.chosen else ''} | {_cell(o.title)} | {f'{o.params:,}' if o.params else ''}"
+                  f" | {_cell(o.verdict)} | {_cell(o.recommended)} |" for k, o in enumerate(design.options, 1)]
     if notes:
         lines += ["", "## Notes", ""] + [f"- {f.where}: {f.why}" for f in notes]
     if design.review:

@@ -6,8 +6,6 @@ latency counts the product; a target that does not run Mul or Sigmoid sends the 
 from __future__ import annotations
 
 import json
-import shutil
-import sys
 from pathlib import Path
 
 import pytest
@@ -37,7 +35,10 @@ class RefSE(nn.Module):
         return x * self.gate(x)
 
 
-def _se(forward: str, init: str = "        self.fc1 = nn.Conv2d(c, c // r, 1)\n        self.fc2 = nn.Conv2d(c // r, c, 1)"):
+CONVS = "        self.fc1 = nn.Conv2d(c, c // r, 1)\n        self.fc2 = nn.Conv2d(c // r, c, 1)"
+
+
+def _se(forward: str, init: str = CONVS) -> str:
     return (f"```python\nclass SE(nn.Module):\n    def __init__(self, c, r=4):\n        super().__init__()\n{init}\n"
             f"    def forward(self, x):\n{forward}\n```")
 
@@ -51,7 +52,8 @@ PHRASINGS = {
             "        s = self.fc2(s).sigmoid()\n        return x * s"),
     "Linear layers with views and expand_as (the SENet paper's code)":
         _se("        b, c, _, _ = x.size()\n        y = F.adaptive_avg_pool2d(x, 1).view(b, c)\n"
-            "        y = torch.sigmoid(self.fc2(F.relu(self.fc1(y)))).view(b, c, 1, 1)\n        return x * y.expand_as(x)",
+            "        y = torch.sigmoid(self.fc2(F.relu(self.fc1(y)))).view(b, c, 1, 1)\n"
+            "        return x * y.expand_as(x)",
             LINEARS),
     "torch.mul, the gate as a Sequential":
         _se("        return torch.mul(x, self.g(x))", "        self.g = nn.Sequential(nn.AdaptiveAvgPool2d(1), "
@@ -145,7 +147,8 @@ def test_a_gate_inside_a_residual_branch_renders_as_a_module_of_its_own(tmp_path
         "        out = out * torch.sigmoid(self.fc2(F.relu(self.fc1(F.adaptive_avg_pool2d(out, 1)))))\n"
         "        return F.relu(x + out)\n\n"
         "class Net(nn.Module):\n    def __init__(self, num_classes=10):\n        super().__init__()\n"
-        "        self.stem = nn.Conv2d(3, 16, 3, padding=1)\n        self.blocks = nn.Sequential(Block(16), Block(16, 2))\n"
+        "        self.stem = nn.Conv2d(3, 16, 3, padding=1)\n"
+        "        self.blocks = nn.Sequential(Block(16), Block(16, 2))\n"
         "        self.head = nn.Sequential(nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(16, num_classes))\n"
         "    def forward(self, x):\n        return self.head(self.blocks(self.stem(x)))\n```")
     spec = ModelSpec(name="Net", layers=answer.models[0].layers, modules=answer.modules, num_classes=10)

@@ -80,7 +80,8 @@ def test_an_ordered_dict_it_cannot_read_is_one_clear_line(text: str) -> None:
 # ---- loops over what the answer spells out: written out ------------------------------------------------------------
 
 def _net(init: str, forward: str) -> str:
-    return (f"```python\nclass LoopNet(nn.Module):\n    def __init__(self, num_classes=10):\n        super().__init__()\n"
+    return (f"```python\nclass LoopNet(nn.Module):\n    def __init__(self, num_classes=10):\n"
+            "        super().__init__()\n"
             f"{init}\n    def forward(self, x):\n{forward}\n```")
 
 
@@ -141,7 +142,8 @@ def test_a_loop_that_changes_widths_and_strides_as_it_goes() -> None:
 
 def test_a_residual_per_block_in_a_forward_loop() -> None:
     answer = parse_answer(_net(f"{STEM}\n        self.blocks = nn.ModuleList([{BLOCK} for _ in range(2)])\n{HEAD}",
-                               "        x = self.stem(x)\n        for block in self.blocks:\n            x = x + block(x)\n"
+                               "        x = self.stem(x)\n        for block in self.blocks:\n"
+                               "            x = x + block(x)\n"
                                "        return self.head(x)"))
     calls = [n for n in answer.models[0].layers if n.op == "call"]
     assert len(calls) == 2 and all(m.body[0].op == "add" for m in answer.modules)
@@ -166,7 +168,8 @@ def test_loops_it_cannot_write_out_are_refused_with_the_reason(init: str, messag
 
 def test_a_loop_that_builds_nothing_is_left_out_with_a_note() -> None:
     answer = parse_answer(_net("        self.conv = nn.Conv2d(3, 8, 3)\n        for m in self.modules():\n"
-                               "            if isinstance(m, nn.Conv2d):\n                nn.init.kaiming_normal_(m.weight)",
+                               "            if isinstance(m, nn.Conv2d):\n"
+                               "                nn.init.kaiming_normal_(m.weight)",
                                "        return self.conv(x)"))
     assert [n.signature() for n in answer.models[0].layers] == ["Conv2d(3, 8, kernel_size=3)"]
     assert answer.notes == ["LoopNet.__init__: ignored `for m in self.modules():`"]

@@ -173,19 +173,21 @@ def replay_review(designer: Designer, design: Design, events: list[dict[str, Any
                              "fix or remove that entry of the cassette's review list") from None
         if event.event == "accept":
             break
-        if event.event in ("edit", "candidate"):
-            try:
-                new, findings = designer.edit(spec, design, event.diff or "") if event.event == "edit" else \
-                    designer.switch((event.candidate or 0) - 1, design)
-            except ValueError as e:  # a candidate the answer does not have
-                raise UsageError(f"cassette {source}: review entry {i}: {e}",
-                                 "fix or remove that entry of the cassette's review list") from None
+        if event.event == "feedback":
+            new = designer.feedback(event.text or "", design)
+        else:
+            if event.event == "edit":
+                new, findings = designer.edit(spec, design, event.diff or "")
+            else:
+                try:
+                    new, findings = designer.switch((event.candidate or 0) - 1, design)
+                except ValueError as e:  # a candidate the answer does not have
+                    raise UsageError(f"cassette {source}: review entry {i}: {e}",
+                                     "fix or remove that entry of the cassette's review list") from None
             if new is None:
                 raise GptnetError(f"review entry {i}, a recorded {event.event}, no longer validates: "
                                   f"{errors(findings)[0].line()}",
                                   "edit conversation.json's review, or run the review again")
-        else:
-            new = designer.feedback(event.text or "", design)
         say(f"review: replayed {event.event}")
         designer.conversation.add_review(new.review[-1].model_dump(exclude_none=True))
         design = new

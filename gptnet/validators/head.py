@@ -69,5 +69,4 @@ def fix_head(r: Repair, shape: tuple) -> None:
         why += (f": its last layer with a width, {node.signature()}, is a feature layer" +
                 (f" ({after} follow it)" if after else "") + f"; a Linear maps the {shape[0]} features that reach "
                 "the output to the class scores")
-    after_text = r.layers[-1].signature() if before is None else f"{before} {r.layers[-1].signature()}"
-    r.add("head", r.model.head, why, before, after_text)
+    r.add("head", r.model.head, why, before, " ".join(filter(None, (before, r.layers[-1].signature()))))

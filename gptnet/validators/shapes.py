@@ -3,6 +3,8 @@ Linear sized for a map other than the one that reaches it."""
 
 from __future__ import annotations
 
+import math
+
 from ..spec.layers import ACTIVATIONS, AdaptiveAvgPool2d, AdaptiveMaxPool2d, AvgPool2d, Flatten, Linear, MaxPool2d, pair
 from .context import Repair
 
@@ -53,11 +55,11 @@ def fix_fixed_map(r: Repair, i: int, shape: tuple) -> None:
             or linear.in_features % c or linear.in_features == c * h * w:
         return
     before = f"{r.layers[i].signature()} {linear.signature()}"
-    expected = linear.in_features // c
+    positions, side = linear.in_features // c, math.isqrt(linear.in_features // c)
     linear.in_features = c
     r.layers.insert(i, AdaptiveAvgPool2d(output_size=1))
-    sized = f"a {c}x{round(expected ** 0.5)}x{round(expected ** 0.5)} map" if round(expected ** 0.5) ** 2 == expected \
-        else f"{expected} positions of {c} channels"
-    r.add("fixed-map-linear", i, f"the Linear was sized for {sized if expected > 1 else 'a global pool'}, but a "
-          f"{c}x{h}x{w} map reaches the Flatten; a global average pool makes the head fit any map (and --input), and "
-          f"the Linear takes its {c} channels", before, f"AdaptiveAvgPool2d(1) Flatten() {linear.signature()}")
+    sized = "a global pool" if positions == 1 else f"a {c}x{side}x{side} map" if side * side == positions else \
+        f"{positions} positions of {c} channels"
+    r.add("fixed-map-linear", i, f"the Linear was sized for {sized}, but a {c}x{h}x{w} map reaches the Flatten; a "
+          "global average pool makes the head fit any map (and --input), and the Linear takes its "
+          f"{c} channels", before, f"AdaptiveAvgPool2d(1) Flatten() {linear.signature()}")

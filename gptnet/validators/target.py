@@ -1,7 +1,7 @@
 """Operators against the target profile: an unsupported activation is swapped for the target's (recorded), except in
 a gate, where the sigmoid is what scales (swapped, it would not); anything else unsupported is an error that needs
-the LLM or the user. Support is judged on the concrete layers a
-module call expands to, since a conv inside a module is depthwise or not only once its arguments are known."""
+the LLM or the user. Support is judged on the concrete layers a module call expands to, since a conv inside a
+module is depthwise or not only once its arguments are known."""
 
 from __future__ import annotations
 
