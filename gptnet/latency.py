@@ -19,7 +19,7 @@ from pathlib import Path
 
 from pydantic import BaseModel, Field
 
-from .spec.graph import Concat, ModelSpec, Residual
+from .spec.graph import Concat, Gate, ModelSpec, Residual
 from .spec.layers import ACTIVATIONS, Layer, pair
 from .spec.walk import Step, totals, walk
 from .targets import Backend, Target, load_target
@@ -114,6 +114,10 @@ def work_from_spec(model: ModelSpec, input: tuple | None = None) -> list[Work]:
             elif isinstance(s.node, Concat):
                 out.append(Work(index=f"{index}+", layer="cat", kind="Concat", mflops=0.0,
                                 mbytes=8 * _numel(s.out) / 1e6))
+            elif isinstance(s.node, Gate):  # the product, costed as work_from_torch costs a traced mul
+                scale = s.children[-1].out
+                out.append(Work(index=f"{index}*", layer="mul", kind=cost_kind("Mul"), mflops=_numel(s.out) / 1e6,
+                                mbytes=4 * (_numel(s.inp) + _numel(scale) + _numel(s.out)) / 1e6))
 
     visit(walk(model, input), "")
     return out

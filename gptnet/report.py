@@ -40,6 +40,11 @@ def latency_line(design: Design, task: Task) -> str:
     return f"{', '.join(parts)} on the {task.target.name}, batch 1"
 
 
+def _cell(text: str | None) -> str:
+    """The answer's words in a table cell: a pipe in them would end it."""
+    return (text or "").replace("|", "\\|")
+
+
 def render_report(design: Design, task: Task, command: str) -> str:
     spec, p = design.spec, design.profile
     lines = [f"# {spec.name}", "",
@@ -73,6 +78,12 @@ def render_report(design: Design, task: Task, command: str) -> str:
                   for i, f in enumerate(repairs, 1)]
     else:
         lines.append("None: the LLM's answer was usable as given.")
+    if len(design.options) > 1:  # why this model and not another the answer offered
+        lines += ["", "## Candidates", "", f"The answer offered {len(design.options)} models; the one marked was "
+                  "taken (the Notes say why).", "",
+                  "| # | model | params as given | as given | the answer says |", "|---|---|---:|---|---|"]
+        lines += [f"| {k}{' (taken)' if o.chosen else ''} | {_cell(o.title)} | {f'{o.params:,}' if o.params else ''}"
+                  f" | {_cell(o.verdict)} | {_cell(o.recommended)} |" for k, o in enumerate(design.options, 1)]
     if notes:
         lines += ["", "## Notes", ""] + [f"- {f.where}: {f.why}" for f in notes]
     if design.review:
@@ -80,6 +91,8 @@ def render_report(design: Design, task: Task, command: str) -> str:
         for e in design.review:
             if e.event == "feedback":
                 lines.append(f"- feedback sent to the LLM as a revise turn: \"{e.text}\"")
+            elif e.event == "candidate":
+                lines.append(f"- switched to model {e.candidate} of the answer ({e.text}) by the reviewer")
             elif e.event == "edit":
                 lines += ["- edit:", "", "```diff", (e.diff or "").rstrip(), "```", ""]
             else:

@@ -208,3 +208,40 @@ def test_table_cells_spell_kernels_and_channels_several_ways() -> None:
     assert answer.form == "table"
     assert sigs(answer.models[0].layers) == ["Conv2d(3, 16, kernel_size=3, stride=2, padding=1)",
                                              "Conv2d(16, 16, kernel_size=5, padding=2)", "Linear(16, 10)"]
+
+
+@pytest.mark.parametrize(("text", "convs", "relus"), [
+    (f"Conv2d(3, 8, 3, padding=1)\nRepeat the following 3 times:\n- {C}\n- ReLU()\n\nThen:\n- Flatten()", 3, 3),
+    (f"1. Conv2d(3, 8, 3, padding=1)\n2. Repeat twice:\n   - {C}\n   - ReLU()\n3. MaxPool2d(2)", 2, 2),
+    (f"Stem: Conv2d(3, 8, 3, padding=1)\n\n### Block (×3)\n{C}\nReLU()\n\nHead: Flatten() Linear(8, 10)", 3, 3),
+    (f"Conv2d(3, 8, 3, padding=1)\nThe block below is repeated four times\n\n{C}\nReLU()\n", 4, 4),
+    (f"Conv2d(3, 8, 3, padding=1)\nStage 2 x2:\n  {C}\n  ReLU()\nFlatten()", 2, 2),
+    (f"Conv2d(3, 8, 3, padding=1)\n以下重复三次：\n{C}\nReLU()\n", 3, 3),
+])
+def test_a_line_that_repeats_the_block_after_it(text: str, convs: int, relus: int) -> None:
+    answer = parse_answer(text)
+    layers = sigs(answer.models[0].layers)
+    assert layers.count(C) == convs and layers.count("ReLU()") == relus, layers
+    assert layers[0] == "Conv2d(3, 8, kernel_size=3, padding=1)" and len(answer.models) == 1
+    assert any(n.startswith("repeated the 2 layers after") for n in answer.notes)
+
+
+@pytest.mark.parametrize("text", [
+    f"Conv2d(3, 8, 3, padding=1)\nEach stage uses 3x3 convolutions:\n{C}\nReLU()",  # a kernel size, not a count
+    f"Conv2d(3, 8, 3, padding=1)\nEach block is repeated 2 times to deepen it.\n{C}\nReLU()",  # says not which
+    f"Conv2d(3, 8, 3, padding=1)\nRepeat the following 500 times:\n{C}\nReLU()",
+])
+def test_prose_that_does_not_say_which_block_to_repeat_leaves_it_alone(text: str) -> None:
+    layers = sigs(parse_answer(text).models[0].layers)
+    assert layers.count(C) == 1 and layers.count("ReLU()") == 1, layers
+
+
+@pytest.mark.parametrize("header", ["n", "Repeats", "×", "Number of blocks"])
+def test_a_table_column_of_repeats_writes_rows_out_as_mobilenet_v2_means_it(header: str) -> None:
+    answer = parse_answer(f"| Operator | Cin | Cout | Kernel | Stride | {header} |\n|---|---|---|---|---|---|\n"
+                          "| Conv2d | 3 | 32 | 3 | 2 | 1 |\n| Conv2d | 32 | 64 | 3 | 2 | 3 |\n"
+                          "| Global Average Pooling | | | | | |\n| Linear | 64 | 10 | | | |")
+    assert sigs(answer.models[0].layers) == [
+        "Conv2d(3, 32, kernel_size=3, stride=2)", "Conv2d(32, 64, kernel_size=3, stride=2)",
+        "Conv2d(64, 64, kernel_size=3)", "Conv2d(64, 64, kernel_size=3)", "AdaptiveAvgPool2d(1)", "Linear(64, 10)"]
+    assert any("3 times, the first with its stride" in n for n in answer.notes)

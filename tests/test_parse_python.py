@@ -561,10 +561,13 @@ def test_unsafe_payload_in_a_layer_argument_refuses_the_class(tmp_path, monkeypa
     ("class A(nn.Module):\n    def __init__(self):\n        super().__init__()\n"
      "        self.layers = self._make_layers([64, 'M'])\n    def forward(self, x):\n        return self.layers(x)\n",
      r"self.layers.*it is `self._make_layers"),
-    ("class A(nn.Module):\n    def forward(self, x):\n        return x * torch.sigmoid(x)\n", "cannot follow `x \\* "),
+    ("class A(nn.Module):\n    def __init__(self):\n        super().__init__()\n        self.a = nn.ReLU()\n"
+     "        self.b = nn.Sigmoid()\n    def forward(self, x):\n        return self.a(x) * self.b(x)\n",
+     "multiplies two computed tensors"),
     ("class A(nn.Module):\n    def forward(self, x):\n        return torch.cat([x, x], 0)\n", "not a channel concat"),
     ("class A(nn.Module):\n    def __init__(self, n):\n        super().__init__()\n"
-     "        self.blocks = nn.Sequential(*[nn.Conv2d(8, 8, 3) for _ in range(n)])\n", "is not a layer"),
+     "        self.blocks = nn.Sequential(*[nn.Conv2d(8, 8, 3) for _ in range(n)])\n",
+     r"loops over `range\(n\)`, which is not a literal range or list"),
     ("Sure, I can help with that, but I need more details.", "no PyTorch source"),
     ("```python\nclass A(nn.Module:\n    def f(self\n```", "does not parse"),
 ])

@@ -151,3 +151,32 @@ def test_feedback_without_an_llm_to_answer_returns_to_the_menu(tmp_path: Path) -
     assert finish(child) == 0
     review = json.loads((tmp_path / "out" / "conversation.json").read_text())["review"]
     assert review == [{"event": "accept"}]
+
+
+def test_candidates_lists_the_answers_models_and_switches(tmp_path: Path) -> None:
+    several = r"\[a\]ccept  \[e\]dit  \[f\]eedback  \[c\]andidates  \[d\]iff  \[q\]uit > "
+    child = pexpect.spawn(sys.executable, ["-m", "gptnet", "design", "--budget", "10M", "--target", "sd855", "--out",
+                                           str(tmp_path / "out"), "--replay",
+                                           str(ROOT / "tests" / "cassettes" / "validator_candidates_recommended.json")],
+                          cwd=str(tmp_path), env=clean_env(COLUMNS="120"), encoding="utf-8", timeout=60,
+                          dimensions=(50, 120))
+    child.expect(several)
+    assert "took 2 (Option B): the answer recommends it" in child.before
+    child.send("c")
+    child.expect(r"Switch to \(1-2, Enter keeps \*\): ")
+    assert "* 2. Option B: 6.16M params, fits the budget as given; the answer says:" in child.before
+    assert "  1. Option A: 24.4M params, over budget as given" in child.before
+    child.sendline("7")
+    child.expect(several)
+    assert "No model '7': the design stays." in child.before
+    child.send("c")
+    child.expect(r"Switch to ")
+    child.sendline("1")
+    child.expect(several)
+    assert "took 1 (Option A): the reviewer chose it" in child.before and "[fit] model" in child.before
+    child.send("a")
+    assert finish(child) == 0
+    out = tmp_path / "out"
+    review = json.loads((out / "conversation.json").read_text())["review"]
+    assert review == [{"event": "candidate", "text": "Option A", "candidate": 1}, {"event": "accept"}]
+    assert_replays_to_same_model(out, tmp_path, "--budget", "10M")

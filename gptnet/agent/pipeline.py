@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
+from functools import lru_cache
 from typing import Any, Callable, Literal, Union
 
 from pydantic import BaseModel, Field, ValidationError
@@ -19,10 +20,11 @@ from ..prompts import render_prompt
 from ..spec.graph import Call, ModelSpec, ModuleSpec
 from ..units import format_count
 from ..validators import Finding, Task, errors, undefined_modules, validate
-from .cassette import now
+from .cassette import load_cassette, now
+from .choice import Option, choose
 from .llm import LLM, Conversation, NoAnswer
 
-DEFAULT_NAME = "CNN-GPT"  # the article's name for an unnamed design
+_USUAL_INPUT = (3, 32, 32)  # --input's default, left out of task names
 
 
 class OpsVerdict(BaseModel):
@@ -45,6 +47,7 @@ class Design(BaseModel):
     usage: dict[str, int] = Field(default_factory=dict, description="total token usage")
     usage_by_stage: list[dict[str, Any]] = Field(default_factory=list, description="token usage of each turn")
     review: list["ReviewEvent"] = Field(default_factory=list, description="the human review, in order")
+    options: list[Option] = Field(default_factory=list, description="the models the answer offered, when several")
     latency_ms: dict[str, float | None] = Field(default_factory=dict,
                                                 description="roofline estimate per backend of the target, batch 1")
 
@@ -145,31 +148,37 @@ def _module_summary(module: ModuleSpec) -> str:
         n.module if isinstance(n, Call) else getattr(n, "op", "?") for n in module.body)
 
 
-def _choose(answer: ParsedAnswer, modules: dict[str, ModuleSpec], task: Task,
-            ) -> tuple[ModelSpec, ModelSpec, list[Finding]]:
-    """The first candidate that validates within budget, else the first one (with its errors)."""
-    tried = []
-    for k, cand in enumerate(answer.models):
-        original = ModelSpec(name=cand.name or DEFAULT_NAME, layers=cand.layers, modules=list(modules.values()),
-                             input=task.input, num_classes=task.classes)
-        fixed, findings = validate(original, task)
-        tried.append((original, fixed, findings))
-        if not errors(findings):
-            break
-    k = len(tried) - 1 if not errors(tried[-1][2]) else 0
-    original, fixed, findings = tried[k]
-    if len(answer.models) > 1:
-        verdict = "the first that fits the budget" if not errors(findings) else "none fits, so the first is revised"
-        findings = [Finding(kind="several-models", where="answer", why=f"the answer offered {len(answer.models)} "
-                            f"models; took model {k + 1} ({original.name}), {verdict}", severity="note"), *findings]
-    return original, fixed, findings
+def task_name(task: Task) -> str:
+    """The name of a design whose answers give none: what it is for (`sd855-net-10m-c100`, with the input when it is
+    not 3x32x32), so that designs for different tasks get different titles and default folders. "net" keeps the
+    target's digits apart from the budget's in the class name (`Sd855Net10mC100`)."""
+    name = f"{task.target.name}-net-{format_count(task.budget).lower()}-c{task.classes}"
+    return name if task.input == _USUAL_INPUT else f"{name}-{'x'.join(map(str, task.input))}"
+
+
+@lru_cache(maxsize=1)
+def _article() -> tuple[str, str | None]:
+    from ..design import article_cassette  # here: design imports this module
+
+    cassette = load_cassette(article_cassette())
+    return next(t.response for t in cassette.turns if t.stage == "model"), cassette.meta.get("name")
+
+
+def known_name(answer: str) -> str | None:
+    """The article's answer names no model, but the article calls it CNN-GPT (the bundled cassette's meta says
+    so): its answer keeps that name from whichever cassette it is replayed, the design's own conversation.json
+    included."""
+    text, name = _article()
+    return name if answer == text else None
 
 
 class ReviewEvent(BaseModel):
     """One step of the human review, kept in conversation.json so that a replay reproduces the reviewed design."""
 
-    event: Literal["accept", "edit", "feedback"]
-    text: Union[str, None] = Field(None, description="the reviewer's feedback, sent as a revise turn")
+    event: Literal["accept", "edit", "feedback", "candidate"]
+    text: Union[str, None] = Field(None, description="the reviewer's feedback, sent as a revise turn; for a "
+                                                     "candidate, its title")
+    candidate: Union[int, None] = Field(None, ge=1, description="the model of the answer switched to, from 1")
     diff: Union[str, None] = Field(None, description="an edit, as a unified diff of the spec")
     spec: Union[dict[str, Any], None] = Field(None, description="the spec after an edit, as the reviewer saved it")
 
@@ -190,6 +199,9 @@ class Designer:
         self.modules: dict[str, ModuleSpec] = {}
         self.ops: OpsVerdict | None = None
         self.revisions = 0
+        self.model_name: str | None = None  # the design's name so far: a revision that names none keeps it
+        self.answer: ParsedAnswer | None = None  # the last answer read, whose candidates the review may switch to
+        self.unnamed = ""  # the name its candidates take when the answer names none
 
     def start(self) -> Design:
         self.ops = _ops_verdict(self.session)
@@ -200,6 +212,7 @@ class Designer:
         except NoAnswer:
             raise DesignError("the LLM has no answer for stage model", "add a turn with stage \"model\" to the "
                               "cassette, or run against a live LLM") from None
+        self.model_name = known_name(text)
         return self._settle(text, self.max_revisions)
 
     def feedback(self, text: str, current: Design) -> Design:
@@ -215,8 +228,22 @@ class Designer:
         if errors(findings):
             return None, findings
         event = ReviewEvent(event="edit", diff=diff, spec=spec.model_dump(mode="json"))
+        self.model_name = fixed.name
         repairs = [f.model_copy(update={"where": f"edit: {f.where}"}) for f in findings]
-        return self._design(current.original, fixed, current.findings + repairs, [*current.review, event]), findings
+        return self._design(current.original, fixed, current.findings + repairs, [*current.review, event],
+                            current.options), findings
+
+    def switch(self, k: int, current: Design) -> tuple[Design | None, list[Finding]]:
+        """Another model of the last answer (from 0), validated like the first: the new design, or None and the
+        errors that stop it."""
+        if self.answer is None or not 0 <= k < len(self.answer.models):
+            raise ValueError(f"no candidate {k + 1} in the last answer")
+        original, spec, findings, options = choose(self.answer, self.modules, self.task, self.unnamed, pick=k)
+        if errors(findings):
+            return None, findings
+        self.model_name = spec.name
+        event = ReviewEvent(event="candidate", candidate=k + 1, text=options[k].title)
+        return self._design(original, spec, findings, [*current.review, event], options), findings
 
     def _revise(self, problems: list[Finding], spec: ModelSpec | None, feedback: str | None, hint: str) -> str:
         t = self.task
@@ -235,37 +262,40 @@ class Designer:
         modules defined, repaired and fitted as `start`'s is, without revise turns. A DesignError says why the
         answer cannot be used; NoAnswer, that the LLM has none (a cassette with no model turn left)."""
         session = Session(self.llm, self.task, self.conversation, self.session.say)
-        original, spec, findings = self._read(session.ask("model", prompt), session)
+        original, spec, findings, options = self._read(session.ask("model", prompt), session)
         problems = errors(findings)
         if problems:
             raise DesignError(problems[0].line(), "see the search's conversation.json")
-        return self._design(original, spec, findings, [])
+        return self._design(original, spec, findings, [], options)
 
-    def _read(self, text: str, session: Session) -> tuple[ModelSpec | None, ModelSpec | None, list[Finding]]:
-        """Parse, define modules (asked in `session`), choose and validate: the LLM's spec, the repaired one and
-        the findings; no specs when the answer cannot be read."""
+    def _read(self, text: str, session: Session,
+              ) -> tuple[ModelSpec | None, ModelSpec | None, list[Finding], list[Option]]:
+        """Parse, define modules (asked in `session`), choose and validate: the LLM's spec, the repaired one, the
+        findings and the candidates the answer offered; no specs when the answer cannot be read."""
         try:
             answer = parse_answer(text)
             if not answer.models:
                 raise ParseError("it defines " + (", ".join(m.name for m in answer.modules) or "nothing")
                                  + " but no model" + "".join(f"; {n}" for n in answer.notes))
             notes = _define_modules(session, answer, self.modules)
-            original, spec, findings = _choose(answer, self.modules, self.task)
-            return original, spec, notes + findings
+            unnamed = self.model_name or task_name(self.task)
+            original, spec, findings, options = choose(answer, self.modules, self.task, unnamed)
+            self.answer, self.unnamed, self.model_name = answer, unnamed, original.name
+            return original, spec, notes + findings, options
         except ParseError as e:
             return None, None, [Finding(kind="unparseable", where="answer", why=f"no model could be read from it: "
-                                        f"{e}", severity="error")]
+                                        f"{e}", severity="error")], []
         except ValidationError as e:  # parts that read, but break the spec's grammar or limits together
             return None, None, [Finding(kind="invalid-answer", where="answer", why=f"it cannot be used as written: "
-                                        f"{flat_errors(e)}", severity="error")]
+                                        f"{flat_errors(e)}", severity="error")], []
 
     def _settle(self, text: str, max_revisions: int) -> Design:
         """Parse, define modules, choose and validate; ask revise turns until no error is left or rounds run out."""
         while True:
-            original, spec, findings = self._read(text, self.session)
+            original, spec, findings, options = self._read(text, self.session)
             problems = errors(findings)
             if not problems:
-                return self._design(original, spec, findings, [])
+                return self._design(original, spec, findings, [], options)
             if self.revisions >= max_revisions:
                 raise DesignError(f"no valid model after {self.revisions} revision(s): {problems[0].line()}",
                                   "see conversation.json; try a larger budget or another model") from None
@@ -274,12 +304,13 @@ class Designer:
             self.revisions += 1
 
     def _design(self, original: ModelSpec, spec: ModelSpec, findings: list[Finding],
-                review: list[ReviewEvent]) -> Design:
+                review: list[ReviewEvent], options: list[Option]) -> Design:
         c = self.conversation
         return Design(spec=spec, original=original, findings=findings, ops=self.ops, profile=profile_spec(spec),
                       latency_ms={e.backend: e.total_ms for e in estimates(spec, self.task.target)},
                       source=self.llm.description, revisions=self.revisions, usage=_usage(c),
-                      usage_by_stage=[{"stage": t.stage, **t.usage} for t in c.turns if t.usage], review=review)
+                      usage_by_stage=[{"stage": t.stage, **t.usage} for t in c.turns if t.usage], review=review,
+                      options=options)
 
 
 def _llm_view(spec: ModelSpec) -> dict:

@@ -1,6 +1,7 @@
 """The human review: after the model stage (and each revision) the engineer sees the design and steers it, one key
-per choice: accept, edit the spec in $EDITOR, send feedback to the LLM, see the diff against the LLM's answer, or
-quit. Every step is recorded in the conversation, and `replay_review` applies recorded steps again."""
+per choice: accept, edit the spec in $EDITOR, send feedback to the LLM, switch to another of the models the answer
+offered (when it offered several), see the diff against the LLM's answer, or quit. Every step is recorded in the
+conversation, and `replay_review` applies recorded steps again."""
 
 from __future__ import annotations
 
@@ -19,11 +20,13 @@ from ..errors import DesignError, GptnetError, UsageError
 from ..parse.answer import flat_errors
 from ..spec.editing import EditError, from_text, to_text
 from ..spec.graph import ModelSpec
+from ..units import format_count
 from ..untrusted import one_line
 from ..validators import Task, errors
 from .pipeline import Designer, Design, ReviewEvent
 
 PROMPT = "[a]ccept  [e]dit  [f]eedback  [d]iff  [q]uit > "
+PROMPT_OPTIONS = "[a]ccept  [e]dit  [f]eedback  [c]andidates  [d]iff  [q]uit > "  # when the answer offered several
 
 
 class Quit(GptnetError):
@@ -55,16 +58,19 @@ class Review:
         self.getkey, self.readline = getkey, readline
 
     def run(self, design: Design) -> Design:
-        self.show(design)
+        self._show(design)
         while True:
-            self.console.print(PROMPT, end="", markup=False)
+            several = len(design.options) > 1
+            self.console.print(PROMPT_OPTIONS if several else PROMPT, end="", markup=False)
             key = self.getkey().strip().lower()
             self.console.print(key, markup=False)
             if key == "a":
                 return design
             if key == "q":
                 raise Quit()
-            if key == "d":
+            if key == "c" and several:
+                design = self._switch(design)
+            elif key == "d":
                 diff = spec_diff(design.original, design.spec, ("LLM's answer", "current spec"))
                 self.console.print(diff or "No change: the spec is the LLM's answer as given.", markup=False)
             elif key == "e":
@@ -82,9 +88,39 @@ class Review:
                                            "by hand.", markup=False)
                         continue
                     self._record(design.review[-1])
-                    self.show(design)
+                    self._show(design)
             else:
-                self.console.print("Press a, e, f, d or q.", markup=False)
+                self.console.print(f"Press a, e, f, {'c, ' if several else ''}d or q.", markup=False)
+
+    def _show(self, design: Design) -> None:
+        """The design, and when the answer offered several models, which one this is and why."""
+        self.show(design)
+        for f in design.findings:
+            if f.kind == "several-models":
+                self.console.print(f"Candidates: {f.why}; [c] lists them and switches.", markup=False)
+
+    def _switch(self, design: Design) -> Design:
+        """List the answer's models and take another, validated again; a number out of range or one that cannot
+        be used keeps the current design."""
+        self.console.print("The answer offered these models:", markup=False)
+        for k, o in enumerate(design.options, 1):
+            params = f"{format_count(o.params)} params, " if o.params else ""
+            said = f"; the answer says: \"{o.recommended}\"" if o.recommended else ""
+            self.console.print(f"  {'*' if o.chosen else ' '} {k}. {o.title}: {params}{o.verdict}{said}",
+                               markup=False)
+        text = self.readline(f"Switch to (1-{len(design.options)}, Enter keeps *): ").strip()
+        if not text:
+            return design
+        if not text.isdigit() or not 1 <= int(text) <= len(design.options):
+            self.console.print(f"No model {one_line(text, 20)!r}: the design stays.", markup=False)
+            return design
+        new, findings = self.designer.switch(int(text) - 1, design)
+        if new is None:
+            self.console.print(f"Model {text} cannot be used: {errors(findings)[0].line()}", markup=False)
+            return design
+        self._record(new.review[-1])
+        self._show(new)
+        return new
 
     def _edit(self, design: Design) -> Design:
         """Edit until the spec validates or the reviewer keeps the previous one; it is never lost."""
@@ -107,7 +143,7 @@ class Review:
                     new, findings = self.designer.edit(edited, design, diff)
                     if new is not None:
                         self._record(new.review[-1])
-                        self.show(new)
+                        self._show(new)
                         return new
                     problems = [f.line() for f in errors(findings)]
                 self.console.print("The edited spec cannot be used:", markup=False)
@@ -137,14 +173,21 @@ def replay_review(designer: Designer, design: Design, events: list[dict[str, Any
                              "fix or remove that entry of the cassette's review list") from None
         if event.event == "accept":
             break
-        if event.event == "edit":
-            new, findings = designer.edit(spec, design, event.diff or "")
+        if event.event == "feedback":
+            new = designer.feedback(event.text or "", design)
+        else:
+            if event.event == "edit":
+                new, findings = designer.edit(spec, design, event.diff or "")
+            else:
+                try:
+                    new, findings = designer.switch((event.candidate or 0) - 1, design)
+                except ValueError as e:  # a candidate the answer does not have
+                    raise UsageError(f"cassette {source}: review entry {i}: {e}",
+                                     "fix or remove that entry of the cassette's review list") from None
             if new is None:
-                raise GptnetError(f"review entry {i}, a recorded edit, no longer validates: "
+                raise GptnetError(f"review entry {i}, a recorded {event.event}, no longer validates: "
                                   f"{errors(findings)[0].line()}",
                                   "edit conversation.json's review, or run the review again")
-        else:
-            new = designer.feedback(event.text or "", design)
         say(f"review: replayed {event.event}")
         designer.conversation.add_review(new.review[-1].model_dump(exclude_none=True))
         design = new

@@ -5,9 +5,12 @@ from __future__ import annotations
 
 import re
 
+from ..spec.graph import Call
 from .answer import Candidate, ParsedAnswer, ParseError, check_answer
 from .jsonform import find_json, parse_json
 from .layerlist import parse_layer_list
+from .naming import name_in, usable
+from .options import mark_options, own_words, trim_options
 from .pysource import looks_like_python, parse_python
 from .table import find_table, parse_table
 
@@ -16,10 +19,30 @@ _THINKING = re.compile(r"<think(?:ing)?>.*?(?:</think(?:ing)?>|$)", re.S | re.I)
 
 
 def parse_answer(text: str) -> ParsedAnswer:
-    """The models and modules in an answer, whichever form it takes. A reasoning model's `<think>` block is
-    its drafts, not its answer, and is left out."""
+    """The models and modules in an answer, whichever form it takes, each model with the name the answer gives it
+    (if any). A reasoning model's `<think>` block is its drafts, not its answer, and is left out."""
     check_answer(text)
     text = _THINKING.sub("", text)
+    answer = _read(text)
+    trim_options(answer)
+    _name(answer, text)
+    mark_options(answer, text)
+    return answer
+
+
+def _name(answer: ParsedAnswer, text: str) -> None:
+    """A name that says nothing (`model = nn.Sequential(...)`, `class Net`) is dropped; a model without one takes
+    the name the answer's prose gives it (a lone model anywhere, one of several in its own introduction), never a
+    module's."""
+    taken = {m.name for m in answer.modules} | {n.module for c in answer.models for n in c.layers
+                                                if isinstance(n, Call)}
+    for candidate in answer.models:
+        candidate.name = usable(candidate.name)
+        if candidate.name is None:
+            candidate.name = name_in(text if len(answer.models) == 1 else own_words(candidate.context), taken)
+
+
+def _read(text: str) -> ParsedAnswer:
     errors = []
     if find_json(text) is not None:
         try:

@@ -32,6 +32,16 @@ class Candidate(BaseModel):
 
     name: Union[str, None] = Field(None, description="the model's name when the answer gives one")
     layers: list[Node]
+    context: str = Field("", description="the answer's words that introduce it (its heading, label, the prose "
+                                         "before it), for telling several apart")
+    label: Union[str, None] = Field(None, description="what the answer calls it among several, e.g. Option B")
+    recommended: Union[str, None] = Field(None, description="the answer's words recommending it, if any")
+
+    def title(self, k: int) -> str:
+        """How a person tells it from the others: `Option B (PocketNet)`, `PocketNet`, `model 2`."""
+        parts = [p for p in (self.label, self.name) if p]
+        return f"{parts[0]} ({parts[1]})" if len(parts) == 2 and parts[1] not in parts[0] else \
+            parts[0] if parts else f"model {k + 1}"
 
 
 class ParsedAnswer(BaseModel):

@@ -8,7 +8,7 @@ import json
 import re
 from typing import Any
 
-from ..spec.graph import Concat, ModuleSpec, Residual
+from ..spec.graph import Concat, Gate, ModuleSpec, Residual
 from ..spec.registry import lookup
 from ..untrusted import COMMENT, STRING, TooDeep, clean_surrogates, json_spans, one_line
 from pydantic import ValidationError
@@ -83,6 +83,8 @@ def _node(item: Any, notes: list[str], where: str):
     if low in ("add", "residual", "shortcut", "skip"):
         return Residual(body=_chain(rest.get("body") or rest.get("layers") or [], notes, where),
                         shortcut=_chain(rest.get("shortcut") or [], notes, where), when=rest.get("when"))
+    if low in ("mul", "multiply", "gate", "scale"):  # x * gate(x), squeeze-excite
+        return Gate(gate=_chain(rest.get("gate") or rest.get("body") or rest.get("layers") or [], notes, where))
     if low in ("concat", "cat", "concatenate"):
         branches = rest.get("branches", [])
         if not isinstance(branches, list):
@@ -104,7 +106,9 @@ def _chain(items: Any, notes: list[str], where: str) -> list:
     return [_node(item, notes, f"{where} layer {i}") for i, item in enumerate(items)]
 
 
-def _module(item: dict[str, Any], notes: list[str]) -> ModuleSpec:
+def _module(item: Any, notes: list[str]) -> ModuleSpec:
+    if not isinstance(item, dict):
+        raise ParseError(f"a module definition is an object, not {json.dumps(item)[:80]}")
     name = item.get("name") or item.get("class")
     where = f"module {one_line(str(name), 80)}"
     params = item.get("params", item.get("parameters", []))
@@ -122,16 +126,58 @@ def _module(item: dict[str, Any], notes: list[str]) -> ModuleSpec:
         raise ParseError(f"{where}: {e}") from None
 
 
+def _as_list(modules: Any) -> list:
+    """Modules as a list of definitions, also when given as an object keyed by name."""
+    if isinstance(modules, dict):
+        return [{"name": k, **v} if isinstance(v, dict) else v for k, v in modules.items()]
+    return list(modules) if isinstance(modules, list) else []
+
+
 def _is_model(value: Any) -> bool:
     # a definition with constructor parameters is a module, even when its layers are under "layers"
-    return isinstance(value, dict) and isinstance(value.get("layers"), list) and "params" not in value
+    return isinstance(value, dict) and isinstance(value.get("layers"), list) and \
+        not isinstance(value.get("params"), (list, dict))  # "params": "8M" is a model's size, not parameters
+
+
+def _about(model: dict[str, Any]) -> str:
+    """What a model object says about itself besides its layers ("name", "description", "recommended": true)."""
+    words = [k if v is True else f"{k}: {v}" for k, v in model.items()
+             if k not in ("layers", "modules") and isinstance(v, (str, int, float)) and v is not False]
+    return one_line("; ".join(map(str, words)), 600)
+
+
+def _fenced_models(text: str) -> list[tuple[str, Any]]:
+    """Each fenced JSON block that holds a model, with the prose before it: an answer that writes its options as
+    separate blocks ("Option A: ```json ...```  Option B: ```json ...```")."""
+    found, end = [], 0
+    for m in _FENCE.finditer(text):
+        value = find_json(m.group(1))
+        if isinstance(value, dict) and isinstance(value.get("model"), dict):
+            value = value["model"]
+        if _is_model(value):
+            found.append((text[end:m.start()][-2000:], value))
+        end = m.end()
+    return found
+
+
+def _name(model: dict[str, Any]) -> str | None:
+    return model["name"] if isinstance(model.get("name"), str) else None
 
 
 def parse_json(text: str) -> ParsedAnswer:
+    blocks = _fenced_models(text)
+    if len(blocks) > 1:
+        notes: list[str] = []
+        answer = ParsedAnswer(form="json", notes=notes)
+        for k, (intro, model) in enumerate(blocks):
+            answer.models.append(Candidate(name=_name(model), layers=_chain(model["layers"], notes, f"model {k}"),
+                                           context=f"{intro}\n{_about(model)}"))
+            answer.modules += [_module(m, notes) for m in _as_list(model.get("modules", []))]
+        return answer
     data = find_json(text)
     if data is None:
         raise ParseError("no JSON object in the answer")
-    notes: list[str] = []
+    notes = []
     answer = ParsedAnswer(form="json")
     if isinstance(data, dict):
         for key in ("architecture", "network", "sequence"):  # other names LLMs give the layer list
@@ -153,13 +199,13 @@ def parse_json(text: str) -> ParsedAnswer:
     else:
         keys = one_line(", ".join(map(str, data)), 80) if isinstance(data, dict) else "a list"
         raise ParseError(f"JSON answer has no \"layers\" list (keys: {keys})")
-    if isinstance(modules, dict):
-        modules = [{"name": k, **v} for k, v in modules.items()]
+    modules = _as_list(modules)
     for i, model in enumerate(models):
         if not _is_model(model):
             raise ParseError(f"model {i} has no \"layers\" list")
-        answer.models.append(Candidate(name=model.get("name"), layers=_chain(model["layers"], notes, f"model {i}")))
-        modules = modules + list(model.get("modules", []) if model is not data else [])
+        answer.models.append(Candidate(name=_name(model), layers=_chain(model["layers"], notes, f"model {i}"),
+                                       context=_about(model) if len(models) > 1 else ""))
+        modules = modules + _as_list(model.get("modules", []) if model is not data else [])
     answer.modules = [_module(m, notes) for m in modules]
     answer.notes = notes
     return answer

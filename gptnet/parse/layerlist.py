@@ -11,11 +11,12 @@ from typing import Any
 from .. import limits
 from ..spec import expr
 from ..spec.graph import Call
-from ..spec.layers import Linear
+from ..spec.layers import Layer, Linear
 from ..spec.registry import lookup
 from ..untrusted import one_line
 from .answer import Candidate, ParsedAnswer, ParseError
 from .build import BuildError, make_node, make_nodes
+from .options import is_label
 from .pysource import read_source
 
 # no space before "(": "Batch Normalization (BatchNorm2d(32))" is prose around a layer, not a layer
@@ -71,9 +72,17 @@ _SUFFIX = re.compile(rf"\s*(?:{_TIMES}\s*(\d+)\b|\(\s*{_TIMES}\s*(\d+)\s*\))")
 # before a group or a call: "3 x [", "3× Conv2d("
 _PREFIX = re.compile(rf"(?<![\w.])(\d+)\s*{_TIMES}\s*(?=[\[({{]|[A-Za-z_][\w.]*\()")
 _NAME = re.compile(r"[A-Za-z_][\w.]*")
-# prose that repeats the layers on its line: "Repeat 3 times: ...", "(repeated 2x)", "重复3次"
-_PROSE_TIMES = re.compile(r"(?i)\brepeat(?:ed)?\s+(?:(?:this|these|it|them|the\s+block)\s+)?(\d+)\s*(?:times|x)\b"
-                          r"|重复\s*(\d+)\s*次")
+_WORDS = {"one": 1, "two": 2, "three": 3, "four": 4, "five": 5, "six": 6, "seven": 7, "eight": 8, "nine": 9,
+          "ten": 10, "twice": 2, "thrice": 3, "两": 2, "二": 2, "三": 3, "四": 4, "五": 5, "六": 6}
+_N = r"(\d{1,3}|one|two|three|four|five|six|seven|eight|nine|ten|两|二|三|四|五|六)"
+# prose that repeats layers: "Repeat 3 times: ...", "(repeated 2x)", "repeat the following twice", "(×3)",
+# "Block x2:", "3 times the following", "重复3次" / "重复以下三次"
+_PROSE_TIMES = re.compile(rf"(?i)\brepeat(?:ed|s)?\b[^:：\n]{{0,40}}?(?:\b{_N}[ \t]{{0,2}}(?:times|x|×)(?!\w)|"
+                          rf"\b(twice|thrice)\b)|重复[^\n]{{0,6}}?{_N}[ \t]{{0,2}}[次遍]|[(（][ \t]?[x×][ \t]?(\d{{1,3}})"
+                          rf"[ \t]?[)）]|(?<![\w.])[x×][ \t]?(\d{{1,3}})[ \t]{{0,2}}[:：][ \t]*$|\b{_N}[ \t]{{0,2}}"
+                          rf"(?:times|×|x)[ \t]{{1,3}}(?:the[ \t]{{1,3}})?(?:following|below)")
+# a line without layers that repeats what comes after it: it ends in a colon or says so
+_FORWARD = re.compile(r"(?i)[:：][ \t*]*$|\b(?:following|below|next)\b|以下|下面|[(（][ \t]?[x×][ \t]?\d")
 _BRACKET = re.compile(r"[()\[\]{}]")
 MAX_REPEAT = 64
 
@@ -162,6 +171,50 @@ class _Line:
         return "".join(out) + line[done:hi]
 
 
+def _times(line: str) -> int | None:
+    """The repetition count the line's prose gives, if any."""
+    m = _PROSE_TIMES.search(line)
+    if m is None:
+        return None
+    count = next(g for g in m.groups() if g).lower()
+    return int(count) if count.isdigit() else _WORDS[count]
+
+
+def _indent(line: str) -> int:
+    return len(line) - len(line.lstrip())
+
+
+def _write_out_blocks(scanned: list[tuple[str, list]], notes: list[str], room: _Room) -> list[tuple[str, list]]:
+    """Lines without layers that repeat the block after them ("Repeat the following 3 times:"), written out: the
+    block is the lines indented under it, else the run of layer lines up to a blank or prose line."""
+    out, i = [], 0
+    while i < len(scanned):
+        line, nodes = scanned[i]
+        out.append(scanned[i])
+        i += 1
+        times = _times(line) if not nodes and _FORWARD.search(line) else None
+        if not times:
+            continue
+        start = next((j for j in range(i, len(scanned)) if scanned[j][0].strip()), len(scanned))
+        if start == len(scanned) or not scanned[start][1]:
+            continue
+        nested = _indent(scanned[start][0]) > _indent(line)
+        end = start
+        while end < len(scanned) and scanned[end][1] and (not nested or _indent(scanned[end][0]) > _indent(line)):
+            end += 1
+        block, i = scanned[start:end], end
+        if not 1 < times <= MAX_REPEAT:
+            notes.append(f"left the block after {one_line(line, 80)!r} as written: {times} repetitions is not a "
+                         "plausible count")
+            out += block
+            continue
+        notes.append(f"repeated the {sum(len(n) for _, n in block)} layers after {one_line(line, 80)!r} {times} "
+                     "times, as it says")
+        room.take((times - 1) * sum(len(text) for text, _ in block))
+        out += [(text, [n.model_copy(deep=True) for n in nodes]) for _ in range(times) for text, nodes in block]
+    return out
+
+
 def _scan_line(line: str, notes: list[str], room: _Room) -> list:
     line = _Line(line, room, notes).written_out()
     partner = _partners(line)
@@ -181,9 +234,8 @@ def _scan_line(line: str, notes: list[str], room: _Room) -> list:
     if not nodes:
         return _bare(line, whole_line=True)
     nodes += _bare(line[pos:], whole_line=False)
-    prose = _PROSE_TIMES.search(line)
-    if prose:
-        times = int(next(g for g in prose.groups() if g))
+    times = _times(line)
+    if times:
         if 1 < times <= MAX_REPEAT:
             notes.append(f"repeated the {len(nodes)} layers of {one_line(line, 80)!r} {times} times, as it says")
             room.take((times - 1) * len(line))
@@ -191,19 +243,40 @@ def _scan_line(line: str, notes: list[str], room: _Room) -> list:
     return nodes
 
 
+INTRO_LINES, INTRO_CHARS = 6, 300  # of the prose before a candidate kept as its introduction
+
+
+def _starts_another(current: list, node, labelled: bool) -> bool:
+    """A model never goes on with convolutions after its classifier; nor does it take the input's channels again
+    after a label line ("Option B:", a heading): either way a new one starts."""
+    if isinstance(current[-1], Linear) and not isinstance(node, Linear) and (
+            isinstance(node, Call) or node.channel_in in ("in_channels", "channels")):
+        return True
+    first = current[0]
+    stated = getattr(first, first.channel_in) if isinstance(first, Layer) and first.channel_in else None
+    return labelled and isinstance(node, Layer) and isinstance(stated, int) and node.channel_in == first.channel_in \
+        and getattr(node, node.channel_in) == stated
+
+
 def parse_layer_list(text: str) -> ParsedAnswer:
     notes: list[str] = []
     room = _Room(text)
-    candidates: list[list] = [[]]
-    for line in text.splitlines():
-        for node in _scan_line(line, notes, room):
-            current = candidates[-1]
-            # a model never goes on with convolutions after its classifier: a new one starts
-            if current and isinstance(current[-1], Linear) and not isinstance(node, type(current[-1])) and (
-                    isinstance(node, Call) or node.channel_in in ("in_channels", "channels")):
-                candidates.append([])
-            candidates[-1].append(node)
-    models = [Candidate(layers=c) for c in candidates if c]
-    if not models:
+    candidates: list[Candidate] = []
+    prose: list[str] = []  # the lines without layers since the last line with some
+    scanned = _write_out_blocks([(line, _scan_line(line, notes, room)) for line in text.splitlines()], notes, room)
+    for line, nodes in scanned:
+        if not nodes:
+            if line.strip():
+                prose = [*prose, line.strip()[:INTRO_CHARS]][-INTRO_LINES:]
+            continue
+        first = _CALL.search(line)  # the words on the line before its layers ("Option B (recommended):")
+        intro = "\n".join([*prose, line[:first.start() if first else None].strip()[:INTRO_CHARS]])
+        labelled = any(map(is_label, prose)) or is_label(line)
+        for k, node in enumerate(nodes):
+            if not candidates or _starts_another(candidates[-1].layers, node, labelled and k == 0):
+                candidates.append(Candidate(layers=[], context=intro))
+            candidates[-1].layers.append(node)
+        prose = []
+    if not candidates:
         raise ParseError("no layers found in the answer (expected e.g. `Conv2d(3, 32, kernel_size=3) ReLU() ...`)")
-    return ParsedAnswer(form="layers", models=models, notes=notes)
+    return ParsedAnswer(form="layers", models=candidates, notes=notes)

@@ -1,12 +1,15 @@
 """PyTorch source in an answer (`class X(nn.Module)` with `__init__`/`forward`, or `nn.Sequential(...)`), read with
 `ast` only: never executed, imported or evaluated.
 
-`__init__` gives the layers (`self.conv = nn.Conv2d(...)`, `nn.Sequential(...)`, a list built with append/extend,
-another class); sizes that use constructor parameters or locals become size expressions (`spec/expr.py` whitelists
-them). `forward` is traced symbolically: a value is the input, layers applied to a value, a sum, a concat or an `if`
-of two values, and the graph is rebuilt as a chain with residual adds and concats. A statement in `__init__` that
-is not a layer (e.g. `os.system(...)`) is ignored and noted; layers built under a condition or in a loop, or a
-forward statement that cannot be followed, refuse the class."""
+`__init__` gives the layers (`self.conv = nn.Conv2d(...)`, `nn.Sequential(...)` of layers or of an OrderedDict of
+named ones, `add_module`, nn.ModuleList, a list built with append/extend, another class); loops over literal ranges
+and lists, comprehensions over them and conditions on numbers are written out, as torch would run them. Sizes that
+use constructor parameters or locals become size expressions (`spec/expr.py` whitelists them). `forward` is traced
+symbolically: a value is the input, layers applied to a value, a sum, a concat or an `if` of two values (a loop
+over a layer container or a literal range written out), and the graph is rebuilt as a chain with residual adds and
+concats. A statement in `__init__` that is not a layer (e.g. `os.system(...)`) is ignored and noted; layers built
+under another condition or loop (`range(n)` of a parameter), or a forward statement that cannot be followed,
+refuse the class with the reason."""
 
 from __future__ import annotations
 
@@ -19,8 +22,8 @@ from typing import Any
 
 from .. import limits
 from ..spec import expr
-from ..spec.graph import Call, Concat, ModuleSpec, Residual
-from ..spec.layers import Flatten, Linear
+from ..spec.graph import Call, Concat, Gate, ModuleSpec, Residual, branches
+from ..spec.layers import ACTIVATIONS, AdaptiveAvgPool2d, AdaptiveMaxPool2d, Conv2d, Flatten, Linear, check_identifier
 from ..spec.registry import lookup
 from ..untrusted import clean_surrogates
 from .answer import Candidate, ParsedAnswer, ParseError
@@ -41,6 +44,7 @@ _FUNCTIONAL = {"relu": "ReLU", "relu6": "ReLU6", "sigmoid": "Sigmoid", "tanh": "
                "adaptive_max_pool2d": "AdaptiveMaxPool2d", "dropout": "Dropout", "flatten": "Flatten",
                "softmax": "Softmax", "log_softmax": "LogSoftmax", "mish": "Mish", "elu": "ELU"}
 _RESHAPES = {"view", "reshape", "flatten", "squeeze"}
+_SAME = {"contiguous", "expand_as"}  # tensor methods that leave the values as they are (a gate broadcasts anyway)
 _NUM_CLASSES = re.compile(r"^(num_?classes|n_?classes|classes|num_class|num_outputs|n_out)$")
 _EXPR_FUNCS = {"True", "False", "None", "int", "round", "min", "max"}
 
@@ -163,8 +167,9 @@ def read_source(source: str, mode: str = "exec") -> ast.AST:
     return tree
 
 
-def _parse_code(code: str, notes: list[str]) -> ast.Module:
-    """The code as a module: as written, else with trailing prose cut off, else re-flowed from one line."""
+def _parse_code(code: str, notes: list[str]) -> tuple[ast.Module, list[str]]:
+    """The code as a module, as written, else with trailing prose cut off, else re-flowed from one line; and the
+    lines it was read from."""
     code = textwrap.dedent(code.replace("\t", "    ")).strip("\n")
     error: SyntaxError | None = None
     for lines in (code.splitlines(), _reflow(code)):
@@ -178,24 +183,49 @@ def _parse_code(code: str, notes: list[str]) -> ast.Module:
                 continue
             if cut < len(lines):
                 notes.append(f"ignored {len(lines) - cut} trailing line(s) that are not Python")
-            return tree
+            return tree, lines
     raise ParseError(f"the PyTorch source in the answer does not parse as Python ({error.msg}, line {error.lineno})")
 
 
-def _code(text: str, notes: list[str]) -> ast.Module:
-    """Fenced Python blocks; else the whole answer if it is code; else the text from the first import/class."""
-    blocks = [b for lang, b in _FENCE.findall(text) if lang.lower() in ("", "python", "py", "python3", "pytorch")
-              and (looks_like_python(b) or re.search(r"^[ \t]*(import|from|class)\b", b, re.M))]
+INTRO_CHARS = 600  # of the prose and comments before a statement kept as its introduction
+
+
+def _intros(tree: ast.Module, lines: list[str], before: str) -> list[str]:
+    """Per top-level statement, the words that introduce it: the comments above it, and for a block's first
+    statement the prose before the block ("Option B (recommended):")."""
+    out, end = [], 0
+    for st in tree.body:
+        comments = "\n".join(line.strip() for line in lines[end:st.lineno - 1] if line.strip().startswith("#"))
+        out.append((before + "\n" if end == 0 else "") + comments[-INTRO_CHARS:])
+        end = st.end_lineno or st.lineno
+    return out
+
+
+def _code(text: str, notes: list[str]) -> tuple[ast.Module, list[str]]:
+    """Fenced Python blocks; else the whole answer if it is code; else the text from the first import/class. With
+    each statement's introduction (`_intros`)."""
+    blocks, end = [], 0  # (the prose since the block before, the code)
+    for m in _FENCE.finditer(text):
+        if m.group(1).lower() in ("", "python", "py", "python3", "pytorch") and (
+                looks_like_python(m.group(2)) or re.search(r"^[ \t]*(import|from|class)\b", m.group(2), re.M)):
+            blocks.append((text[max(end, m.start() - INTRO_CHARS):m.start()], m.group(2)))
+        end = m.end()
     if not blocks:
         try:
-            return read_source(textwrap.dedent(text))
+            tree = read_source(textwrap.dedent(text))
+            return tree, [""] * len(tree.body)
         except SyntaxError:
             pass
         m = _START.search(text)
         if m is None:
             raise ParseError("no PyTorch source in the answer (expected a class X(nn.Module) or nn.Sequential(...))")
-        blocks = [text[m.start():]]
-    return ast.Module(body=[st for b in blocks for st in _parse_code(b, notes).body], type_ignores=[])
+        blocks = [(text[max(0, m.start() - INTRO_CHARS):m.start()], text[m.start():])]
+    body, intros = [], []
+    for before, code in blocks:
+        tree, lines = _parse_code(code, notes)
+        body += tree.body
+        intros += _intros(tree, lines, before)
+    return ast.Module(body=body, type_ignores=[]), intros
 
 
 # ---- small ast helpers ----------------------------------------------------------------------------------------------
@@ -233,6 +263,22 @@ def _small(node: ast.AST) -> bool:
     return sum(1 for _ in ast.walk(node)) <= limits.MAX_EXPR_NODES
 
 
+def _attr(key: Any) -> str | None:
+    """A layer's name from the answer (an OrderedDict key, an add_module name) when it is one gptnet may use;
+    otherwise the renderer names it."""
+    try:
+        return check_identifier(key) if isinstance(key, str) and key.isidentifier() else None
+    except ValueError:
+        return None
+
+
+def _constant(value: Any) -> ast.expr:
+    """A literal value as an expression to substitute (a loop variable's value)."""
+    if isinstance(value, tuple):
+        return ast.Tuple(elts=[_constant(v) for v in value], ctx=ast.Load())
+    return ast.Constant(value)
+
+
 def _literal(node: ast.AST) -> Any:
     v = ast.literal_eval(node)  # raises ValueError (or TypeError, SyntaxError) on anything but a literal
     return tuple(v) if isinstance(v, list) else v
@@ -265,6 +311,13 @@ class _V:
         self.depth = 0 if self.parent is None else self.parent.depth + 1
 
 
+class _Item:
+    """A loop variable bound to one item of a layer container in forward: `for block in self.blocks`."""
+
+    def __init__(self, nodes: list) -> None:
+        self.nodes = nodes
+
+
 def _fork(parts: list[_V]) -> _V:
     """The latest tensor every part is computed from: where the branches split (by identity)."""
     fork = parts[0]
@@ -287,8 +340,9 @@ class _Scope:
     def __init__(self, name: str, node: ast.ClassDef | None = None) -> None:
         self.name, self.params, self.defaults, self.derived = name, [], {}, {}
         self.env: dict[str, ast.expr] = {}  # locals and `self.x` sizes/flags, as expressions over parameters
-        self.lists: dict[str, list] = {}  # python lists of layers being built
+        self.lists: dict[str, list[list]] = {}  # python lists of layers being built: the nodes of each item
         self.attrs: dict[str, list] = {}  # layer attributes -> their nodes
+        self.groups: dict[str, list[list]] = {}  # the attributes a forward loop may iterate -> the nodes per item
         self.other: dict[str, str] = {}  # attributes that are not layers -> their source
         self.seq: list | None = None  # an nn.Sequential subclass: the layers given to super().__init__
         self.used: set[str] = set()
@@ -300,8 +354,11 @@ class _Reader:
     def __init__(self, tree: ast.Module, notes: list[str]) -> None:
         self.notes = notes
         self.room = limits.MAX_EXPANDED  # layers the source may still build or copy
+        self.iterations = 0  # of loops written out
         self.steps = 0  # of following the forward being traced
         self.classes = {c.name for c in tree.body if isinstance(c, ast.ClassDef)}
+        self.functions = {f.name: f for f in tree.body if isinstance(f, ast.FunctionDef)}  # helpers: conv_bn(...)
+        self.inlining = 0  # helpers being followed, inside one another
         self.nn, self.functional, self.bare = {"nn", "torch.nn"}, {"F", "torch", "nn.functional",
                                                                     "torch.nn.functional"}, set()
         for st in tree.body:  # aliases: `import torch.nn as tnn`, `from torch.nn import functional as F, Conv2d`
@@ -321,8 +378,24 @@ class _Reader:
 
     # -- sizes and layers
     def value(self, node: ast.AST, scope: _Scope) -> Any:
-        """A literal, or a size expression over the constructor's parameters (locals substituted)."""
+        """A literal, or a size expression over the constructor's parameters (locals substituted; a conditional
+        on numbers, `2 if i > 0 else 1` in a loop, decided; an item of a literal list taken)."""
         node = _Subst(scope.env).visit(copy.deepcopy(node))
+        if isinstance(node, ast.IfExp) and not isinstance(when := self.value(node.test, scope), str):
+            return self.value(node.body if when else node.orelse, scope)
+        if isinstance(node, ast.BinOp) and isinstance(node.op, (ast.Add, ast.Mult)) and \
+                any(isinstance(n, (ast.List, ast.Tuple)) for n in (node.left, node.right)):  # [s] + [1] * (n - 1)
+            left, right = self.value(node.left, scope), self.value(node.right, scope)
+            if isinstance(node.op, ast.Add) and isinstance(left, tuple) and isinstance(right, tuple):
+                return left + right
+            times, items = (right, left) if isinstance(left, tuple) else (left, right)
+            if isinstance(node.op, ast.Mult) and isinstance(items, tuple) and isinstance(times, int) and \
+                    len(items) * max(times, 0) <= limits.MAX_EXPANDED:
+                return items * times
+        if isinstance(node, ast.Subscript):  # widths[0] of a literal list
+            items, index = self.value(node.value, scope), self.value(node.slice, scope)
+            if isinstance(items, tuple) and isinstance(index, int) and -len(items) <= index < len(items):
+                return items[index]
         try:
             return _literal(node)
         except (ValueError, TypeError, SyntaxError, RecursionError):
@@ -345,7 +418,7 @@ class _Reader:
         """The layer or module a constructor call makes; None when the call constructs neither."""
         root, _, last = _dotted(func).rpartition(".")
         if root in self.nn:
-            if last != "Sequential" and lookup(last) is None:
+            if last not in ("Sequential", "ModuleList") and lookup(last) is None:
                 raise _Refused(f"{root}.{last} is not a layer gptnet knows")
             return last
         if root or not last or last in _UNSAFE:
@@ -353,13 +426,40 @@ class _Reader:
         return last if last in self.classes or last in self.bare or last[:1].isupper() else None
 
     def layers(self, node: ast.AST, scope: _Scope, attr: str | None = None, need: bool = True) -> list | None:
-        """The layers an expression builds (nested nn.Sequential flattened); None, or refused if `need`, when it
-        builds none."""
+        """The layers an expression builds, in order; None, or refused if `need`, when it builds none."""
+        groups = self.groups(node, scope, attr, need)
+        return None if groups is None else [n for g in groups for n in g]
+
+    def groups(self, node: ast.AST, scope: _Scope, attr: str | None = None, need: bool = True) -> list[list] | None:
+        """The layers an expression builds, as the items a forward loop would iterate: a layer or module call is
+        one; an nn.Sequential or nn.ModuleList one per argument or item, a list built before, a list or a
+        comprehension over a literal range one per item. None, or refused if `need`, when it builds none."""
+        if isinstance(node, ast.Tuple) and len(node.elts) == 2 and isinstance(node.elts[0], ast.Constant):
+            return self.groups(node.elts[1], scope, _attr(node.elts[0].value), need)  # ("conv1", nn.Conv2d(...))
+        if isinstance(node, ast.Starred):
+            return self.groups(node.value, scope, attr, need)
+        if isinstance(node, ast.Name) and node.id in scope.lists:
+            return self.copies(scope.lists[node.id])
+        if isinstance(node, (ast.List, ast.ListComp, ast.GeneratorExp)):
+            found = [self.layers(e, scope, need=need) for e in self.elements(node, scope)]
+            return None if None in found else found
+        if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and \
+                isinstance(scope.env.get(node.func.id), ast.Name):  # block(c, c) with block = BasicBlock passed in
+            node = ast.Call(func=scope.env[node.func.id], args=node.args, keywords=node.keywords)
+        helper = self.helper(node, scope) if isinstance(node, ast.Call) else None
+        if helper is not None:
+            return self.inline(*helper, node, scope)
         name = self.ctor(node.func) if isinstance(node, ast.Call) else None
         if name is None and need:
             raise _Refused(f"`{_src(node)}` is not a layer")
-        if name in (None, "Sequential"):
-            return name and self.items(node.args, scope)
+        if name is None:
+            return None
+        if name == "Sequential":
+            return self.items(node.args, scope)
+        if name == "ModuleList":
+            if len(node.args) > 1 or node.keywords:
+                raise _Refused(f"`{_src(node)}` is not nn.ModuleList(<list of layers>)")
+            return self.groups(node.args[0], scope) if node.args else []
         args, kwargs, hit = [self.value(a, scope) for a in node.args], {}, lookup(name)
         for k in node.keywords:
             if k.arg is None:
@@ -370,18 +470,144 @@ class _Reader:
                 if hit is None or KEYWORDS.get(k.arg, k.arg) in hit[0].model_fields:
                     raise
                 kwargs[k.arg] = _src(k.value)
-        return [self.make(name, args, kwargs, attr)]
+        return [[self.make(name, args, kwargs, attr)]]
 
-    def items(self, args: list[ast.AST], scope: _Scope) -> list:
-        """nn.Sequential's arguments: layers, nested Sequentials, `*layers` of a list built in __init__."""
+    def helper(self, call: ast.Call, scope: _Scope) -> tuple[ast.FunctionDef, bool] | None:
+        """The function a call runs to build layers, and whether it is a method: `self._make_layer(...)`, or a
+        module-level `conv_bn(...)` (MobileNet's style)."""
+        name = _dotted(call.func)
+        if name.startswith("self.") and name[5:] in scope.methods and name[5:] not in ("__init__", "forward"):
+            return scope.methods[name[5:]], True
+        return (self.functions[name], False) if name in self.functions else None
+
+    def inline(self, fn: ast.FunctionDef, method: bool, call: ast.Call, scope: _Scope) -> list[list]:
+        """What a helper returns, its statements run as __init__'s are, with its parameters bound to the call's
+        arguments: the layers, written out. What it sets on self stays; its locals do not."""
+        a = fn.args
+        names = [x.arg for x in a.posonlyargs + a.args][int(method):]
+        if self.inlining >= limits.MAX_NESTING or a.vararg or a.kwarg or len(call.args) > len(names):
+            raise _Refused(f"`{_src(call)}` calls {fn.name} in a way gptnet does not follow (*args, **kwargs, or "
+                           f"helpers more than {limits.MAX_NESTING} deep)")
+        given = {**dict(zip(names, call.args)), **{k.arg: k.value for k in call.keywords if k.arg}}
+        given = {**dict(zip(names[len(names) - len(a.defaults):], a.defaults)), **given}
+        if set(names) - given.keys() or given.keys() - set(names):
+            raise _Refused(f"`{_src(call)}` does not match {fn.name}({', '.join(names)})")
+        bound = {n: _Subst(scope.env).visit(copy.deepcopy(v)) for n, v in given.items()}
+        if not all(map(_small, bound.values())):
+            raise _Refused(f"`{_src(call)}` passes an argument larger than a size expression may be")
+        saved, scope.env, scope.lists = (scope.env, scope.lists), {**scope.env, **bound}, {}
+        self.inlining += 1
+        try:
+            for st in fn.body:
+                self.iterate()
+                if isinstance(st, ast.Return):
+                    return self.groups(st.value, scope) if st.value is not None else []
+                self.init_statement(scope, st)
+            raise _Refused(f"{fn.name} returns no layers")
+        finally:
+            self.inlining -= 1
+            scope.env = {**saved[0], **{k: v for k, v in scope.env.items() if k.startswith("self.")}}
+            scope.lists = saved[1]
+
+    def copies(self, groups: list[list]) -> list[list]:
+        self.spend(sum(map(len, groups)))
+        return [[n.model_copy(deep=True) for n in g] for g in groups]
+
+    def items(self, args: list[ast.AST], scope: _Scope) -> list[list]:
+        """nn.Sequential's arguments: layers, nested Sequentials, `*layers` of a list built in __init__ or of a
+        comprehension, or one OrderedDict of named layers; one item each."""
         out = []
         for a in args:
-            if isinstance(a, ast.Starred) and _dotted(a.value) in scope.lists:
-                self.spend(len(scope.lists[_dotted(a.value)]))
-                out += [n.model_copy(deep=True) for n in scope.lists[_dotted(a.value)]]
+            if isinstance(a, ast.Call) and _dotted(a.func) in ("OrderedDict", "collections.OrderedDict"):
+                out += self.ordered(a, scope)
+            elif isinstance(a, ast.Starred):
+                out += self.groups(a.value, scope)
             else:
-                out += self.layers(a, scope)
+                out.append(self.layers(a, scope))
         return out
+
+    def ordered(self, call: ast.Call, scope: _Scope) -> list[list]:
+        """`OrderedDict([("conv1", nn.Conv2d(...)), ...])`, `OrderedDict({"conv1": ...})`, `OrderedDict(conv1=...)`
+        or `OrderedDict(pairs)` of a list built before: the layers in order, each named by its key."""
+        entries = call.args[0] if len(call.args) == 1 else None
+        if isinstance(entries, ast.Dict):
+            out = [self.layers(ast.Tuple(elts=[k, v]) if k is not None else v, scope)
+                   for k, v in zip(entries.keys, entries.values)]
+        elif entries is None or isinstance(entries, (ast.List, ast.Tuple, ast.Name, ast.ListComp)):
+            out = self.groups(entries, scope) if entries is not None else []
+        else:
+            raise _Refused(f"`{_src(call)}` is not an OrderedDict of named layers")
+        return out + [self.layers(k.value, scope, _attr(k.arg)) for k in call.keywords]
+
+    # -- loops over what the answer spells out, written out (a spec has no loops)
+    def iterate(self) -> None:
+        """Every iteration unrolled counts, so that loops that build nothing cannot run long either."""
+        self.iterations += 1
+        if self.iterations > limits.MAX_EXPANDED:
+            raise _Refused(f"its loops run more than {limits.MAX_EXPANDED:,} times in all (MAX_EXPANDED)")
+
+    def iteration(self, node: ast.AST, scope: _Scope) -> list:
+        """The values a loop or comprehension goes through: `range(...)` of numbers, a literal list or tuple (or a
+        local holding one), `enumerate`, `zip` or `reversed` of those; refused, saying why, for anything else."""
+        name = _dotted(node.func) if isinstance(node, ast.Call) and not node.keywords else ""
+        args = node.args if name else []
+        if name == "range" and 1 <= len(args) <= 3:
+            bounds = [self.value(a, scope) for a in args]
+            if all(isinstance(b, int) and not isinstance(b, bool) for b in bounds):
+                values = range(*bounds) if bounds[2:] != [0] else range(0)
+                if len(values) > limits.MAX_EXPANDED:
+                    raise _Refused(f"`{_src(node)}` runs more than {limits.MAX_EXPANDED:,} times (MAX_EXPANDED)")
+                return list(values)
+        elif name == "enumerate" and len(args) in (1, 2):
+            start = self.value(args[1], scope) if len(args) == 2 else 0
+            if isinstance(start, int):
+                return list(enumerate(self.iteration(args[0], scope), start))
+        elif name == "zip" and args:
+            return list(zip(*[self.iteration(a, scope) for a in args]))
+        elif name == "reversed" and len(args) == 1:
+            return self.iteration(args[0], scope)[::-1]
+        elif not name:
+            value = self.value(node, scope)
+            if isinstance(value, tuple) and all(not isinstance(v, str) for v in value):
+                if len(value) > limits.MAX_EXPANDED:
+                    raise _Refused(f"`{_src(node)}` has more than {limits.MAX_EXPANDED:,} items (MAX_EXPANDED)")
+                return list(value)
+        params = sorted({n.id for n in ast.walk(node) if isinstance(n, ast.Name)} & set(scope.params))
+        raise _Refused(f"it loops over `{_src(node)}`, which is not a literal range or list"
+                       + (f" ({', '.join(params)}: a constructor parameter)" if params else "")
+                       + "; gptnet writes loops out only over numbers the answer gives (a spec has no loops: write "
+                       "the count as a number)")
+
+    def bind(self, target: ast.AST, value: Any) -> dict[str, ast.expr]:
+        """A loop target bound to one value, as expressions to substitute (`for c_in, c_out in ...` unpacks)."""
+        if isinstance(target, ast.Name):
+            bound = _constant(value)
+            if not _small(bound):  # each use copies it, as any substituted size
+                raise _Refused(f"`{_src(target)}` takes an item larger than a size expression may be")
+            return {target.id: bound}
+        if isinstance(target, (ast.Tuple, ast.List)) and isinstance(value, tuple) and len(value) == len(target.elts):
+            return {k: v for t, x in zip(target.elts, value) for k, v in self.bind(t, x).items()}
+        raise _Refused(f"cannot bind `{_src(target)}` to {str(value)[:40]}")
+
+    def elements(self, node: ast.AST, scope: _Scope) -> list[ast.AST]:
+        """The items of a list, or of a comprehension written out: `[Block(c, c) for c in (32, 64)]`."""
+        if isinstance(node, ast.List):
+            return node.elts
+        if len(node.generators) != 1 or node.generators[0].is_async:
+            raise _Refused(f"`{_src(node)}` has more than one `for`; write the layers out")
+        gen, out = node.generators[0], []
+        for value in self.iteration(gen.iter, scope):
+            self.iterate()
+            bound = _Subst(self.bind(gen.target, value))
+            if all(self.truth(bound.visit(copy.deepcopy(c)), scope) for c in gen.ifs):
+                out.append(bound.visit(copy.deepcopy(node.elt)))
+        return out
+
+    def truth(self, test: ast.AST, scope: _Scope) -> bool:
+        value = self.value(test, scope)
+        if isinstance(value, str):
+            raise _Refused(f"the condition `{_src(test)}` is not known until the class is built")
+        return bool(value)
 
     def make(self, name: str, args: list, kwargs: dict, attr: str | None = None) -> Any:
         self.spend(1)
@@ -413,12 +639,14 @@ class _Reader:
         if _is_doc(st) or call and isinstance(call.func, ast.Attribute) and call.func.attr == "__init__" \
                 and _src(call.func).startswith("super("):
             if call and call.args:  # class X(nn.Sequential): super().__init__(layer, layer, ...)
-                scope.seq = self.items(call.args, scope)
+                scope.seq = [n for g in self.items(call.args, scope) for n in g]
             return
-        if owner in scope.lists and method in ("append", "extend") and len(call.args) == 1:
-            items = call.args[0]
-            extend = method == "extend" and isinstance(items, (ast.List, ast.Tuple))
-            scope.lists[owner] += self.items(items.elts, scope) if extend else self.layers(items, scope)
+        if method in ("append", "extend", "add_module") and self.add_to(scope, owner, method, call):
+            return
+        if isinstance(st, ast.Assign) and len(st.targets) == 1 and isinstance(st.targets[0], ast.Tuple) and \
+                isinstance(st.value, ast.Tuple) and len(st.targets[0].elts) == len(st.value.elts):
+            for t, v in zip(st.targets[0].elts, st.value.elts):  # layers, in_c = [], 3
+                self.init_statement(scope, ast.Assign(targets=[t], value=v))
             return
         if isinstance(st, ast.If) and self.derived(scope, st):
             return
@@ -427,15 +655,20 @@ class _Reader:
         name = _dotted(target) if target is not None else ""
         key = name[5:] if name.startswith("self.") else name  # the attribute, or the local
         if isinstance(st, ast.AugAssign):
-            if name in scope.lists and isinstance(st.value, (ast.List, ast.Tuple)):  # layers += [...]
-                scope.lists[name] += self.items(st.value.elts, scope)
+            if name in scope.lists and isinstance(st.value, (ast.List, ast.Tuple, ast.ListComp, ast.Name)):
+                value = ast.List(elts=st.value.elts) if isinstance(st.value, ast.Tuple) else st.value
+                scope.lists[name] += self.groups(value, scope)  # layers += [...]
                 return
-        elif isinstance(target, ast.Name) and isinstance(st.value, ast.List) and \
-                (not st.value.elts or isinstance(st.value.elts[0], ast.Call)):  # layers = [] / [nn.Conv2d(...)]
-            scope.lists[name] = self.items(st.value.elts, scope)
+        elif isinstance(target, ast.Name) and isinstance(st.value, (ast.List, ast.ListComp)) and \
+                (found := self.groups(st.value, scope, need=False)) is not None:  # layers = [] / [nn.Conv2d(...)]
+            scope.lists[name] = found
+            return
+        elif isinstance(target, ast.Name) and isinstance(st.value, ast.Call) and \
+                _dotted(st.value.func).endswith(("Sequential", "ModuleList")):  # seq = nn.Sequential(); seq.add_...
+            scope.lists[name] = self.groups(st.value, scope)
             return
         elif key.isidentifier():  # self.conv = nn.Conv2d(...), hidden = inp * t, self.use_res = stride == 1
-            found = self.layers(st.value, scope, attr=key, need=False) if key != name else None
+            found = self.groups(st.value, scope, attr=key, need=False) if key != name else None
             size = None
             if found is None:
                 try:
@@ -449,17 +682,62 @@ class _Reader:
                     self.notes.append(f"{scope.name}.__init__: {_ignored(st)}")
             scope.env.pop(name, None)
             if found is not None:
-                scope.attrs[key] = found
+                scope.attrs[key], scope.groups[key] = [n for g in found for n in g], found
             elif size is not None:
                 scope.env[name] = size
             return
-        if isinstance(st, (ast.If, ast.For, ast.While, ast.With, ast.Try)) and any(
-                isinstance(n, ast.Attribute) and _dotted(n.value) == "self" and isinstance(n.ctx, ast.Store)
-                or isinstance(n, ast.Call) and _dotted(n.func).endswith((".append", ".extend", ".add_module"))
-                for n in ast.walk(st)):
+        if isinstance(st, ast.Return) or isinstance(st, (ast.For, ast.If)) and \
+                any(isinstance(n, ast.Return) for n in ast.walk(st)):
+            raise _Refused(f"`{_src(st)}` returns from inside a loop or condition")
+        if not self.builds(st, scope):
+            self.notes.append(f"{scope.name}.__init__: {_ignored(st)}")
+        elif isinstance(st, ast.For) and not st.orelse and not any(
+                isinstance(n, (ast.Break, ast.Continue)) for n in ast.walk(st)):
+            for value in self.iteration(st.iter, scope):  # written out, the loop variable a number each time
+                self.iterate()
+                scope.env.update(self.bind(st.target, value))
+                for inner in st.body:
+                    self.init_statement(scope, inner)
+        elif isinstance(st, ast.If) and not isinstance(when := self.value(st.test, scope), str):
+            for inner in st.body if when else st.orelse:  # a condition on numbers: `if i == 0:` in a loop
+                self.init_statement(scope, inner)
+        else:
             raise _Refused(f"__init__ builds layers under `{_src(st)}`; a spec has no conditional or looped layers "
                            "(write each layer out, in one nn.Sequential)")
-        self.notes.append(f"{scope.name}.__init__: {_ignored(st)}")
+
+    def builds(self, st: ast.stmt, scope: _Scope) -> bool:
+        """Whether a compound statement builds layers: sets an attribute, or adds to a list or container."""
+        return isinstance(st, (ast.If, ast.For, ast.While, ast.With, ast.Try)) and any(
+            isinstance(n, ast.Attribute) and _dotted(n.value) == "self" and isinstance(n.ctx, ast.Store)
+            or isinstance(n, ast.Call) and _dotted(n.func).endswith((".append", ".extend", ".add_module"))
+            or isinstance(n, ast.Name) and n.id in scope.lists and isinstance(n.ctx, ast.Store)
+            for n in ast.walk(st))
+
+    def add_to(self, scope: _Scope, owner: str, method: str, call: ast.Call) -> bool:
+        """`layers.append(layer)`, `.extend([...])` on a list, nn.Sequential or nn.ModuleList (a local or an
+        attribute), `.add_module("conv1", layer)` on one or on self: whether the call added layers."""
+        attr = owner[5:] if owner.startswith("self.") else None
+        if method == "add_module":
+            if len(call.args) != 2 or not isinstance(call.args[0], ast.Constant):
+                return False
+            new = [self.layers(ast.Tuple(elts=call.args), scope)]
+            if owner == "self":  # self.add_module("conv1", ...) is self.conv1
+                key = _attr(call.args[0].value)
+                if key:
+                    scope.attrs[key], scope.groups[key] = new[0], new
+                return bool(key)
+        elif len(call.args) == 1 and (owner in scope.lists or attr in scope.groups):
+            new = self.groups(call.args[0], scope) if method == "extend" else [self.layers(call.args[0], scope)]
+        else:
+            return False
+        if owner in scope.lists:
+            scope.lists[owner] += new
+        elif attr in scope.groups:
+            scope.groups[attr] += new
+            scope.attrs[attr] += [n for g in new for n in g]
+        else:
+            return False
+        return True
 
     def derived(self, scope: _Scope, st: ast.If) -> bool:
         """`if groups is None: groups = in_channels`: a parameter computed at bind time, never substituted."""
@@ -484,30 +762,43 @@ class _Reader:
             raise _Refused(f"{fn.name} returns nothing")
         return out
 
-    def block(self, scope: _Scope, body: list[ast.stmt], env: dict[str, _V], depth: int, nesting: int) -> _V | None:
-        """Runs statements symbolically; the returned value, or None when the block falls through."""
+    def block(self, scope: _Scope, body: list[ast.stmt], env: dict[str, Any], depth: int, nesting: int) -> _V | None:
+        """Runs statements symbolically; the returned value, or None when the block falls through. `env` maps
+        names to tensors (_V), and loop variables to numbers or container items (_Item)."""
         if nesting > limits.MAX_NESTING:
             raise _Refused(f"forward nests ifs more than {limits.MAX_NESTING} deep (MAX_NESTING)")
         for i, st in enumerate(body):
             target = st.targets[0] if isinstance(st, ast.Assign) and len(st.targets) == 1 else \
                 st.target if isinstance(st, ast.AugAssign) and isinstance(st.op, ast.Add) else None
-            if _is_doc(st):
-                continue
+            if _is_doc(st) or isinstance(st, ast.Assign) and _sizes_of(st.value):
+                continue  # b, c, _, _ = x.size(): only views use them, and a view is a flatten
             if isinstance(st, ast.Return) and st.value is not None:
                 return self.eval(scope, st.value, env, depth)
             if isinstance(target, ast.Name) and (isinstance(st, ast.Assign) or target.id in env):
                 value = self.eval(scope, st.value, env, depth)
                 env[target.id] = value if isinstance(st, ast.Assign) else _V("add", [env[target.id], value])
+            elif isinstance(st, ast.For) and not st.orelse:
+                for value in self.forward_iteration(scope, st.iter, env):  # written out, one item at a time
+                    self.iterate()
+                    env.update(_bound(st.target, value))
+                    if self.block(scope, st.body, env, depth, nesting + 1) is not None:
+                        raise _Refused(f"forward returns inside `{_src(st)}`")
             elif isinstance(st, ast.If) and not _unsafe(st.test):
-                when = self.value(st.test, scope)  # a flag over constructor parameters, e.g. self.use_res_connect
-                when = when if isinstance(when, str) else repr(when)
+                numbers = {k: ast.Constant(v) for k, v in env.items() if isinstance(v, int)}
+                when = self.value(_Subst(numbers).visit(copy.deepcopy(st.test)), scope)  # self.use_res_connect
+                if not isinstance(when, str):  # known here (`if i == 0:` in a loop): only its branch runs
+                    out = self.block(scope, st.body if when else st.orelse, env, depth, nesting + 1)
+                    if out is not None:
+                        return out
+                    continue
                 yes_env, no_env = dict(env), dict(env)
                 yes = self.block(scope, st.body, yes_env, depth, nesting + 1)
                 no = self.block(scope, st.orelse, no_env, depth, nesting + 1)
                 if yes is None and no is None:  # `if c: out = out + x`: a name the branches set differently
                     for k in yes_env.keys() | no_env.keys():
                         a, b = yes_env.get(k), no_env.get(k)
-                        env[k] = _V("if", [a, b], when=when) if a and b and a is not b else a or b
+                        env[k] = _V("if", [a, b], when=when) if isinstance(a, _V) and isinstance(b, _V) and \
+                            a is not b else a if a is not None else b
                     continue
                 yes = yes or self.block(scope, body[i + 1:], yes_env, depth, nesting + 1)  # `if c: return a`...
                 no = no or self.block(scope, body[i + 1:], no_env, depth, nesting + 1)  # ...then `return b`
@@ -522,15 +813,22 @@ class _Reader:
         self.steps += 1  # a helper method is followed at each call: bounded, so calls of calls cannot multiply
         if self.steps > limits.MAX_LAYERS:
             raise _Refused(f"forward takes more than {limits.MAX_LAYERS:,} steps to follow (MAX_LAYERS)")
-        if isinstance(node, ast.Name) and node.id in env:
+        if isinstance(node, ast.Name) and isinstance(env.get(node.id), _V):
             return env[node.id]
-        if isinstance(node, ast.BinOp) and isinstance(node.op, ast.Add):
-            return _V("add", [self.eval(scope, node.left, env, depth), self.eval(scope, node.right, env, depth)])
+        if isinstance(node, ast.BinOp) and isinstance(node.op, (ast.Add, ast.Mult)):  # x + f(x), x * gate(x)
+            kind = "add" if isinstance(node.op, ast.Add) else "mul"
+            return _V(kind, [self.eval(scope, node.left, env, depth), self.eval(scope, node.right, env, depth)])
         if not isinstance(node, ast.Call) or _unsafe(node):
             raise _Refused(f"forward cannot follow `{_src(node)}`")
         f, args, name = node.func, node.args, _dotted(node.func)
         root, _, last = name.rpartition(".")
         tensors = lambda nodes: [self.eval(scope, a, env, depth) for a in nodes]  # noqa: E731
+        item = env.get(f.id) if isinstance(f, ast.Name) else self.item(scope, f, env) \
+            if isinstance(f, ast.Subscript) else None
+        if isinstance(item, _Item):  # block(x) in a loop over self.blocks, self.blocks[i](x)
+            if len(args) != 1 or node.keywords:
+                raise _Refused(f"forward calls `{_src(node)}` with other than one tensor")
+            return _V("apply", tensors(args), item.nodes)
         if root == "self" and last in scope.attrs:
             if len(args) != 1 or node.keywords:
                 raise _Refused(f"forward calls `{_src(node)}` with other than one tensor")
@@ -546,26 +844,99 @@ class _Reader:
             if not args or not isinstance(args[0], (ast.List, ast.Tuple)) or _src(dim or args[0]) not in ("1", "-3"):
                 raise _Refused(f"`{_src(node)}` is not a channel concat (torch.cat([...], 1))")
             return _V("cat", tensors(args[0].elts))
-        if name == "torch.add" and len(args) == 2:
-            return _V("add", tensors(args))
+        if name in ("torch.add", "torch.mul", "torch.multiply") and len(args) == 2:
+            return _V("add" if last == "add" else "mul", tensors(args))
+        if isinstance(f, ast.Attribute) and f.attr in ("add", "mul") and len(args) == 1 and root not in self.functional:
+            return _V(f.attr, [self.eval(scope, f.value, env, depth), *tensors(args)])  # x.mul(s)
+        if last == "mean" and (root in self.functional or isinstance(f, ast.Attribute)):
+            return self.mean(scope, node, env, depth)
         known = lookup(_FUNCTIONAL.get(f.attr if isinstance(f, ast.Attribute) else "", "?"))  # a kind, registered
         if root in self.functional and known and args:
             rest, kind = args[1:], _FUNCTIONAL[last]
             kwargs = {k.arg: k.value for k in node.keywords if k.arg not in ("training", "input", None)}
             if kind == "Flatten":
                 rest, kwargs = [], {}
-            elif kind in ("AvgPool2d", "MaxPool2d") and any(isinstance(n, ast.Name) and n.id in env
+            elif kind in ("AvgPool2d", "MaxPool2d") and any(isinstance(n, ast.Name) and isinstance(env.get(n.id), _V)
                                                             for a in rest for n in ast.walk(a)):
                 kind, rest, kwargs = f"Adaptive{kind}", [], {}  # a window as large as the map: a global pool
             layer = self.make(kind, [self.value(a, scope) for a in rest[:1 if kind == "Dropout" else None]],
                               {k: self.value(v, scope) for k, v in kwargs.items()})
             return _V("apply", tensors(args[:1]), [layer])
-        if isinstance(f, ast.Attribute) and (f.attr in _RESHAPES or known or f.attr == "contiguous"):
+        if isinstance(f, ast.Attribute) and (f.attr in _RESHAPES or known or f.attr in _SAME):
             src = self.eval(scope, f.value, env, depth)  # a tensor method: x.view(x.size(0), -1), x.relu()
-            layer = Flatten() if f.attr in _RESHAPES else None if f.attr == "contiguous" else \
+            layer = Flatten() if f.attr in _RESHAPES else None if f.attr in _SAME else \
                 self.make(_FUNCTIONAL[f.attr], [], {})
             return _V("apply", [src], [layer] if layer else [])
         raise _Refused(f"forward cannot follow `{_src(node)}`")
+
+    def mean(self, scope: _Scope, node: ast.Call, env: dict[str, Any], depth: int) -> _V:
+        """`x.mean((2, 3), keepdim=True)` or `torch.mean(x, dim=[2, 3])`: a global average pool (then a flatten
+        unless keepdim)."""
+        method = isinstance(node.func, ast.Attribute) and _dotted(node.func.value) not in self.functional
+        tensor = node.func.value if method else node.args[0] if node.args else None
+        rest = node.args if method else node.args[1:]
+        kw = {k.arg: k.value for k in node.keywords}
+        dims, keep = (rest[0] if rest else kw.get("dim")), kw.get("keepdim", rest[1] if len(rest) > 1 else None)
+        try:
+            spatial = tuple(_literal(dims)) in ((2, 3), (-2, -1), (3, 2), (-1, -2))
+            keep = bool(_literal(keep)) if keep is not None else False
+        except (ValueError, TypeError, SyntaxError):
+            spatial = False
+        if tensor is None or not spatial:
+            raise _Refused(f"`{_src(node)}` is not a mean over the map (dims 2 and 3)")
+        return _V("apply", [self.eval(scope, tensor, env, depth)],
+                  [AdaptiveAvgPool2d(output_size=1), *([] if keep else [Flatten()])])
+
+    def gate(self, nodes: list) -> list:
+        """A gate's branch as the spec keeps it. Squeeze-excite written with Linear layers (pool, flatten, Linear,
+        ReLU, Linear, sigmoid, view back to Cx1x1) becomes the 1x1 convolutions those Linears equal on the pooled
+        map (the same weights and MACs), so the gate stays Cx1x1 and multiplies the map as torch broadcasts it."""
+        cut = next((k for k, n in enumerate(nodes) if isinstance(n, Flatten)), None)
+        if cut is None:
+            return nodes
+        pool, tail = nodes[cut - 1] if cut else None, nodes[cut:]
+        if not isinstance(pool, (AdaptiveAvgPool2d, AdaptiveMaxPool2d)) or pool.output_size not in (1, (1, 1)) or \
+                not all(isinstance(n, (Flatten, Linear)) or getattr(n, "op", None) in ACTIVATIONS for n in tail):
+            raise _Refused("a gate that flattens must pool to 1x1 first and then apply only Linear layers and "
+                           "activations, so that its output scales the map channel by channel")
+        self.notes.append("the gate's Linear layers on its pooled vector are written as the 1x1 convolutions they "
+                          "equal")
+        return nodes[:cut] + [Conv2d(in_channels=n.in_features, out_channels=n.out_features, kernel_size=1,
+                                     bias=n.bias, name=n.name) if isinstance(n, Linear) else n
+                              for n in tail if not isinstance(n, Flatten)]
+
+    def container(self, scope: _Scope, node: ast.AST) -> list[list]:
+        """The items of `self.blocks` (an nn.ModuleList, nn.Sequential or list __init__ built), as forward
+        iterates or indexes them."""
+        name = _dotted(node)
+        if not name.startswith("self.") or name[5:] not in scope.groups:
+            raise _Refused(f"forward iterates `{_src(node)}`, which __init__ does not build as layers")
+        scope.used.add(name[5:])
+        return scope.groups[name[5:]]
+
+    def item(self, scope: _Scope, node: ast.Subscript, env: dict[str, Any]) -> _Item:
+        """`self.blocks[i]` with i a number (or a loop variable bound to one)."""
+        items = self.container(scope, node.value)
+        index = env.get(node.slice.id) if isinstance(node.slice, ast.Name) else \
+            node.slice.value if isinstance(node.slice, ast.Constant) else None
+        if not isinstance(index, int) or isinstance(index, bool) or not -len(items) <= index < len(items):
+            raise _Refused(f"forward indexes `{_src(node)}` with other than a number within it")
+        return _Item(items[index])
+
+    def forward_iteration(self, scope: _Scope, node: ast.AST, env: dict[str, Any]) -> list:
+        """What a loop in forward goes through: the items of a layer container (`self.blocks`), `enumerate` or
+        `zip` of those, or numbers (`range(3)`, `range(len(self.blocks))`)."""
+        name = _dotted(node.func) if isinstance(node, ast.Call) and not node.keywords else ""
+        if name == "enumerate" and len(node.args) == 1:
+            return list(enumerate(self.forward_iteration(scope, node.args[0], env)))
+        if name == "zip" and node.args:
+            return list(zip(*[self.forward_iteration(scope, a, env) for a in node.args]))
+        if name == "range" and len(node.args) == 1 and isinstance(node.args[0], ast.Call) \
+                and _dotted(node.args[0].func) == "len" and len(node.args[0].args) == 1:
+            return list(range(len(self.container(scope, node.args[0].args[0]))))
+        if isinstance(node, ast.Attribute):
+            return [_Item(nodes) for nodes in self.container(scope, node)]
+        return self.iteration(node, scope)
 
     def chain(self, v: _V, base: _V, nesting: int = 0) -> list:
         """The nodes turning `base` into `v`."""
@@ -581,7 +952,13 @@ class _Reader:
                 v = v.parts[0]
                 continue
             branches = [self.chain(p, v.parent, nesting + 1) for p in v.parts]
-            if v.kind == "add":
+            if v.kind == "mul":  # x * gate(x): one factor is the input itself
+                gate = [b for b in branches if b]
+                if len(gate) != 1:
+                    raise _Refused("forward multiplies two computed tensors (or one by itself); gptnet reads a gate, "
+                                   "x * gate(x)")
+                pieces.append([Gate(gate=self.gate(gate[0]))])
+            elif v.kind == "add":
                 body, short = sorted(branches, key=len, reverse=True)  # the longer branch is the body
                 if not body:
                     raise _Refused("forward adds a tensor to itself")
@@ -621,9 +998,24 @@ class _Reader:
 # ---- assembling the answer ------------------------------------------------------------------------------------------
 
 def _calls(nodes: list) -> set[str]:
-    subs = [b for n in nodes for b in ([n.body, n.shortcut] if isinstance(n, Residual) else
-                                       n.branches if isinstance(n, Concat) else [])]
+    subs = [b for n in nodes for b in branches(n)]
     return {n.module for n in nodes if isinstance(n, Call)}.union(*map(_calls, subs))
+
+
+def _sizes_of(node: ast.AST) -> bool:
+    """`x.size()`, `x.shape`, `x.size(0)`, `x.shape[1]`: a tensor's sizes, not a tensor."""
+    node = node.value if isinstance(node, ast.Subscript) else node
+    return isinstance(node, ast.Attribute) and node.attr == "shape" or isinstance(node, ast.Call) and \
+        isinstance(node.func, ast.Attribute) and node.func.attr == "size"
+
+
+def _bound(target: ast.AST, value: Any) -> dict[str, Any]:
+    """A forward loop's target bound to one value (`for i, block in enumerate(self.blocks)` unpacks)."""
+    if isinstance(target, ast.Name):
+        return {target.id: value}
+    if isinstance(target, (ast.Tuple, ast.List)) and isinstance(value, tuple) and len(value) == len(target.elts):
+        return {k: v for t, x in zip(target.elts, value) for k, v in _bound(t, x).items()}
+    raise _Refused(f"cannot bind `{_src(target)}` in forward")
 
 
 def _concrete(nodes: list, env: dict[str, Any], where: str, notes: list[str]) -> list:
@@ -648,6 +1040,8 @@ def _concrete(nodes: list, env: dict[str, Any], where: str, notes: list[str]) ->
                                             "shortcut": _concrete(n.shortcut, env, where, notes)}))
         elif isinstance(n, Concat):
             out.append(n.model_copy(update={"branches": [_concrete(b, env, where, notes) for b in n.branches]}))
+        elif isinstance(n, Gate):
+            out.append(n.model_copy(update={"gate": _concrete(n.gate, env, where, notes)}))
         elif isinstance(n, Call):
             out.append(n.model_copy(update={"args": [val(a) for a in n.args],
                                             "kwargs": {k: val(v) for k, v in n.kwargs.items()}}))
@@ -659,21 +1053,22 @@ def _concrete(nodes: list, env: dict[str, Any], where: str, notes: list[str]) ->
 def parse_python(text: str) -> ParsedAnswer:
     """Module classes, whole-model classes and module-level nn.Sequential models in PyTorch source."""
     notes: list[str] = []
-    tree = _code(text, notes)
+    tree, intros = _code(text, notes)
     reader, top = _Reader(tree, notes), _Scope("module level")
-    items: list[tuple[str, Any, list]] = []  # ("class", scope, chain) / ("seq", variable name, layers), in order
+    # ("class", scope, chain, intro) / ("seq", variable name, layers, intro), in order
+    items: list[tuple[str, Any, list, str]] = []
     errors: list[str] = []
-    for st in tree.body:
+    for st, intro in zip(tree.body, intros):
         value = getattr(st, "value", None)
         if isinstance(st, ast.ClassDef) and any(_dotted(b).endswith(("Module", "Sequential")) for b in st.bases):
             try:
-                items.append(("class", *reader.read_class(st)))
+                items.append(("class", *reader.read_class(st), intro))
             except _Refused as e:
                 errors.append(f"class {st.name} refused: {e}")
         elif isinstance(value, ast.Call) and _dotted(value.func).endswith("Sequential"):
             name = _dotted(st.targets[0]) or None if isinstance(st, ast.Assign) else None
             try:
-                items.append(("seq", name, reader.layers(value, top)))
+                items.append(("seq", name, reader.layers(value, top), intro))
             except _Refused as e:
                 errors.append(f"nn.Sequential {name or 'model'} refused: {e}")
         elif isinstance(st, ast.Assign) and isinstance(st.targets[0], ast.Name) and _small(value):
@@ -684,11 +1079,11 @@ def parse_python(text: str) -> ParsedAnswer:
         if not isinstance(st, (ast.ClassDef, ast.FunctionDef)) and _unsafe(st):
             notes.append(f"module level: {_ignored(st)}")
     notes += errors
-    used = {m for kind, owner, chain in items for m in _calls(chain) - {getattr(owner, "name", None)}}
+    used = {m for kind, owner, chain, _ in items for m in _calls(chain) - {getattr(owner, "name", None)}}
     answer, generated = ParsedAnswer(form="python", notes=notes), []
-    for kind, owner, chain in items:
+    for kind, owner, chain, intro in items:
         if kind == "seq":
-            answer.models.append(Candidate(name=owner, layers=chain))
+            answer.models.append(Candidate(name=owner, layers=chain, context=intro))
             continue
         required = [p for p in owner.params if p not in owner.defaults and p not in owner.derived]
         # a whole network: nothing calls it, and it needs no size but the class count (or ends in a classifier)
@@ -704,14 +1099,15 @@ def parse_python(text: str) -> ParsedAnswer:
                 pass
         layers = []
         for node in _concrete(chain, env, owner.name, notes):
-            if isinstance(node, (Residual, Concat)):  # a top-level add/concat becomes a generated module
+            if isinstance(node, (Residual, Concat, Gate)):  # a top-level add/concat/mul becomes a generated module
                 block = f"{owner.name}Block{len(generated) + 1}"
                 generated.append(ModuleSpec(name=block, body=[node], doc=f"the {node.op} in {owner.name}.forward"))
                 notes.append(f"{owner.name}: the top-level {node.op} in forward is the generated module {block}")
                 node = Call(module=block, name=block.lower())
             layers.append(node)
-        answer.models.append(Candidate(name=owner.name, layers=layers))
+        answer.models.append(Candidate(name=owner.name, layers=layers, context=f"{intro}\n{owner.doc or ''}"))
     answer.modules += generated
+    answer.notes = list(dict.fromkeys(answer.notes))  # a statement ignored in a loop is noted once
     if not answer.models and not answer.modules:
         raise ParseError("; ".join(errors) or "no nn.Module class or nn.Sequential model in the PyTorch source")
     return answer

@@ -11,8 +11,9 @@ cells hold calls (`Conv2d(3, 32, 3)`) are the layer-list reader's."""
 from __future__ import annotations
 
 import re
-from typing import Any
+from typing import Any, Iterator
 
+from .. import limits
 from ..spec.registry import lookup
 from .answer import Candidate, ParsedAnswer, ParseError
 from .build import BuildError, make_nodes
@@ -21,6 +22,7 @@ _ROW = re.compile(r"^\s*\|(.*)\|\s*$")
 _RULE = re.compile(r"^[\s|:\-]+$")
 _KERNEL_IN_NAME = re.compile(r"\b(\d+)\s*[x×]\s*(\d+)\b")
 _EMPTY = {"", "-", "—", "–", "n/a", "na", "none", "/", "..."}
+MAX_REPEAT = 64
 
 
 def _role(header: str) -> str | None:
@@ -38,6 +40,9 @@ def _role(header: str) -> str | None:
         return "padding"
     if h.startswith("group"):
         return "groups"
+    if re.fullmatch(r"repeats?|repeated|repetitions?|times|n|x|count|(num|number|no)( of)? (repeats|blocks|layers)",
+                    h) or header.strip() in ("×", "×n", "x n"):
+        return "repeat"
     return None
 
 
@@ -80,24 +85,48 @@ def _name(cell: str) -> tuple[str, dict[str, Any], bool]:
     return text, extra, False
 
 
-def find_table(text: str) -> list[list[str]] | None:
-    """The rows of the first markdown table (header first), without the rule line."""
+INTRO_LINES = 4  # prose lines before a table kept as its introduction
+
+
+def _tables(text: str) -> Iterator[tuple[str, list[list[str]]]]:
+    """Each markdown table of at least a header and two rows (header first, without the rule line), with the prose
+    lines before it."""
     rows: list[list[str]] = []
-    for line in text.splitlines():
+    prose: list[str] = []
+    for line in [*text.splitlines(), ""]:
         cells = _cells(line)
         if cells is None:
+            if len(rows) >= 3:
+                yield "\n".join(prose), rows
             if rows:
-                break
-            continue
-        if not _RULE.match(line):
+                rows, prose = [], []
+            if line.strip():
+                prose = [*prose, line.strip()[:300]][-INTRO_LINES:]
+        elif not _RULE.match(line):
             rows.append(cells)
-    return rows if len(rows) >= 3 else None
+
+
+def find_table(text: str) -> list[list[str]] | None:
+    """The rows of the first markdown table (header first), without the rule line."""
+    return next((rows for _, rows in _tables(text)), None)
 
 
 def parse_table(text: str) -> ParsedAnswer:
-    rows = find_table(text)
-    if rows is None:
-        raise ParseError("no markdown table in the answer")
+    """Every table that spells out a model is a candidate; tables of something else (metrics) are passed over."""
+    answer, errors = ParsedAnswer(form="table"), []
+    for intro, rows in _tables(text):
+        try:
+            layers = _layers(rows, answer.notes)
+        except ParseError as e:
+            errors.append(str(e))
+            continue
+        answer.models.append(Candidate(layers=layers, context=intro))
+    if not answer.models:
+        raise ParseError(errors[0] if errors else "no markdown table in the answer")
+    return answer
+
+
+def _layers(rows: list[list[str]], notes: list[str]) -> list:
     header, body = rows[0], [r for r in rows[1:] if any(c.strip() for c in r)]
     if any(re.search(r"(?<!\w)[A-Za-z_]\w*\(", c) for r in body for c in r):  # a name starts a word
         raise ParseError("the table's cells hold calls: a layer list")
@@ -109,7 +138,6 @@ def parse_table(text: str) -> ParsedAnswer:
     if named[layer_col] < max(2, len(body) // 2):
         raise ParseError("no column of the table names layers")
     roles = {i: _role(h) for i, h in enumerate(header) if i != layer_col}
-    notes: list[str] = []
     layers: list = []
     for row in body:
         if layer_col >= len(row):
@@ -138,10 +166,22 @@ def parse_table(text: str) -> ParsedAnswer:
             notes.append(f"read {row[layer_col]!r} as a Conv2d grouped by its {kwargs['groups']} input channels")
         for key, value in extra.items():
             kwargs.setdefault(key, value)
+        times = values.get("repeat") if isinstance(values.get("repeat"), int) else 1
+        if not 1 <= times <= MAX_REPEAT:
+            notes.append(f"read table row {' | '.join(row)!r} once: {times} repetitions is not a plausible count")
+            times = 1
         try:
             layers += make_nodes(name, [], kwargs, notes=notes)
+            if times > 1:  # as MobileNetV2's table means n: the first takes the stride, the rest keep the width
+                if cls.channel_in and cls.channel_out and kwargs.get(cls.channel_out) is not None:
+                    kwargs[cls.channel_in] = kwargs[cls.channel_out]
+                kwargs.update({"stride": 1} if "stride" in kwargs else {})
+                layers += [n for _ in range(times - 1) for n in make_nodes(name, [], kwargs, notes=notes)]
+                notes.append(f"repeated table row {' | '.join(row)!r} {times} times, the first with its stride")
         except BuildError as e:
             notes.append(f"skipped table row {' | '.join(row)!r}: {e}")
+        if len(layers) > limits.MAX_LAYERS:
+            raise ParseError(f"the table writes out to more than {limits.MAX_LAYERS:,} layers (MAX_LAYERS)")
     if not layers:
         raise ParseError("the table names no layers gptnet can build")
-    return ParsedAnswer(form="table", models=[Candidate(layers=layers)], notes=notes)
+    return layers

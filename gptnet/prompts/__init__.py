@@ -8,6 +8,9 @@ from jinja2 import Environment, PackageLoader, StrictUndefined
 
 from ..spec.layers import LAYER_KINDS
 
+# read when an answer gives them, not offered: the question keeps to what a design needs (and to the article's words)
+_UNASKED = {"ceil_mode"}
+
 _ENV = Environment(loader=PackageLoader("gptnet.prompts", "."), undefined=StrictUndefined, trim_blocks=True,
                    lstrip_blocks=True, keep_trailing_newline=False)
 
@@ -20,7 +23,7 @@ def layer_catalog(target) -> list[dict[str, str]]:
         if not any(target.supports(op) for op in probe_ops if op):
             continue
         fields = [f"{n} ({f.description})" if f.description else n for n, f in cls.model_fields.items()
-                  if n not in ("op", "name")]
+                  if n not in ("op", "name") and n not in _UNASKED]
         out.append({"name": cls.kind_name(), "fields": "; ".join(fields) or "no fields"})
     return out
 

@@ -12,8 +12,9 @@ from dataclasses import dataclass, field
 
 from jinja2 import Environment, PackageLoader, StrictUndefined
 
+from ..spec import expr
 from ..spec.grammar import RESERVED_ATTRS, clean_text, literal
-from ..spec.graph import Call, Concat, ModelSpec, ModuleSpec, Residual, calls
+from ..spec.graph import Call, Concat, Gate, ModelSpec, ModuleSpec, Residual, branches, calls, expressions
 from ..spec.layers import ACTIVATIONS, Layer, fmt
 
 _PREFIX = {"Conv2d": "conv", "DWConv2d": "dwconv", "BatchNorm2d": "bn", "Linear": "fc", "MaxPool2d": "pool",
@@ -117,23 +118,46 @@ def _module_code(module: ModuleSpec) -> ModuleCode:
             attrs = [_branch(b, code, namer, f"branch{k + 1}") for k, b in enumerate(node.branches)]
             parts = ", ".join(f"self.{a}(x)" if a else "x" for a in attrs)
             code.forward.append(f"x = torch.cat([{parts}], 1)")
+        elif isinstance(node, Gate):
+            code.forward.append(f"x = x * self.{_branch(node.gate, code, namer, 'gate')}(x)")
     code.forward.append("return x")
     return code
 
 
+_GRAPH = (Residual, Concat, Gate)
+
+
 def _lift_blocks(model: ModelSpec) -> ModelSpec:
-    """A residual or concat at the top level becomes a module of its own, so the model stays one Sequential."""
-    layers, modules, n = [], list(model.modules), 0
-    for node in model.layers:
-        if isinstance(node, (Residual, Concat)):
+    """A residual, concat or gate becomes a module of its own where it cannot be written inline: at the top level,
+    so the model stays one Sequential, and inside another one's branch, so every branch is layers and calls. A
+    module lifted from inside another takes, by name, the parameters its sizes use."""
+    modules = list(model.modules)
+    taken = {m.name for m in modules}
+
+    def lift(node) -> Call:
+        kind, n = "Gate" if isinstance(node, Gate) else "Block", 1
+        while f"{kind}{n}" in taken:
             n += 1
-            name = f"Block{n}"
-            while any(m.name == name for m in modules):
-                n += 1
-                name = f"Block{n}"
-            modules.append(ModuleSpec(name=name, body=[node]))
-            node = Call(module=name)
-        layers.append(node)
+        name = f"{kind}{n}"
+        taken.add(name)
+        used = sorted({p for text in expressions([node]) for p in expr.names(text)})
+        modules.append(ModuleSpec(name=name, params=used, body=[node]))
+        return Call(module=name, kwargs={p: p for p in used})
+
+    def flat(node):
+        """The node with each graph node in its branches lifted."""
+        lifted = [[lift(n) if isinstance(n, _GRAPH) else n for n in b] for b in branches(node)]
+        if isinstance(node, Residual):
+            return node.model_copy(update={"body": lifted[0], "shortcut": lifted[1]})
+        if isinstance(node, Concat):
+            return node.model_copy(update={"branches": lifted})
+        return node.model_copy(update={"gate": lifted[0]}) if isinstance(node, Gate) else node
+
+    layers = [lift(node) if isinstance(node, _GRAPH) else node for node in model.layers]
+    i = 0
+    while i < len(modules):  # modules lifted on the way are visited in turn
+        modules[i] = modules[i].model_copy(update={"body": [flat(n) for n in modules[i].body]})
+        i += 1
     return model.model_copy(update={"layers": layers, "modules": modules})
 
 

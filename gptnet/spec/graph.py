@@ -1,5 +1,6 @@
-"""Composite modules and whole models: a small graph of layers (a chain, plus residual add and channel concat),
-enough for the article's DepthwiseConv2d, MobileNetV2's inverted residual and SqueezeNet's Fire."""
+"""Composite modules and whole models: a small graph of layers (a chain, plus residual add, channel concat and a
+multiplying gate), enough for the article's DepthwiseConv2d, MobileNetV2's inverted residual, SqueezeNet's Fire
+and squeeze-excite."""
 
 from __future__ import annotations
 
@@ -65,7 +66,26 @@ class Concat(BaseModel):
                                                            description="parallel branches")
 
 
-Node = Annotated[Union[LAYER_KINDS + (Call, Residual, Concat)], Field(discriminator="op")]  # type: ignore
+class Gate(BaseModel):
+    """`x * gate(x)`: a branch applied to the same input whose output scales it, channel by channel when it is
+    Cx1x1 (squeeze-excite: a global pool, two 1x1 convs, a sigmoid) or element by element when it is CxHxW."""
+
+    model_config = ConfigDict(extra="forbid")
+    op: Literal["mul"] = "mul"
+    gate: list[Node] = Field(min_length=1, max_length=limits.MAX_LAYERS,
+                             description="the branch whose output multiplies the input")
+
+
+Node = Annotated[Union[LAYER_KINDS + (Call, Residual, Concat, Gate)], Field(discriminator="op")]  # type: ignore
+
+
+def branches(node: Any) -> list[list]:
+    """The chains inside a residual, concat or gate (none for a layer or a call)."""
+    if isinstance(node, Residual):
+        return [node.body, node.shortcut]
+    if isinstance(node, Concat):
+        return list(node.branches)
+    return [node.gate] if isinstance(node, Gate) else []
 
 
 def expressions(nodes: list) -> Iterator[str]:
@@ -75,13 +95,9 @@ def expressions(nodes: list) -> Iterator[str]:
             values = list(node.sizes().values())
         elif isinstance(node, Call):
             values = [*node.args, *node.kwargs.values()]
-        elif isinstance(node, Residual):
-            values = [node.when]
-            yield from expressions(node.body)
-            yield from expressions(node.shortcut)
         else:
-            values = []
-            for branch in node.branches:
+            values = [node.when] if isinstance(node, Residual) else []
+            for branch in branches(node):
                 yield from expressions(branch)
         for value in values:
             for v in value if isinstance(value, (list, tuple)) else (value,):
@@ -94,12 +110,8 @@ def calls(nodes: list) -> Iterator[str]:
     for node in nodes:
         if isinstance(node, Call):
             yield node.module
-        elif isinstance(node, Residual):
-            yield from calls(node.body)
-            yield from calls(node.shortcut)
-        elif isinstance(node, Concat):
-            for branch in node.branches:
-                yield from calls(branch)
+        for branch in branches(node):
+            yield from calls(branch)
 
 
 class ModuleSpec(BaseModel):
@@ -180,12 +192,8 @@ class ModelSpec(BaseModel):
             for node in nodes:
                 if isinstance(node, Call) and node.module in modules:
                     total += module_size(node.module, stack)
-                elif isinstance(node, Residual):
-                    total += 1 + size(node.body, stack) + size(node.shortcut, stack)
-                elif isinstance(node, Concat):
-                    total += 1 + sum(size(b, stack) for b in node.branches)
                 else:
-                    total += 1
+                    total += 1 + sum(size(b, stack) for b in branches(node))
                 if total > limits.MAX_EXPANDED:
                     raise ValueError(f"the model expands to more than {limits.MAX_EXPANDED:,} layers")
             return total
@@ -226,5 +234,6 @@ class ModelSpec(BaseModel):
 
 Residual.model_rebuild()
 Concat.model_rebuild()
+Gate.model_rebuild()
 ModuleSpec.model_rebuild()
 ModelSpec.model_rebuild()

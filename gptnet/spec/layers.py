@@ -63,8 +63,14 @@ def pair(v: Any) -> tuple[int, int]:
     return int(v), int(v)
 
 
-def _window(size: int, k: int, s: int, p: int, d: int = 1) -> int:
-    return (size + 2 * p - d * (k - 1) - 1) // s + 1
+def _window(size: int, k: int, s: int, p: int, d: int = 1, ceil: bool = False) -> int:
+    """Output positions along one side, as torch computes them; with `ceil` a last, partial window counts, unless
+    it would start in the right padding."""
+    span = size + 2 * p - d * (k - 1) - 1
+    if not ceil:
+        return span // s + 1
+    out = -(-span // s) + 1
+    return out - 1 if (out - 1) * s >= size + p else out
 
 
 def fmt(v: Any) -> str:
@@ -350,6 +356,7 @@ class _Pool(Layer):
     kernel_size: Pair = Field(2, description="window size")
     stride: Union[Pair, None] = Field(None, description="stride (defaults to kernel_size)")
     padding: Pair = Field(0, description="implicit padding")
+    ceil_mode: Union[bool, str] = Field(False, description="round the output size up: a last, partial window")
 
     positional: ClassVar[tuple[str, ...]] = ("kernel_size", "stride", "padding")
     bounds: ClassVar[dict[str, tuple[int, int]]] = {"kernel_size": _KERNEL, "stride": _KERNEL, "padding": _PADDING}
@@ -369,7 +376,8 @@ class _Pool(Layer):
         c, h, w = _need_map(self, inp)
         (kh, kw), (ph, pw) = pair(self.kernel_size), pair(self.padding)
         sh, sw = pair(self.stride if self.stride is not None else self.kernel_size)
-        return c, _window(h, kh, sh, ph), _window(w, kw, sw, pw)
+        ceil = bool(self.ceil_mode)
+        return c, _window(h, kh, sh, ph, ceil=ceil), _window(w, kw, sw, pw, ceil=ceil)
 
 
 @register_layer

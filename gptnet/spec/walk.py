@@ -9,7 +9,7 @@ from typing import Any
 from .. import limits
 from . import expr
 from .grammar import check_number
-from .graph import Call, Concat, ModelSpec, ModuleSpec, Residual
+from .graph import Call, Concat, Gate, ModelSpec, ModuleSpec, Residual
 from .layers import Layer, Shape, SpecError
 
 
@@ -73,6 +73,8 @@ def concrete(nodes: list, env: dict[str, Any]) -> list:
                                                ("True" if expr.evaluate(node.when, env) else "False")}))
         elif isinstance(node, Concat):
             out.append(node.model_copy(update={"branches": [concrete(b, env) for b in node.branches]}))
+        elif isinstance(node, Gate):
+            out.append(node.model_copy(update={"gate": concrete(node.gate, env)}))
     return out
 
 
@@ -113,6 +115,10 @@ def run_node(node: Any, shape: Shape, modules: dict[str, ModuleSpec], costs: boo
         missing = [f for f, v in node.sizes().items() if v is None and f in (node.channel_in, node.channel_out)]
         if costs and missing:  # repairs fill these at the top level; a module's layers must give them
             raise SpecError(f"{node.signature()} does not give {', '.join(missing)}")
+        takes = getattr(node, node.channel_in) if node.channel_in else None
+        if type(takes) is int and shape and shape[0] is not None and takes != shape[0]:
+            # repairs align the top level first; inside a module or branch this is a model torch would refuse
+            raise SpecError(f"{node.signature()} takes {takes} channels but gets a {fmt_shape(shape)} input")
         out = node.out_shape(shape)
         if any(d is not None and d <= 0 for d in out):
             raise SpecError(f"{node.signature()} on a {fmt_shape(shape)} input gives {fmt_shape(out)}: the feature "
@@ -143,6 +149,13 @@ def run_node(node: Any, shape: Shape, modules: dict[str, ModuleSpec], costs: boo
         children = [s for b in branches for s in b]
         return Step(node, shape, (channels, *outs[0][1:]), sum(s.params for s in children),
                     sum(s.macs for s in children), children)
+    elif isinstance(node, Gate):  # the product is elementwise: thop counts it as no MACs
+        children = _run_chain(node.gate, shape, modules, costs)
+        scale = _out(children, shape)
+        if len(shape) != 3 or scale not in (tuple(shape), (shape[0], 1, 1)):
+            raise SpecError(f"a gate giving {fmt_shape(scale)} cannot scale a {fmt_shape(shape)} map: it must give "
+                            f"{fmt_shape((shape[0], 1, 1)) if len(shape) == 3 else 'Cx1x1'} or the map's own shape")
+        return Step(node, shape, shape, sum(s.params for s in children), sum(s.macs for s in children), children)
     else:
         raise SpecError(f"unknown node {node!r}")
     return Step(node, shape, _out(children, shape), sum(s.params for s in children), sum(s.macs for s in children),
@@ -169,4 +182,6 @@ def signature(node: Any) -> str:
         return "Residual(" + " -> ".join(signature(n) for n in node.body) + ")"
     if isinstance(node, Concat):
         return "Concat(" + " | ".join(" -> ".join(signature(n) for n in b) for b in node.branches) + ")"
+    if isinstance(node, Gate):
+        return "Gate(" + " -> ".join(signature(n) for n in node.gate) + ")"
     return repr(node)

@@ -6,16 +6,16 @@ from __future__ import annotations
 
 from ..spec.graph import ModelSpec, calls
 from ..spec.layers import SpecError
-from ..spec.walk import MissingArgs, run_node, walk
+from ..spec.walk import MissingArgs, run_node, signature, walk
 from .budget import check_budget
 from .channels import fix_channels
 from .context import Repair
 from .findings import Finding, Task
 from .head import fix_head
-from .shapes import fix_flatten, fix_pooling
+from .shapes import fix_fixed_map, fix_flatten, fix_pooling
 from .target import check_target
 
-LAYER_RULES = (fix_pooling, fix_flatten, fix_channels)
+LAYER_RULES = (fix_pooling, fix_flatten, fix_fixed_map, fix_channels)
 MODEL_CHECKS = (check_target, check_budget)
 
 
@@ -37,15 +37,15 @@ def _layer_pass(r: Repair) -> tuple | None:
                 return None
             shape = run_node(r.layers[i], shape, r.modules, costs=False).out
         except MissingArgs as e:
-            r.add("missing-argument", i, str(e), r.layers[i].signature(), severity="error")
+            r.add("missing-argument", i, str(e), signature(r.layers[i]), severity="error")
             return None
         except TypeError:  # a size left as a name or expression where a number belongs
-            r.add("invalid-layer", i, "a size of this layer is not a number", r.layers[i].signature(),
+            r.add("invalid-layer", i, "a size of this layer is not a number", signature(r.layers[i]),
                   severity="error")
             return None
         except (SpecError, ValueError) as e:
             kind = "spatial-collapse" if "collapses" in str(e) else "invalid-layer"
-            r.add(kind, i, str(e), r.layers[i].signature(), severity="error")
+            r.add(kind, i, str(e), signature(r.layers[i]), severity="error")
             return None
         i += 1
     return shape

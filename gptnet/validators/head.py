@@ -1,10 +1,30 @@
-"""The classifier head against `--classes`: the model must map a batch to (N, classes)."""
+"""The classifier head against `--classes`: the model must map a batch to (N, classes) logits, and nothing but
+pooling, flattening or dropout may come between the classifier and the output (never an activation: logits after
+a ReLU lose every negative score)."""
 
 from __future__ import annotations
 
-from ..spec.layers import AdaptiveAvgPool2d, Conv2d, Flatten, Layer, Linear
+from ..spec.layers import ACTIVATIONS, AdaptiveAvgPool2d, Conv2d, Flatten, Layer, Linear
 from ..spec.walk import fmt_shape
 from .context import Repair
+
+_RESHAPING = {"AdaptiveAvgPool2d", "AdaptiveMaxPool2d", "AvgPool2d", "MaxPool2d", "Flatten", "Dropout", "Identity"}
+# class counts an answer may assume (CIFAR-10, CIFAR-100, ImageNet): a layer of that width before only pooling and
+# activations is a classifier with the wrong count or a stray activation, not a feature layer
+_CLASS_COUNTS = {10, 100, 1000}
+
+
+def _is_classifier(r: Repair, node, tail: list, shape: tuple) -> bool:
+    """Whether `node`, the last layer that sets a width, is the classifier: only pooling, flattening, dropout and
+    activations follow it (a BatchNorm makes it a feature layer), its width is what reaches the output, and it is
+    a Linear alone at the end or has the width of a class count."""
+    if not all(getattr(n, "op", None) in _RESHAPING or getattr(n, "op", None) in ACTIVATIONS for n in tail):
+        return False
+    width = getattr(node, node.channel_out) if isinstance(node, (Linear, Conv2d)) else None
+    counts = _CLASS_COUNTS | {r.task.classes}
+    if isinstance(node, Linear):
+        return not any(n.op in ACTIVATIONS for n in tail) or width in counts
+    return isinstance(node, Conv2d) and shape[0] == width and width in counts
 
 
 def fix_head(r: Repair, shape: tuple) -> None:
@@ -23,7 +43,13 @@ def fix_head(r: Repair, shape: tuple) -> None:
     last = len(r.layers) - 1
     head = next((j for j in range(last, -1, -1) if isinstance(r.layers[j], Layer) and r.layers[j].channel_out), None)
     node = r.layers[head] if head is not None else None
-    if isinstance(node, Linear) and head == last or isinstance(node, Conv2d) and shape[0] == node.out_channels:
+    if node is not None and _is_classifier(r, node, r.layers[head + 1:], shape):
+        for j in range(last, head, -1):
+            if r.layers[j].op in ACTIVATIONS:
+                where, before = r.where(j), r.layers.pop(j).signature()
+                r.add("head", where, f"an activation after the classifier {node.signature()} would change its "
+                      "logits (a ReLU zeroes every negative score); the logits are the classifier's output as it is",
+                      before, "(removed)")
         field = node.channel_out
         if getattr(node, field) != classes:
             before = node.signature()
@@ -33,7 +59,14 @@ def fix_head(r: Repair, shape: tuple) -> None:
                   node.signature())
         r.model.head = head
         return
+    before = r.layers[-1].signature() if r.layers else None
     r.layers.append(Linear(in_features=shape[0], out_features=classes))
     r.model.head = len(r.layers) - 1
-    r.add("head", r.model.head, f"the model had no classifier for {classes} classes", None,
-          r.layers[-1].signature())
+    why = f"the model had no classifier for {classes} classes"
+    if node is not None:
+        after = ", ".join(dict.fromkeys(op for n in r.layers[head + 1:-1] if (op := getattr(n, "op", "?"))
+                                        not in _RESHAPING))
+        why += (f": its last layer with a width, {node.signature()}, is a feature layer" +
+                (f" ({after} follow it)" if after else "") + f"; a Linear maps the {shape[0]} features that reach "
+                "the output to the class scores")
+    r.add("head", r.model.head, why, before, " ".join(filter(None, (before, r.layers[-1].signature()))))

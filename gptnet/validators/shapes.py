@@ -1,11 +1,15 @@
-"""Spatial repairs: a pooling window larger than its feature map, and a Linear fed a feature map without a Flatten."""
+"""Spatial repairs: a pooling window larger than its feature map, a Linear fed a feature map without a Flatten, and a
+Linear sized for a map other than the one that reaches it."""
 
 from __future__ import annotations
+
+import math
 
 from ..spec.layers import ACTIVATIONS, AdaptiveAvgPool2d, AdaptiveMaxPool2d, AvgPool2d, Flatten, Linear, MaxPool2d, pair
 from .context import Repair
 
 _PASSIVE = set(ACTIVATIONS) | {"Flatten", "Dropout", "Identity", "Linear"}
+_BETWEEN = {"Dropout", "Identity"}  # what may stand between a Flatten and its Linear
 
 
 def fix_pooling(r: Repair, i: int, shape: tuple) -> None:
@@ -35,3 +39,27 @@ def fix_flatten(r: Repair, i: int, shape: tuple) -> None:
         r.layers.insert(i, Flatten())
         r.add("missing-flatten", where, f"a Linear needs a flat input but a {'x'.join(map(str, shape))} map reaches it",
               before, f"Flatten() {before}")
+
+
+def fix_fixed_map(r: Repair, i: int, shape: tuple) -> None:
+    """A Flatten whose Linear was sized for another map (`Linear(512 * 4 * 4, ...)` where a 512x2x2 map arrives,
+    or `Linear(512, ...)` after a 512x4x4 one): the answer sized it by the channels, guessing the map, so a global
+    average pool goes before the Flatten and the Linear takes the channels. The head then fits any map, whatever
+    --input is; a Linear whose size is no multiple of the channels is left to the channel check."""
+    if not isinstance(r.layers[i], Flatten) or len(shape) != 3 or shape[1:] == (1, 1):
+        return
+    j = next((j for j in range(i + 1, len(r.layers)) if getattr(r.layers[j], "op", None) not in _BETWEEN), None)
+    linear = r.layers[j] if j is not None else None
+    c, h, w = shape
+    if not isinstance(linear, Linear) or not isinstance(linear.in_features, int) or not isinstance(c, int) \
+            or linear.in_features % c or linear.in_features == c * h * w:
+        return
+    before = f"{r.layers[i].signature()} {linear.signature()}"
+    positions, side = linear.in_features // c, math.isqrt(linear.in_features // c)
+    linear.in_features = c
+    r.layers.insert(i, AdaptiveAvgPool2d(output_size=1))
+    sized = "a global pool" if positions == 1 else f"a {c}x{side}x{side} map" if side * side == positions else \
+        f"{positions} positions of {c} channels"
+    r.add("fixed-map-linear", i, f"the Linear was sized for {sized}, but a {c}x{h}x{w} map reaches the Flatten; a "
+          "global average pool makes the head fit any map (and --input), and the Linear takes its "
+          f"{c} channels", before, f"AdaptiveAvgPool2d(1) Flatten() {linear.signature()}")

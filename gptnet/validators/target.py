@@ -1,10 +1,11 @@
-"""Operators against the target profile: an unsupported activation is swapped for the target's (recorded);
-anything else unsupported is an error that needs the LLM or the user. Support is judged on the concrete layers a
-module call expands to, since a conv inside a module is depthwise or not only once its arguments are known."""
+"""Operators against the target profile: an unsupported activation is swapped for the target's (recorded), except in
+a gate, where the sigmoid is what scales (swapped, it would not); anything else unsupported is an error that needs
+the LLM or the user. Support is judged on the concrete layers a module call expands to, since a conv inside a
+module is depthwise or not only once its arguments are known."""
 
 from __future__ import annotations
 
-from ..spec.graph import Concat, Residual
+from ..spec.graph import Concat, Gate, Residual
 from ..spec.layers import ACTIVATIONS, Layer
 from ..spec.registry import get_layer
 from ..spec.walk import Step, walk
@@ -33,7 +34,7 @@ def _unsupported(steps: list[Step], target, seen: dict[str, str], where: str) ->
         node = step.node
         op = node.target_op() if isinstance(node, Layer) else (
             "Add" if isinstance(node, Residual) and node.when != "False" else
-            "Concat" if isinstance(node, Concat) else None)
+            "Concat" if isinstance(node, Concat) else "Mul" if isinstance(node, Gate) else None)
         if op and not target.supports(op) and op not in seen:
             seen[op] = f"{where}layer {j}" + (f" ({node.signature()})" if isinstance(node, Layer) else "")
         _unsupported(step.children, target, seen, f"{where}layer {j} > ")

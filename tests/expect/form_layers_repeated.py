@@ -1,4 +1,4 @@
-"""CNN-GPT: a model designed with gptnet.
+"""sd855-net-10m-c10: a model designed with gptnet.
 
 Input 3x32x32, 10 classes by default.
 Params: 483,402; MACs: 67,642,752 at 3x32x32, 3,314,427,264 at 224x224.
@@ -10,7 +10,7 @@ import torch
 from torch import nn
 
 
-class CNNGPT(nn.Module):
+class Sd855Net10mC10(nn.Module):
     def __init__(self, num_classes: int = 10) -> None:
         super().__init__()
         self.model = nn.Sequential(
@@ -52,6 +52,6 @@ class CNNGPT(nn.Module):
         return self.model(x)
 
 
-def build_model(num_classes: int = 10) -> CNNGPT:
+def build_model(num_classes: int = 10) -> Sd855Net10mC10:
     """The model, ready to use: `build_model()(torch.randn(1, 3, 32, 32))` gives (1, 10) logits."""
-    return CNNGPT(num_classes=num_classes)
+    return Sd855Net10mC10(num_classes=num_classes)

@@ -1,4 +1,4 @@
-"""CNN-GPT: a model designed with gptnet.
+"""sd855-net-10m-c100: a model designed with gptnet.
 
 Input 3x32x32, 100 classes by default.
 Params: 25,988; MACs: 5,822,784 at 3x32x32, 285,006,144 at 224x224.
@@ -26,7 +26,7 @@ class ConvBlock(nn.Module):
         return x
 
 
-class CNNGPT(nn.Module):
+class Sd855Net10mC100(nn.Module):
     def __init__(self, num_classes: int = 100) -> None:
         super().__init__()
         self.model = nn.Sequential(
@@ -41,6 +41,6 @@ class CNNGPT(nn.Module):
         return self.model(x)
 
 
-def build_model(num_classes: int = 100) -> CNNGPT:
+def build_model(num_classes: int = 100) -> Sd855Net10mC100:
     """The model, ready to use: `build_model()(torch.randn(1, 3, 32, 32))` gives (1, 100) logits."""
-    return CNNGPT(num_classes=num_classes)
+    return Sd855Net10mC100(num_classes=num_classes)
