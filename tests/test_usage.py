@@ -84,3 +84,21 @@ def test_a_cassette_recorded_for_other_settings_says_so(tmp_path: Path) -> None:
     assert r.returncode == 0, r.stderr
     assert "was recorded for budget 3M, target sd855, classes 100" in r.stderr
     assert "this run asks for budget 10M, target rpi4, classes 10" in r.stderr
+
+
+def test_replaying_a_folder_points_at_its_conversation(tmp_path: Path) -> None:
+    r = run_cli("design", "--budget", "10M", "--target", "sd855", "--yes", "--replay",
+                str(ROOT / "generated" / "cnn_gpt"), cwd=tmp_path)
+    assert r.returncode == 2 and "is a folder, not a file" in r.stderr
+    assert f"--replay {ROOT / 'generated' / 'cnn_gpt' / 'conversation.json'}" in r.stderr
+
+
+def test_a_negative_channel_count_from_an_edit_is_named_as_such(tmp_path: Path) -> None:
+    conversation = json.loads((ROOT / "generated" / "cnn_gpt" / "conversation.json").read_text())
+    spec = json.loads((ROOT / "generated" / "cnn_gpt" / "spec.json").read_text())
+    spec["layers"][0]["out_channels"] = -16
+    conversation["review"] = [{"event": "edit", "diff": "(by hand)", "spec": spec}, {"event": "accept"}]
+    (tmp_path / "c.json").write_text(json.dumps(conversation))
+    r = run_cli("design", "--budget", "10M", "--target", "sd855", "--yes", "--replay", "c.json", cwd=tmp_path)
+    assert r.returncode == 2 and "out_channels must be 1..65,536, not -16" in r.stderr, r.stderr
+    assert "collapse" not in r.stderr

@@ -60,6 +60,11 @@ def load_cassette(path: str | Path) -> Cassette:
     """A cassette file, checked at the door: every problem with it is one UsageError line naming the file, and its
     text comes in with unpaired surrogates replaced, so that writing it back out always works."""
     path = Path(path)
+    if path.is_dir():
+        inside = path / "conversation.json"
+        hint = f"give its conversation.json: --replay {inside}" if inside.is_file() else \
+            "give the path of a gptnet-conversation/1 JSON file"
+        raise UsageError(f"cassette {path} is a folder, not a file", hint)
     if not path.is_file():
         raise UsageError(f"cassette {path} not found", "give the path of a gptnet-conversation/1 JSON file")
     with path.open("rb") as f:
