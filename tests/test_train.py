@@ -294,7 +294,8 @@ def test_compare_prints_the_article_table(tiny: Path, tmp_path: Path) -> None:
     assert r.returncode == 0, r.stderr
     assert "| model | flops (G) | params (M) | train acc1/5 | test acc1/5 | train images/s |" in r.stdout
     assert "| resnet18 | 1.82 | 11.18 |" in r.stdout  # torchvision's ResNet-18 with a 10-class head, as the article
-    assert "| CNN-GPT |" in r.stdout  # spec.json's name, not the folder's (design)
+    name = json.loads((design / "spec.json").read_text())["name"]
+    assert f"| {name} |" in r.stdout and name != design.name  # spec.json's name, not the folder's (design)
     assert (design / "compare-resnet18" / "compare.md").read_text() in r.stdout + "\n"
 
 

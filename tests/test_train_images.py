@@ -276,7 +276,8 @@ def test_compare_names_the_design_row_after_its_model(designed: tuple[Path, str]
                 env=one_thread(), timeout=600)
     assert r.returncode == 0, r.stderr
     rows = [line.split(" | ")[0] for line in r.stdout.splitlines() if line.startswith("| ") and "---" not in line]
-    assert rows == ["| model", "| CNN-GPT", "| resnet18"]  # spec.json's name, not the folder's (design)
+    name = json.loads((design / "spec.json").read_text())["name"]
+    assert rows == ["| model", f"| {name}", "| resnet18"] and name != design.name  # the model's name, not the folder's
     assert (design / "compare-resnet18" / "design" / "metrics.jsonl").is_file()
 
 
