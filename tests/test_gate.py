@@ -12,7 +12,7 @@ import pytest
 import torch
 from torch import nn
 
-from conftest import CASSETTES, ROOT, clean_env, load_model_module, run_cli, thop_counts
+from conftest import CASSETTES, clean_env, load_model_module, run_cli, thop_counts
 from gptnet.latency import work_from_spec
 from gptnet.parse import parse_answer
 from gptnet.render import render_model
@@ -117,18 +117,13 @@ def test_a_rendered_model_with_gates_in_residual_blocks_verifies_builds_and_agre
 
 
 def test_through_the_cli_on_a_target_that_runs_gates(tmp_path: Path) -> None:
-    """sd855's profile with Mul and Sigmoid added, as a user's own profile: the gates stay, and the written model
-    passes `gptnet verify`, builds and agrees with thop."""
-    home = tmp_path / "home"
-    (home / "targets").mkdir(parents=True)
-    profile = json.loads((ROOT / "gptnet" / "targets" / "sd855.json").read_text())
-    profile.update(name="gated", operators=[*profile["operators"], "Mul", "Sigmoid"])
-    (home / "targets" / "gated.json").write_text(json.dumps(profile))
+    """sd855's runtimes run Mul and Sigmoid: the gates stay, and the written model passes `gptnet verify`, builds and
+    agrees with thop."""
     cassette = json.loads((CASSETTES / "validator_squeeze_excite_unsupported.json").read_text())
     cassette["turns"] = cassette["turns"][:1]
     (tmp_path / "c.json").write_text(json.dumps(cassette))
-    env = clean_env(GPTNET_HOME=str(home))
-    r = run_cli("design", "--budget", "10M", "--target", "gated", "--classes", "10", "--replay", "c.json", "--yes",
+    env = clean_env()
+    r = run_cli("design", "--budget", "10M", "--target", "sd855", "--classes", "10", "--replay", "c.json", "--yes",
                 "--json", "--out", "out", cwd=tmp_path, env=env)
     assert r.returncode == 0, r.stderr
     design = json.loads(r.stdout)

@@ -182,6 +182,45 @@ def test_every_mutation_builds_and_runs(tmp_path: Path) -> None:
         assert sum(p.numel() for p in net.parameters()) == totals(walk(fixed))[0] <= 1_000_000, name
 
 
+def test_squeeze_excite_gates_share_one_module_count_as_torch_and_need_a_target_that_runs_them(
+        tmp_path: Path) -> None:
+    """Two gates added by the mutation: one module, called at each width; the written model passes the verifier and
+    agrees with thop; on a target without Mul and Sigmoid the mutant fails validation, so the proposer draws again."""
+    import torch
+
+    from conftest import load_model_module, thop_counts
+    from gptnet.design import Options, design, make_task
+    from gptnet.profile import profile_spec
+    from gptnet.render import render_model
+    from gptnet.search.mutations import squeeze_excite
+    from gptnet.spec.graph import Call, Gate, ModelSpec
+    from gptnet.validators import errors, validate
+    from gptnet.verify import check_source
+
+    start, _ = design(Options(budget="1M", target="sd855", classes=10, out=tmp_path / "d"))
+    spec = start.spec
+    for k in range(2):
+        spec, change = next(m for m in (squeeze_excite(spec, random.Random(f"se{k}:{j}")) for j in range(20)) if m)
+        assert "squeeze-excite" in change
+    (module,) = [m for m in spec.modules if any(isinstance(n, Gate) for n in m.body)]
+    widths = [n.args[0] for n in spec.layers if isinstance(n, Call) and n.module == module.name]
+    assert len(widths) == 2
+    mutant = ModelSpec.model_validate({**spec.model_dump(mode="json"), "head": None})
+    fixed, findings = validate(mutant, make_task(Options(budget="1M", target="sd855", classes=10)))
+    assert not errors(findings), errors(findings)
+    source = render_model(fixed)
+    assert check_source(source.encode()) is None and "x = x * self.gate(x)" in source
+    (tmp_path / "model.py").write_text(source)
+    net = load_model_module(tmp_path / "model.py").build_model(10).eval()
+    with torch.no_grad():
+        assert net(torch.randn(2, 3, 32, 32)).shape == (2, 10)
+    counted = profile_spec(fixed)
+    assert thop_counts(net, (3, 32, 32)) == (counted.params, counted.macs)
+
+    _, findings = validate(mutant, make_task(Options(budget="1M", target="rpi4", classes=10)))
+    assert any(f.kind == "unsupported-operator" and ("Mul" in f.why or "Sigmoid" in f.why) for f in errors(findings))
+
+
 def test_the_zero_cost_score_is_deterministic(offline: Path) -> None:
     import torch
 

@@ -1,21 +1,21 @@
 """Seeded, deterministic mutations of a validated spec, for the offline proposer: widen or narrow a stage, add or
-remove a block, swap a kxk conv for a depthwise-separable pair, change a kernel, move a stride, add a residual.
+remove a block, swap a kxk conv for a depthwise-separable pair, change a kernel, move a stride, add a residual
+or a squeeze-excite gate.
 
 A mutation edits the top-level chain and returns the edited spec unvalidated: what follows from the edit (the
 BatchNorm after a widened conv, the next conv's input channels, the budget) is left to the validators, which
 every candidate passes through, as `design`'s answers do. A mutation that does not apply to a spec (no strided
-layer to move, nothing to remove) returns None and the proposer draws another.
-
-A squeeze-excite gate multiplies a map by its own pooled gate; the spec's grammar has residual add and concat but
-no multiply, so there is no such mutation until the grammar has one."""
+layer to move, nothing to remove) returns None and the proposer draws another; one the target cannot run (a gate
+on a target without Mul or Sigmoid) fails validation and is drawn again too."""
 
 from __future__ import annotations
 
 import random
 from typing import Any, Callable
 
-from ..spec.graph import Call, ModelSpec, ModuleSpec, Residual
-from ..spec.layers import ACTIVATIONS, BatchNorm2d, Conv2d, DWConv2d, Layer, pair
+from ..spec.graph import Call, Gate, ModelSpec, ModuleSpec, Residual
+from ..spec.layers import (ACTIVATIONS, AdaptiveAvgPool2d, BatchNorm2d, Conv2d, DWConv2d, Layer, Sigmoid,
+                           pair)
 from ..spec.registry import get_layer
 from ..spec.walk import bind
 from ..validators.context import call_value, in_param, out_param, set_call_value
@@ -264,7 +264,43 @@ def residual(spec: ModelSpec, rng: random.Random):
     return spec, f"layers {i}-{end - 1}: identity shortcut"
 
 
+SE_REDUCTION = 4  # the squeeze's width: channels // 4, as MobileNetV3's blocks; at least 8, as the fit keeps widths
+
+
+def _gated(spec: ModelSpec, i: int, modules: dict) -> bool:
+    """Whether node i is a call of a squeeze-excite gate (False past the end)."""
+    node = spec.layers[i] if i < len(spec.layers) else None
+    return isinstance(node, Call) and any(isinstance(n, Gate) for n in modules[node.module].body)
+
+
+def squeeze_excite(spec: ModelSpec, rng: random.Random):
+    """After a unit (and its BatchNorm and activation), a squeeze-excite gate at its width: x * sigmoid(1x1 conv(act(
+    1x1 conv(global pool(x))))). A module of one parameter, `channels`, as the residual's, shared by every gate."""
+    modules = _modules(spec)
+    sites = [i for i in _units(spec) if isinstance(_widths(spec.layers[i], modules)[1], int)
+             and not _gated(spec, i, modules) and not _gated(spec, _tail(spec, i), modules)]
+    if not sites:
+        return None
+    i = rng.choice(sites)
+    spec = spec.model_copy(deep=True)
+    modules = _modules(spec)
+    width = _widths(spec.layers[i], modules)[1]
+    name = next((m.name for m in spec.modules if m.name.startswith("SqueezeExcite") and m.params == ["channels"]
+                 and any(isinstance(n, Gate) for n in m.body)), None)
+    if name is None:
+        name = next(f"SqueezeExcite{k}" for k in range(1, 1000) if f"SqueezeExcite{k}" not in modules)
+        squeeze = f"max(8, channels // {SE_REDUCTION})"
+        gate = [AdaptiveAvgPool2d(output_size=1), Conv2d(in_channels="channels", out_channels=squeeze, kernel_size=1),
+                _activation(spec), Conv2d(in_channels=squeeze, out_channels="channels", kernel_size=1), Sigmoid()]
+        spec.modules.append(ModuleSpec(name=name, params=["channels"], body=[Gate(gate=gate)],
+                                       doc="A squeeze-excite gate: each channel scaled by its pooled weight "
+                                           "(added by gptnet search)."))
+    at = _tail(spec, i)
+    spec.layers[at:at] = [Call(module=name, args=[width])]
+    return spec, f"after layer {i}: a {width}-channel squeeze-excite gate"
+
+
 MUTATIONS: dict[str, Mutation] = {
     "widen": resize((1.25, 1.5), "widen"), "narrow": resize((0.5, 0.75), "narrow"), "add-block": add_block,
     "remove-block": remove_block, "separable": separable, "kernel": kernel, "move-stride": move_stride,
-    "residual": residual}
+    "residual": residual, "squeeze-excite": squeeze_excite}
