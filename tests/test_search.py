@@ -192,6 +192,7 @@ def test_squeeze_excite_gates_share_one_module_count_as_torch_and_need_a_target_
     from gptnet.design import Options, design, make_task
     from gptnet.profile import profile_spec
     from gptnet.render import render_model
+    from gptnet.search.hashing import structure_hash, summary
     from gptnet.search.mutations import squeeze_excite
     from gptnet.spec.graph import Call, Gate, ModelSpec
     from gptnet.validators import errors, validate
@@ -200,8 +201,11 @@ def test_squeeze_excite_gates_share_one_module_count_as_torch_and_need_a_target_
     start, _ = design(Options(budget="1M", target="sd855", classes=10, out=tmp_path / "d"))
     spec = start.spec
     for k in range(2):
-        spec, change = next(m for m in (squeeze_excite(spec, random.Random(f"se{k}:{j}")) for j in range(20)) if m)
+        gated, change = next(m for m in (squeeze_excite(spec, random.Random(f"se{k}:{j}")) for j in range(20)) if m)
         assert "squeeze-excite" in change
+        assert structure_hash(gated) != structure_hash(spec)  # a gate is structure: never dropped as a duplicate
+        assert summary(gated).count("gate[gap + conv1x1") == k + 1
+        spec = gated
     (module,) = [m for m in spec.modules if any(isinstance(n, Gate) for n in m.body)]
     widths = [n.args[0] for n in spec.layers if isinstance(n, Call) and n.module == module.name]
     assert len(widths) == 2

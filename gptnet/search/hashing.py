@@ -4,14 +4,14 @@ and the leaderboard read.
 Two specs that build the same network hash alike, however they are written: module calls are expanded (a module's
 name and its parameter names are spelling), sizes are evaluated, a `DWConv2d` is the grouped `Conv2d` it renders
 to, arguments at their defaults are left out, and the model's name does not count. What does count: every layer
-with its arguments, residual adds and concats, and the task's input and class count."""
+with its arguments, residual adds, concats and gates, and the task's input and class count."""
 
 from __future__ import annotations
 
 import hashlib
 import json
 
-from ..spec.graph import Call, Concat, ModelSpec, Residual
+from ..spec.graph import Call, Concat, Gate, ModelSpec, Residual
 from ..spec.layers import Conv2d, DWConv2d, Layer, pair
 from ..spec.walk import concrete, expand
 
@@ -33,6 +33,8 @@ def _canonical(nodes: list, modules: dict) -> list:
                 out.append({"add": [body, _canonical(node.shortcut, modules)]})
         elif isinstance(node, Concat):
             out.append({"cat": [_canonical(b, modules) for b in node.branches]})
+        elif isinstance(node, Gate):
+            out.append({"mul": _canonical(node.gate, modules)})
     return out
 
 
@@ -77,6 +79,8 @@ def _words(nodes: list, modules: dict) -> list[str]:
             words.append(f"res[{' + '.join(inner)}]" if node.when != "False" else " + ".join(inner))
         elif isinstance(node, Concat):
             words.append("cat[" + " | ".join(" + ".join(_words(b, modules)) for b in node.branches) + "]")
+        elif isinstance(node, Gate):  # squeeze-excite: x * sigmoid(...(gap(x)))
+            words.append(f"gate[{' + '.join(_words(node.gate, modules))}]")
     return [w for w in words if w]
 
 
