@@ -199,19 +199,18 @@ def test_squeeze_excite_gates_share_one_module_count_as_torch_and_need_a_target_
     from gptnet.verify import check_source
 
     start, _ = design(Options(budget="1M", target="sd855", classes=10, out=tmp_path / "d"))
-    spec = start.spec
-    for k in range(2):
-        gated, change = next(m for m in (squeeze_excite(spec, random.Random(f"se{k}:{j}")) for j in range(20)) if m)
+    task = make_task(Options(budget="1M", target="sd855", classes=10))
+    fixed = start.spec
+    for k in range(2):  # as the proposer chains them: each mutant validated before the next mutation
+        gated, change = next(m for m in (squeeze_excite(fixed, random.Random(f"se{k}:{j}")) for j in range(20)) if m)
         assert "squeeze-excite" in change
-        assert structure_hash(gated) != structure_hash(spec)  # a gate is structure: never dropped as a duplicate
+        assert structure_hash(gated) != structure_hash(fixed)  # a gate is structure: never dropped as a duplicate
         assert summary(gated).count("gate[gap + conv1x1") == k + 1
-        spec = gated
-    (module,) = [m for m in spec.modules if any(isinstance(n, Gate) for n in m.body)]
-    widths = [n.args[0] for n in spec.layers if isinstance(n, Call) and n.module == module.name]
-    assert len(widths) == 2
-    mutant = ModelSpec.model_validate({**spec.model_dump(mode="json"), "head": None})
-    fixed, findings = validate(mutant, make_task(Options(budget="1M", target="sd855", classes=10)))
-    assert not errors(findings), errors(findings)
+        mutant = ModelSpec.model_validate({**gated.model_dump(mode="json"), "head": None})
+        fixed, findings = validate(mutant, task)
+        assert not errors(findings), errors(findings)
+    (module,) = [m for m in fixed.modules if any(isinstance(n, Gate) for n in m.body)]
+    assert len([n for n in fixed.layers if isinstance(n, Call) and n.module == module.name]) == 2
     source = render_model(fixed)
     assert check_source(source.encode()) is None and "x = x * self.gate(x)" in source
     (tmp_path / "model.py").write_text(source)

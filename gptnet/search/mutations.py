@@ -285,14 +285,14 @@ def squeeze_excite(spec: ModelSpec, rng: random.Random):
     spec = spec.model_copy(deep=True)
     modules = _modules(spec)
     width = _widths(spec.layers[i], modules)[1]
-    name = next((m.name for m in spec.modules if m.name.startswith("SqueezeExcite") and m.params == ["channels"]
-                 and any(isinstance(n, Gate) for n in m.body)), None)
-    if name is None:
+    squeeze = f"max(8, channels // {SE_REDUCTION})"
+    body = [Gate(gate=[AdaptiveAvgPool2d(output_size=1), Conv2d(in_channels="channels", out_channels=squeeze,
+                                                               kernel_size=1), _activation(spec),
+                       Conv2d(in_channels=squeeze, out_channels="channels", kernel_size=1), Sigmoid()])]
+    name = next((m.name for m in spec.modules if m.params == ["channels"] and m.body == body), None)
+    if name is None:  # the first gate; later ones call the same module
         name = next(f"SqueezeExcite{k}" for k in range(1, 1000) if f"SqueezeExcite{k}" not in modules)
-        squeeze = f"max(8, channels // {SE_REDUCTION})"
-        gate = [AdaptiveAvgPool2d(output_size=1), Conv2d(in_channels="channels", out_channels=squeeze, kernel_size=1),
-                _activation(spec), Conv2d(in_channels=squeeze, out_channels="channels", kernel_size=1), Sigmoid()]
-        spec.modules.append(ModuleSpec(name=name, params=["channels"], body=[Gate(gate=gate)],
+        spec.modules.append(ModuleSpec(name=name, params=["channels"], body=body,
                                        doc="A squeeze-excite gate: each channel scaled by its pooled weight "
                                            "(added by gptnet search)."))
     at = _tail(spec, i)
