@@ -1,8 +1,9 @@
-"""Does searching pay? In one process, offline, on mnist5k: the one-shot design (the article's, fitted to 1M params
+"""Does searching pay? In one process, offline, on mnist5k (or `--data`): the one-shot design (the article's, fitted to 1M params
 for the sd855, as `gptnet design` makes it) with a longer training, then `gptnet search` given the same wall time;
 then the longer training for at least 8 of the search's candidates, to show that the proxy ranks them.
 
-    python benchmarks/search_gain.py [--long-steps 1200] [--correlate 8] [--prefer latency] [--out DIR]
+    python benchmarks/search_gain.py [--long-steps 1200] [--correlate 8] [--prefer latency] [--data mnist5k]
+                                     [--steps 150] [--subset 1000] [--out DIR]
 
 Prints the winner's proxy accuracy, estimated latency and params against the one-shot design's (goal: the same
 accuracy within 0.5 points at 60% or less of its estimated latency, or clearly better accuracy, a point or more,
@@ -25,9 +26,9 @@ from scipy.stats import spearmanr
 from gptnet.design import Options, design
 from gptnet.search import SearchOptions, search
 from gptnet.search.proxy import Measured, Recipe, run_task, start_worker
+from gptnet.search.run import CLASSES
 
-DATA, TRAIN_IMAGES = "mnist5k", 4_000
-TASK = Options(budget="1M", target="sd855", classes=10)
+ALL = 10**9  # the longer training's subset: every training image of the data set
 
 
 def train_long(paths: list[Path], recipe: Recipe, workers: int) -> list[Measured]:
@@ -46,20 +47,27 @@ def main() -> None:
                         "correlation [8]")
     parser.add_argument("--prefer", default="latency", choices=("accuracy", "latency"),
                         help="the search's rule for its winner [latency: the fastest within a point of the best]")
+    parser.add_argument("--data", default="mnist5k", choices=sorted(CLASSES), help="data set [mnist5k; cifar10 "
+                        "and cifar100 are read from data/, where `gptnet train DIR --data cifar10 --download` puts them]")
+    parser.add_argument("--steps", type=int, default=150, help="SGD steps of the search's proxy training [150]")
+    parser.add_argument("--subset", type=int, default=1_000, help="training images the proxy draws from [1000]")
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--out", type=Path, help="where the design and the search go [a temporary folder]")
     args = parser.parse_args()
     out = args.out or Path(tempfile.mkdtemp(prefix="search-gain-"))
 
+    task = Options(budget="1M", target="sd855", classes=CLASSES[args.data])
+
     started = time.monotonic()
-    one, folder = design(dataclasses.replace(TASK, out=out / "one-shot"))
-    long = Recipe(data=DATA, input=one.spec.input, steps=args.long_steps, subset=TRAIN_IMAGES, seed=0)
+    one, folder = design(dataclasses.replace(task, out=out / "one-shot"))
+    long = Recipe(data=args.data, input=one.spec.input, steps=args.long_steps, subset=ALL, seed=0)
     [one_long] = train_long([folder / "model.py"], long, 1)
     wall = time.monotonic() - started
     print(f"one-shot design and its {args.long_steps}-step training: {wall:.0f} s")
 
-    opts = SearchOptions(design=dataclasses.replace(TASK, out=out / "search"), data=DATA, trials=1_000,
-                         workers=args.workers, prefer=args.prefer, time_limit=wall)
+    opts = SearchOptions(design=dataclasses.replace(task, out=out / "search"), data=args.data, trials=1_000,
+                         steps=args.steps, subset=args.subset, workers=args.workers, prefer=args.prefer,
+                         time_limit=wall)
     started = time.monotonic()
     result = search(opts)
     rows = [c for c in result.board.candidates if c.accuracy is not None and not c.dropped]
@@ -99,7 +107,7 @@ def main() -> None:
     full = [longer[c.hash].accuracy for c in chosen]
     rho, p = spearmanr(proxy, full)
     print(f"rank correlation of proxy accuracy ({opts.steps} steps on {opts.subset:,} images) with accuracy after "
-          f"{args.long_steps} steps on all {TRAIN_IMAGES:,}, over {len(chosen)} candidates: Spearman {rho:.2f} "
+          f"{args.long_steps} steps on all training images, over {len(chosen)} candidates: Spearman {rho:.2f} "
           f"(p = {p:.3f})")
     full_again = [m.accuracy for m in again]
     ceiling, _ = spearmanr(full, full_again)
