@@ -1,9 +1,9 @@
 """Does searching pay? In one process, offline, on mnist5k (or `--data`): the one-shot design (the article's, fitted to 1M params
-for the sd855, as `gptnet design` makes it) with a longer training, then `gptnet search` given the same wall time;
+(`--budget`) for the sd855, as `gptnet design` makes it) with a longer training, then `gptnet search` given the same wall time;
 then the longer training for at least 8 of the search's candidates, to show that the proxy ranks them.
 
-    python benchmarks/search_gain.py [--long-steps 1200] [--correlate 8] [--prefer latency] [--data mnist5k]
-                                     [--steps 150] [--subset 1000] [--out DIR]
+    python benchmarks/search_gain.py [--long-steps 1200] [--correlate 8] [--prefer latency] [--budget 1M]
+                                     [--data mnist5k]                                     [--steps 150] [--subset 1000] [--out DIR]
 
 Prints the winner's proxy accuracy, estimated latency and params against the one-shot design's (goal: the same
 accuracy within 0.5 points at 60% or less of its estimated latency, or clearly better accuracy, a point or more,
@@ -47,6 +47,7 @@ def main() -> None:
                         "correlation [8]")
     parser.add_argument("--prefer", default="latency", choices=("accuracy", "latency"),
                         help="the search's rule for its winner [latency: the fastest within a point of the best]")
+    parser.add_argument("--budget", default="1M", help="parameter budget of the design and the search [1M]")
     parser.add_argument("--data", default="mnist5k", choices=sorted(CLASSES), help="data set [mnist5k; cifar10 "
                         "and cifar100 are read from data/, where `gptnet train DIR --data cifar10 --download` puts them]")
     parser.add_argument("--steps", type=int, default=150, help="SGD steps of the search's proxy training [150]")
@@ -56,7 +57,7 @@ def main() -> None:
     args = parser.parse_args()
     out = args.out or Path(tempfile.mkdtemp(prefix="search-gain-"))
 
-    task = Options(budget="1M", target="sd855", classes=CLASSES[args.data])
+    task = Options(budget=args.budget, target="sd855", classes=CLASSES[args.data])
 
     started = time.monotonic()
     one, folder = design(dataclasses.replace(task, out=out / "one-shot"))
