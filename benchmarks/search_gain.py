@@ -1,9 +1,10 @@
-"""Does searching pay? In one process, offline, on mnist5k (or `--data`): the one-shot design (the article's, fitted to 1M params
-(`--budget`) for the sd855, as `gptnet design` makes it) with a longer training, then `gptnet search` given the same wall time;
-then the longer training for at least 8 of the search's candidates, to show that the proxy ranks them.
+"""Does searching pay? In one process, offline, on mnist5k (or `--data`): the one-shot design (the article's,
+fitted to 1M params or `--budget` for the sd855, as `gptnet design` makes it) with a longer training, then `gptnet
+search` given the same wall time; then the longer training for at least 8 of the search's candidates, to show that
+the proxy ranks them.
 
     python benchmarks/search_gain.py [--long-steps 1200] [--correlate 8] [--prefer latency] [--budget 1M]
-                                     [--data mnist5k]                                     [--steps 150] [--subset 1000] [--out DIR]
+                                     [--data mnist5k] [--steps 150] [--subset 1000] [--out DIR]
 
 Prints the winner's proxy accuracy, estimated latency and params against the one-shot design's (goal: the same
 accuracy within 0.5 points at 60% or less of its estimated latency, or clearly better accuracy, a point or more,
