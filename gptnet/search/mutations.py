@@ -111,6 +111,21 @@ def _rewidth(node: Any, modules: dict, old: Any, new: Any) -> bool:
     return True
 
 
+def _calls(spec: ModelSpec, i: int, modules: dict, kind: type) -> bool:
+    """Whether node i calls a module whose body holds a `kind` node (a residual, a gate); False past the end."""
+    node = spec.layers[i] if i < len(spec.layers) else None
+    return isinstance(node, Call) and any(isinstance(n, kind) for n in modules[node.module].body)
+
+
+def _pick(spec: ModelSpec, sites: list[int], rng: random.Random) -> tuple[int, ModelSpec, dict] | None:
+    """One of the sites, and a copy of the spec to edit with its modules; None when there is no site."""
+    if not sites:
+        return None
+    i = rng.choice(sites)
+    spec = spec.model_copy(deep=True)
+    return i, spec, _modules(spec)
+
+
 def _activation(spec: ModelSpec) -> Layer:
     """A fresh activation of the kind the model uses (ReLU when it uses none at the top level)."""
     found = next((n for n in spec.layers if isinstance(n, Layer) and n.op in ACTIVATIONS), None)
@@ -191,10 +206,9 @@ def separable(spec: ModelSpec, rng: random.Random):
     """A dense kxk conv becomes a depthwise kxk conv, BatchNorm, activation and a pointwise 1x1 conv."""
     sites = [i for i in _units(spec) if isinstance(spec.layers[i], Conv2d) and spec.layers[i].groups == 1
              and pair(spec.layers[i].kernel_size) != (1, 1)]
-    if not sites:
+    if (picked := _pick(spec, sites, rng)) is None:
         return None
-    i = rng.choice(sites)
-    spec = spec.model_copy(deep=True)
+    i, spec, _ = picked
     conv: Conv2d = spec.layers[i]
     c = conv.in_channels
     depthwise = conv.model_copy(update={"out_channels": c, "groups": c, "bias": False, "name": None})
@@ -208,11 +222,9 @@ def kernel(spec: ModelSpec, rng: random.Random):
     modules = _modules(spec)
     sites = [i for i in _units(spec) if isinstance(_get(spec.layers[i], modules, "kernel_size"), int)
              and _get(spec.layers[i], modules, "kernel_size") > 1]
-    if not sites:
+    if (picked := _pick(spec, sites, rng)) is None:
         return None
-    i = rng.choice(sites)
-    spec = spec.model_copy(deep=True)
-    modules = _modules(spec)
+    i, spec, modules = picked
     node = spec.layers[i]
     old = _get(node, modules, "kernel_size")
     new = rng.choice([k for k in KERNELS if k != old])
@@ -244,14 +256,10 @@ def residual(spec: ModelSpec, rng: random.Random):
     parameter, `channels`, so that the budget fit, which scales module calls, can still scale it."""
     modules = _modules(spec)
     sites = [i for i in _units(spec) if _stride(spec.layers[i], modules) == 1
-             and len(set(_widths(spec.layers[i], modules))) == 1
-             and not (isinstance(spec.layers[i], Call)
-                      and any(isinstance(n, Residual) for n in modules[spec.layers[i].module].body))]
-    if not sites:
+             and len(set(_widths(spec.layers[i], modules))) == 1 and not _calls(spec, i, modules, Residual)]
+    if (picked := _pick(spec, sites, rng)) is None:
         return None
-    i = rng.choice(sites)
-    spec = spec.model_copy(deep=True)
-    modules = _modules(spec)
+    i, spec, modules = picked
     width = _widths(spec.layers[i], modules)[0]
     end = i + 2 if i + 1 < len(spec.layers) and isinstance(spec.layers[i + 1], BatchNorm2d) else i + 1
     body = [n.model_copy(deep=True) for n in spec.layers[i:end]]
@@ -267,23 +275,15 @@ def residual(spec: ModelSpec, rng: random.Random):
 SE_REDUCTION = 4  # the squeeze's width: channels // 4, as MobileNetV3's blocks; at least 8, as the fit keeps widths
 
 
-def _gated(spec: ModelSpec, i: int, modules: dict) -> bool:
-    """Whether node i is a call of a squeeze-excite gate (False past the end)."""
-    node = spec.layers[i] if i < len(spec.layers) else None
-    return isinstance(node, Call) and any(isinstance(n, Gate) for n in modules[node.module].body)
-
-
 def squeeze_excite(spec: ModelSpec, rng: random.Random):
     """After a unit (and its BatchNorm and activation), a squeeze-excite gate at its width: x * sigmoid(1x1 conv(act(
     1x1 conv(global pool(x))))). A module of one parameter, `channels`, as the residual's, shared by every gate."""
     modules = _modules(spec)
     sites = [i for i in _units(spec) if isinstance(_widths(spec.layers[i], modules)[1], int)
-             and not _gated(spec, i, modules) and not _gated(spec, _tail(spec, i), modules)]
-    if not sites:
+             and not _calls(spec, i, modules, Gate) and not _calls(spec, _tail(spec, i), modules, Gate)]
+    if (picked := _pick(spec, sites, rng)) is None:
         return None
-    i = rng.choice(sites)
-    spec = spec.model_copy(deep=True)
-    modules = _modules(spec)
+    i, spec, modules = picked
     width = _widths(spec.layers[i], modules)[1]
     squeeze = f"max(8, channels // {SE_REDUCTION})"
     body = [Gate(gate=[AdaptiveAvgPool2d(output_size=1), Conv2d(in_channels="channels", out_channels=squeeze,
