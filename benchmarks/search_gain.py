@@ -72,12 +72,12 @@ def main() -> None:
                          time_limit=wall)
     started = time.monotonic()
     result = search(opts)
-    rows = [c for c in result.board.candidates if c.accuracy is not None and not c.dropped]
+    rows = [c for c in result.board.candidates if c.measured]
     print(f"search of the same wall time: {time.monotonic() - started:.0f} s, {len(rows)} candidates measured "
           f"({result.folder}/leaderboard.md)")
     if len(rows) < args.correlate:  # more candidates for the correlation; the comparison above stays as it was
         extra = search(dataclasses.replace(opts, trials=args.correlate, time_limit=None, resume=True))
-        rows = [c for c in extra.board.candidates if c.accuracy is not None and not c.dropped]
+        rows = [c for c in extra.board.candidates if c.measured]
     start = next(c for c in rows if c.origin == "design")
     best = next(c for c in rows if c.hash == result.board.winner)
 

@@ -52,7 +52,7 @@ def structure_hash(spec: ModelSpec) -> str:
 
 def _conv_word(conv: Conv2d) -> str:
     (kh, kw), (sh, _) = pair(conv.kernel_size), pair(conv.stride)
-    kernel = f"{kh}x{kw}" if kh != kw else f"{kh}x{kh}"
+    kernel = f"{kh}x{kw}"
     stride = f"/{sh}" if sh != 1 else ""
     if conv.groups == conv.in_channels and conv.groups != 1:
         return f"dw{kernel}{stride} {conv.in_channels}"

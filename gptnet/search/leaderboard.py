@@ -36,6 +36,11 @@ class Candidate(BaseModel):
     dropped: str | None = Field(None, description="why it was not measured or does not count; none if it does")
     findings: list[str] = Field(default_factory=list, description="what gptnet repaired in it")
 
+    @property
+    def measured(self) -> bool:
+        """Trained, and counts: not dropped (a duplicate, over a limit, or failed)."""
+        return self.accuracy is not None and not self.dropped
+
 
 class Board(BaseModel):
     format: str = FORMAT
@@ -50,7 +55,7 @@ def _pct(v: float | None) -> str:
 
 
 def markdown(board: Board, title: str, backend: str) -> str:
-    ranked = sorted([c for c in board.candidates if c.accuracy is not None and not c.dropped],
+    ranked = sorted([c for c in board.candidates if c.measured],
                     key=lambda c: (-c.accuracy, c.latency_ms, c.params, c.index))
     others = [c for c in board.candidates if c not in ranked]
     lines = [f"# {title}", "", f"Winner: {board.winner or 'none'} ({board.rule}).", "",
@@ -75,7 +80,7 @@ def plot(board: Board, path: Path, title: str, backend: str) -> None:
     matplotlib.use("Agg")  # files only: no display on servers
     import matplotlib.pyplot as plt
 
-    measured = [c for c in board.candidates if c.accuracy is not None and not c.dropped]
+    measured = [c for c in board.candidates if c.measured]
     fig, ax = plt.subplots(figsize=(7, 4.5))
     ax.scatter([c.latency_ms for c in measured], [c.accuracy for c in measured], s=24, color="0.6",
                label="candidate")

@@ -18,6 +18,7 @@ from ..spec.layers import (ACTIVATIONS, AdaptiveAvgPool2d, BatchNorm2d, Conv2d, 
                            pair)
 from ..spec.registry import get_layer
 from ..spec.walk import bind
+from ..validators.budget import round8
 from ..validators.context import call_value, in_param, out_param, set_call_value
 
 PASS_THROUGH = {*ACTIVATIONS, "BatchNorm2d", "Dropout", "Identity"}  # keep a unit's channel count
@@ -139,16 +140,15 @@ def resize(factors: tuple[float, ...], name: str) -> Mutation:
         modules = _modules(spec)
         sites = [i for i in _units(spec) if (isinstance(spec.layers[i], Conv2d) and spec.layers[i].groups == 1)
                  or (isinstance(spec.layers[i], Call) and len(set(_widths(spec.layers[i], modules))) == 2)]
-        if not sites:
+        if (picked := _pick(spec, sites, rng)) is None:
             return None
-        i, factor = rng.choice(sites), rng.choice(factors)
-        spec = spec.model_copy(deep=True)
-        modules = _modules(spec)
+        i, spec, modules = picked
+        factor = rng.choice(factors)
         node = spec.layers[i]
         old = _widths(node, modules)[1]
         if not isinstance(old, int):
             return None
-        new = max(8, int(round(old * factor / 8)) * 8)  # multiples of 8, as the budget fit keeps them
+        new = round8(old * factor)
         if new == old:
             return None
         _set(node, modules, "out_channels" if isinstance(node, Conv2d) else out_param(modules[node.module]), new)
@@ -164,16 +164,12 @@ def resize(factors: tuple[float, ...], name: str) -> Mutation:
 def add_block(spec: ModelSpec, rng: random.Random):
     """A stride-1 block at a unit's width after it: a copy of the model's own same-width block if it has one (the
     article's DepthwiseConv2d), else a depthwise-separable pair; with BatchNorm and the model's activation."""
-    modules = _modules(spec)
-    units = _units(spec)
-    if not units:
+    if (picked := _pick(spec, _units(spec), rng)) is None:
         return None
-    i = rng.choice(units)
+    i, spec, modules = picked
     width = _widths(spec.layers[i], modules)[1]
     if not isinstance(width, int):
         return None
-    spec = spec.model_copy(deep=True)
-    modules = _modules(spec)
     template = next((n for n in spec.layers if isinstance(n, Call) and _stride(n, modules) == 1
                      and _widths(n, modules) is not None and len(set(_widths(n, modules))) == 1), None)
     act = _activation(spec)

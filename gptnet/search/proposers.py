@@ -67,7 +67,7 @@ def _from_design(d: Design, origin: str) -> Proposal:
 
 
 def _measured(trials: list[Trial]) -> list[Trial]:
-    return [t for t in trials if t.row.accuracy is not None and not t.row.dropped]
+    return [t for t in trials if t.row.measured]
 
 
 class OfflineProposer:

@@ -150,7 +150,7 @@ class _Search:
                                  "search for a backend with one, e.g. --max-latency 100ms:cpu")
             first = next((t for t in self.trials if t.row.hash == h), None)
             row.hash, row.name, row.summary = h, p.spec.name, summary(p.spec)
-            row.params, row.macs, row.latency_ms = params, macs, round(latency, 4)
+            row.params, row.macs, row.latency_ms = params, macs, latency
             if first is not None:  # never measured twice: the earlier one stands for both
                 row.dropped = f"duplicate of {h} (candidate {first.row.index})"
         self.trials.append(trial)

@@ -35,7 +35,8 @@ def _usage(model: ModelSpec, r: Repair) -> tuple[float, str, int, int]:
     return share, name, params, macs
 
 
-def _round8(value: float) -> int:
+def round8(value: float) -> int:
+    """A width as the fit keeps them: a multiple of 8, at least 8."""
     return max(8, int(round(value / 8)) * 8)
 
 
@@ -52,7 +53,7 @@ def scale_widths(model: ModelSpec, alpha: float, keep: int) -> tuple[ModelSpec, 
             module = modules[node.module]
             idx = module.params.index(out_param(module))
             widths.add(node.kwargs.get(out_param(module), node.args[idx] if idx < len(node.args) else None))
-    mapping = {w: _round8(w * alpha) for w in widths if isinstance(w, int) and w != keep}
+    mapping = {w: round8(w * alpha) for w in widths if isinstance(w, int) and w != keep}
 
     def swap(value):
         return mapping.get(value, value) if isinstance(value, int) else value
