@@ -21,14 +21,14 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from .errors import UsageError
+from .spec.expr import BINOPS, CMPOPS
 from .spec.grammar import ALLOWED_STRINGS, EXPR_FUNCS, NN_MODULE_MEMBERS, RESERVED, RESERVED_ATTRS, check_name
 from .spec.registry import kinds
 
 MAX_BYTES = 2_000_000
 NN_NAMES = frozenset(cls.torch_name for cls in kinds().values()) | {"Sequential", "Module"}
 TORCH_NAMES = frozenset({"cat", "Tensor"})
-_BINOPS = (ast.Add, ast.Sub, ast.Mult, ast.Div, ast.FloorDiv, ast.Mod)
-_CMPOPS = (ast.Eq, ast.NotEq, ast.Lt, ast.LtE, ast.Gt, ast.GtE, ast.Is, ast.IsNot)
+_BINOPS, _CMPOPS = tuple(BINOPS), tuple(CMPOPS)  # what size expressions may use, as isinstance wants them
 _COOKIE = re.compile(rb"^[ \t\f]*#.*?coding[:=][ \t]*([-\w.]+)")
 
 

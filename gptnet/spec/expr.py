@@ -17,9 +17,9 @@ import warnings
 from .. import limits
 from .grammar import EXPR_FUNCS, check_name
 
-_BINOPS = {ast.Add: operator.add, ast.Sub: operator.sub, ast.Mult: operator.mul, ast.FloorDiv: operator.floordiv,
+BINOPS = {ast.Add: operator.add, ast.Sub: operator.sub, ast.Mult: operator.mul, ast.FloorDiv: operator.floordiv,
            ast.Div: operator.truediv, ast.Mod: operator.mod}
-_CMPOPS = {ast.Eq: operator.eq, ast.NotEq: operator.ne, ast.Lt: operator.lt, ast.LtE: operator.le,
+CMPOPS = {ast.Eq: operator.eq, ast.NotEq: operator.ne, ast.Lt: operator.lt, ast.LtE: operator.le,
            ast.Gt: operator.gt, ast.GtE: operator.ge, ast.Is: operator.is_, ast.IsNot: operator.is_not}
 _FUNCS = {"int": int, "max": max, "min": min, "round": round}
 _ARITY = {"int": (1, 1), "round": (1, 1), "max": (2, 4), "min": (2, 4)}
@@ -47,12 +47,12 @@ def _check(node: ast.AST, depth: int = 0) -> None:
                 isinstance(node.value, (int, float)) and abs(node.value) > limits.MAX_SIZE:
             raise ExprError(f"{node.value} in a size expression is out of range")
         return None
-    if isinstance(node, ast.BinOp) and type(node.op) in _BINOPS:
+    if isinstance(node, ast.BinOp) and type(node.op) in BINOPS:
         _check(node.left, depth + 1)
         return _check(node.right, depth + 1)
     if isinstance(node, ast.UnaryOp) and isinstance(node.op, (ast.USub, ast.UAdd, ast.Not)):
         return _check(node.operand, depth + 1)
-    if isinstance(node, ast.Compare) and all(type(o) in _CMPOPS for o in node.ops):
+    if isinstance(node, ast.Compare) and all(type(o) in CMPOPS for o in node.ops):
         # `is` only against None: `x is 1` is a SyntaxWarning in the generated file
         if any(isinstance(o, (ast.Is, ast.IsNot)) and not (isinstance(c, ast.Constant) and c.value is None)
                for o, c in zip(node.ops, node.comparators)):
@@ -124,7 +124,7 @@ def _eval(node: ast.AST, env: dict[str, object]):
     if isinstance(node, ast.Constant):
         return node.value
     if isinstance(node, ast.BinOp):
-        value = _BINOPS[type(node.op)](_eval(node.left, env), _eval(node.right, env))
+        value = BINOPS[type(node.op)](_eval(node.left, env), _eval(node.right, env))
         if isinstance(value, float) and not math.isfinite(value):
             raise ExprError(f"{ast.unparse(node)} is not a finite number")
         return int(value) if isinstance(value, float) and value.is_integer() else value
@@ -135,7 +135,7 @@ def _eval(node: ast.AST, env: dict[str, object]):
         left = _eval(node.left, env)
         for op, comp in zip(node.ops, node.comparators):
             right = _eval(comp, env)
-            if not _CMPOPS[type(op)](left, right):
+            if not CMPOPS[type(op)](left, right):
                 return False
             left = right
         return True

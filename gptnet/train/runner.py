@@ -4,7 +4,6 @@ write the results beside it (metrics.jsonl, curves.png, checkpoints, and a Train
 from __future__ import annotations
 
 import json
-import re
 import textwrap
 from pathlib import Path
 from typing import Callable
@@ -15,6 +14,7 @@ from torch import nn
 from .. import limits
 from ..errors import UsageError
 from ..output import check_writable
+from ..report import without_training
 from ..verify import load_model, locate
 from .config import TrainConfig
 from .data import NAMES, Data, load_data
@@ -124,7 +124,7 @@ def add_to_report(folder: Path, section: str) -> None:
     report = folder / "report.md"
     if not report.is_file():
         return
-    text = re.sub(r"\n## Training\n.*?(?=\n## |\Z)", "", report.read_text(), flags=re.S).rstrip("\n")
+    text = without_training(report.read_text())
     report.write_text(text + "\n\n" + section)
 
 
