@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from .errors import UsageError
+from .reference_models import inference_kwargs
 
 TORCHVISION = "torchvision:"
 
@@ -33,10 +34,8 @@ def load_network(source: str, input: str | None = None, classes: int | None = No
         if name not in tvm.list_models(module=tvm):
             raise UsageError(f"torchvision has no classification model {name!r}",
                              "name one of torchvision.models.list_models(), e.g. torchvision:resnet18")
-        kwargs = {"num_classes": classes or 1000}
-        if name in ("googlenet", "inception_v3"):  # their auxiliary heads only run in training
-            kwargs |= {"aux_logits": False, "init_weights": False}
-        return Network(source, tvm.get_model(name, **kwargs).eval(), shape or (3, 224, 224), None)
+        net = tvm.get_model(name, num_classes=classes or 1000, **inference_kwargs(name))
+        return Network(source, net.eval(), shape or (3, 224, 224), None)
     from .train.runner import design_classes, input_shape, load_builder
     from .verify import locate
 

@@ -80,17 +80,23 @@ def efficientnet_lite(width: float, depth: float, num_classes: int = 1000):
     return nn.Sequential(*layers, nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(1280, num_classes))
 
 
+def inference_kwargs(name: str) -> dict:
+    """What a torchvision builder needs to build `name` for inference: googlenet's and inception_v3's auxiliary
+    heads only run in training."""
+    return {"aux_logits": False, "init_weights": False} if name in ("googlenet", "inception_v3") else {}
+
+
 def _builders() -> dict[str, Callable[[], object]]:
     import torchvision.models as tvm
 
     return {"squeezenet": tvm.squeezenet1_1, "mobilenet": mobilenet_v1, "mobilenet_v2": tvm.mobilenet_v2,
             "shufflenet_v2": tvm.shufflenet_v2_x1_0, "mnasnet": tvm.mnasnet1_0, "efficientnet_b0": tvm.efficientnet_b0,
             "regnety_400m": tvm.regnet_y_400mf,
-            "googlenet": lambda: tvm.googlenet(aux_logits=False, init_weights=False),
+            "googlenet": lambda: tvm.googlenet(**inference_kwargs("googlenet")),
             "resnet18": tvm.resnet18, "alexnet": tvm.alexnet, "vgg16": tvm.vgg16, "resnet50": tvm.resnet50,
             "squeezenet1_0": tvm.squeezenet1_0, "resnet34": tvm.resnet34, "vgg11": tvm.vgg11, "vgg13": tvm.vgg13,
             "vgg19": tvm.vgg19, "densenet161": tvm.densenet161,
-            "inception_v3": lambda: tvm.inception_v3(aux_logits=False, init_weights=False),
+            "inception_v3": lambda: tvm.inception_v3(**inference_kwargs("inception_v3")),
             "mobilenet_v3_large": tvm.mobilenet_v3_large, "mobilenet_v3_small": tvm.mobilenet_v3_small,
             **{name: (lambda w=w, d=d: efficientnet_lite(w, d)) for name, (w, d) in LITE.items()}}
 

@@ -40,7 +40,7 @@ def latency_line(design: Design, task: Task) -> str:
     return f"{', '.join(parts)} on the {task.target.name}, batch 1"
 
 
-def _cell(text: str | None) -> str:
+def table_cell(text: str | None) -> str:
     """The answer's words in a table cell: a pipe in them would end it."""
     return (text or "").replace("|", "\\|")
 
@@ -82,8 +82,9 @@ def render_report(design: Design, task: Task, command: str) -> str:
         lines += ["", "## Candidates", "", f"The answer offered {len(design.options)} models; the one marked was "
                   "taken (the Notes say why).", "",
                   "| # | model | params as given | as given | the answer says |", "|---|---|---:|---|---|"]
-        lines += [f"| {k}{' (taken)' if o.chosen else ''} | {_cell(o.title)} | {f'{o.params:,}' if o.params else ''}"
-                  f" | {_cell(o.verdict)} | {_cell(o.recommended)} |" for k, o in enumerate(design.options, 1)]
+        lines += [f"| {k}{' (taken)' if o.chosen else ''} | {table_cell(o.title)} | "
+                  f"{f'{o.params:,}' if o.params else ''} | {table_cell(o.verdict)} | {table_cell(o.recommended)} |"
+                  for k, o in enumerate(design.options, 1)]
     if notes:
         lines += ["", "## Notes", ""] + [f"- {f.where}: {f.why}" for f in notes]
     if design.review:

@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Callable
 
 from ..output import check_writable
+from ..report import table_cell
 from .config import TrainConfig
 from .distributed import quiet_unless_main
 from .runner import design_data, input_shape, load_builder, locate, model_name, resnet18_builder, run_training
@@ -63,16 +64,12 @@ def compare(path: Path, config: TrainConfig, baseline: str = "resnet18", out: Pa
     return rows, table
 
 
-def _cell(text: str) -> str:
-    return text.replace("|", "\\|")  # a bare | would end the table cell
-
-
 def markdown(rows: list[Row], config: TrainConfig) -> str:
     lines = [f"Trained with one recipe on {config.data}: {config.epochs} epochs, batch {config.batch_size}, "
              f"lr {config.lr} (x{config.lr_decay_rate} at {config.lr_decay_stages}), wd {config.wd}; "
              "flops are thop's MACs at 1x3x224x224, as in the article; accuracies are of the last epoch.", "",
              "| model | flops (G) | params (M) | train acc1/5 | test acc1/5 | train images/s |",
              "| --- | ---: | ---: | --- | --- | ---: |"]
-    lines += [f"| {_cell(r.model)} | {r.gflops_224:.2f} | {r.params_m:.2f} | {r.train_acc1:.2f}% / "
+    lines += [f"| {table_cell(r.model)} | {r.gflops_224:.2f} | {r.params_m:.2f} | {r.train_acc1:.2f}% / "
               f"{r.train_acc5:.2f}% | {r.test_acc1:.2f}% / {r.test_acc5:.2f}% | {r.images_per_s:.0f} |" for r in rows]
     return "\n".join(lines) + "\n"
