@@ -17,13 +17,13 @@ from .agent.llm import LLM, ReplayLLM
 from .agent.pipeline import Design, Designer, ReviewEvent
 from .agent.review import replay_review
 from .design_folder import existing_design, write_design
-from .errors import DesignError, UsageError
-from .render import render_model
+from .errors import UsageError
+from .latency import can_estimate
+from .render import render_checked
 from .report import render_report
 from .targets import load_target
 from .units import format_count, parse_count, parse_input, parse_latency
 from .validators import Task
-from .verify import check_source
 
 ARTICLE = "article.json"
 
@@ -80,8 +80,7 @@ def make_task(opts: Options) -> Task:
     latency, backend = parse_latency(opts.max_latency) if opts.max_latency else (None, None)
     if backend and backend not in target.backends:
         raise UsageError(f"{target.name} has no backend {backend!r}", f"choose one of: {', '.join(target.backends)}")
-    chosen = target.backends[backend or target.default_backend]
-    if latency and chosen.derived is None and not chosen.fit and chosen.peak() is None:
+    if latency and not can_estimate(target, backend or target.default_backend):
         raise UsageError(f"no latency estimate for {target.name}'s {backend or target.default_backend}: no published "
                          "peak", "name another backend, e.g. --max-latency 15ms:cpu")
     return Task(budget=parse_count(opts.budget), classes=classes,
@@ -166,11 +165,7 @@ def design(opts: Options, say: Callable[[str], None] = lambda s: None,
                                                                if result.profile.macs_224 is not None else "") + ".",
               "target": f"Target: {task.target.title} ({task.target.name}); budget {format_count(task.budget)}.",
               "redo": "Regenerate (in this folder): " + command_line(opts, task)}
-    source = render_model(result.spec, header)
-    problem = check_source(source.encode("utf-8"))
-    if problem:  # the grammar should make this impossible; never write a file the verifier would refuse
-        raise DesignError(f"the rendered model.py fails gptnet's own check ({problem})",
-                          "please report it with the cassette of this run")
+    source = render_checked(result.spec, header, "the rendered model.py", "the cassette of this run")
     files = {
         "model.py": source,
         "spec.json": result.spec.model_dump_json(indent=2) + "\n",

@@ -258,6 +258,12 @@ def predict(works: list[Work], target: Target, backend: str) -> Estimate:
     return _with(b, backend, sum(r.ms for r in rows), rows, False)
 
 
+def can_estimate(target: Target, backend: str) -> bool:
+    """Whether `predict` gives the backend a figure: a fit, a calibration, a peak with the memory bandwidth, or a
+    sibling chip's backend that has one. Asked of an empty model so that it cannot disagree with `predict`."""
+    return predict([], target, backend).total_ms is not None
+
+
 def estimate(model: ModelSpec, target: Target, backend: str) -> Estimate:
     return predict(work_from_spec(model), target, backend)
 

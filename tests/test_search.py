@@ -132,6 +132,16 @@ def test_the_offline_proposer_repeats_itself_for_a_seed(offline: Path, tmp_path:
     assert board(tmp_path / "again")["winner"] == board(offline)["winner"]
 
 
+def test_a_time_limit_ends_the_search_after_what_fits(tmp_path: Path) -> None:
+    """Round 0 always runs; after it, nothing starts that would end after --time-limit: here (1 s) nothing does, so
+    the search ends with round 0's candidates and says so, and still writes its winner."""
+    r = search(tmp_path, "t", *TINY, "--trials", "6", "--per-round", "3", "--time-limit", "1")
+    assert r.returncode == 0, r.stderr
+    assert "would end after the time limit of 1 s; the search ends with 3." in r.stderr
+    rows = board(tmp_path / "t")["candidates"]
+    assert len([c for c in rows if c["accuracy"] is not None]) == 3 and (tmp_path / "t" / "winner").is_dir()
+
+
 def test_offline_proposals_depend_on_the_seed_only(tmp_path: Path) -> None:
     from gptnet.agent.cassette import load_cassette
     from gptnet.agent.llm import ReplayLLM
@@ -146,7 +156,7 @@ def test_offline_proposals_depend_on_the_seed_only(tmp_path: Path) -> None:
 
     def round0(seed: int) -> list[str]:
         designer = Designer(task, ReplayLLM(load_cassette(article_cassette()), "article"), budget_text="1M")
-        proposals = OfflineProposer(designer, seed).propose(0, 8, [])
+        proposals = OfflineProposer(designer, seed, "cpu").propose(0, 8, [])
         for p in proposals:  # every mutant is a spec the validators passed, rendered to a file the verifier passes
             assert p.spec.head is not None and check_source(render_model(p.spec).encode()) is None
             assert sum(1 for f in p.findings if f.severity == "error") == 0
@@ -180,6 +190,32 @@ def test_every_mutation_builds_and_runs(tmp_path: Path) -> None:
         net = module.build_model(10)
         assert net(torch.randn(2, 3, 32, 32)).shape == (2, 10), name
         assert sum(p.numel() for p in net.parameters()) == totals(walk(fixed))[0] <= 1_000_000, name
+
+
+def test_slimming_mutations_pick_the_costliest_layer_on_the_backend(tmp_path: Path) -> None:
+    """Narrow, remove-block and separable pick layers in proportion to their estimated latency: given the
+    one-shot design's costs on the sd855 cpu they slim its costliest conv more often than a uniform draw does, and
+    given all the cost on one layer they always pick that one."""
+    from gptnet.design import Options, design
+    from gptnet.latency import estimate
+    from gptnet.search.mutations import MUTATIONS, costs
+    from gptnet.spec.layers import Conv2d
+    from gptnet.targets import load_target
+
+    start, _ = design(Options(budget="1M", target="sd855", classes=10, out=tmp_path / "d"))
+    cost = costs(start.spec, load_target("sd855"), "cpu")
+    assert round(sum(cost.values()), 4) == estimate(start.spec, load_target("sd855"), "cpu").total_ms
+    convs = [i for i, n in enumerate(start.spec.layers) if isinstance(n, Conv2d) and n.groups == 1 and i > 0]
+    costliest = max(convs, key=cost.get)
+    assert cost[costliest] == max(cost.values())  # the 200->392 conv, a quarter of the whole
+
+    def hits(name: str, given: dict | None) -> int:
+        return sum(f"layer {costliest}" in made[1] for k in range(60)
+                   if (made := MUTATIONS[name](start.spec, random.Random(f"{name}{k}"), given)))
+
+    for name in ("narrow", "remove-block", "separable"):
+        assert hits(name, cost) > hits(name, None), name
+        assert hits(name, {costliest: 1.0}) == 60, name
 
 
 def test_squeeze_excite_gates_share_one_module_count_as_torch_and_need_a_target_that_runs_them(

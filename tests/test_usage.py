@@ -50,6 +50,19 @@ def test_bad_task_exits_2(args: list[str], tmp_path: Path) -> None:
     assert "Traceback" not in r.stderr
 
 
+@pytest.mark.parametrize("command", ["design", "search"])
+@pytest.mark.parametrize("target, backend", [("sd845", "gpu"), ("sd8gen2", "dsp")])
+def test_a_latency_limit_on_a_backend_without_an_estimate_exits_2(command: str, target: str, backend: str,
+                                                                  tmp_path: Path) -> None:
+    """Backends with no fit, calibration or published peak: the limit could never be checked, so it is refused
+    before any work, by design and by search alike."""
+    r = run_cli(command, "--budget", "1M", "--target", target, "--max-latency", f"2ms:{backend}",
+                "--out", str(tmp_path / "out"), *(["--yes"] if command == "design" else []), cwd=tmp_path)
+    assert r.returncode == 2
+    assert f"no latency estimate for {target}'s {backend}" in _one_error_line(r.stderr)
+    assert not (tmp_path / "out").exists()
+
+
 def test_no_model_exits_1_and_debug_shows_traceback(tmp_path: Path) -> None:
     cassette = write_cassette(tmp_path / "c.json", [{"stage": "model", "response": "No idea, sorry."}])
     r = run_cli("design", "--budget", "10M", "--target", "sd855", "--replay", str(cassette), "--yes", cwd=tmp_path)

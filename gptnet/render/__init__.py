@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 
 from jinja2 import Environment, PackageLoader, StrictUndefined
 
+from ..errors import DesignError
 from ..spec import expr
 from ..spec.grammar import RESERVED_ATTRS, clean_text, literal
 from ..spec.graph import Call, Concat, Gate, ModelSpec, ModuleSpec, Residual, branches, calls, expressions
@@ -179,6 +180,18 @@ def _used_modules(model: ModelSpec) -> list[ModuleSpec]:
 
 _ENV = Environment(loader=PackageLoader("gptnet.render", "templates"), undefined=StrictUndefined,
                    keep_trailing_newline=True, trim_blocks=True, lstrip_blocks=True)
+
+
+def render_checked(model: ModelSpec, header: dict[str, str], what: str, report_with: str) -> str:
+    """`render_model`, refused if gptnet's own verifier would refuse the file: the grammar should make that
+    impossible, and nothing gptnet writes may fail its own check. `what` names the file, `report_with` the
+    file that reproduces it."""
+    from ..verify import check_source
+
+    source = render_model(model, header)
+    if problem := check_source(source.encode("utf-8")):
+        raise DesignError(f"{what} fails gptnet's own check ({problem})", f"please report it with {report_with}")
+    return source
 
 
 def render_model(model: ModelSpec, header: dict[str, str] | None = None) -> str:

@@ -6,25 +6,41 @@ A mutation edits the top-level chain and returns the edited spec unvalidated: wh
 BatchNorm after a widened conv, the next conv's input channels, the budget) is left to the validators, which
 every candidate passes through, as `design`'s answers do. A mutation that does not apply to a spec (no strided
 layer to move, nothing to remove) returns None and the proposer draws another; one the target cannot run (a gate
-on a target without Mul or Sigmoid) fails validation and is drawn again too."""
+on a target without Mul or Sigmoid) fails validation and is drawn again too.
+
+The search is hardware-aware inside the loop: given each layer's estimated latency on the search's backend
+(`costs`), the mutations that make a model cheaper (narrow, remove a block, depthwise-separable) pick their layer
+in proportion to its latency, so the costliest layers are slimmed first; the others pick uniformly."""
 
 from __future__ import annotations
 
 import random
 from typing import Any, Callable
 
+from ..latency import estimate
 from ..spec.graph import Call, Gate, ModelSpec, ModuleSpec, Residual
 from ..spec.layers import (ACTIVATIONS, AdaptiveAvgPool2d, BatchNorm2d, Conv2d, DWConv2d, Layer, Sigmoid,
                            pair)
 from ..spec.registry import get_layer
 from ..spec.walk import bind
+from ..targets import Target
 from ..validators.budget import round8
 from ..validators.context import call_value, in_param, out_param, set_call_value
 
 PASS_THROUGH = {*ACTIVATIONS, "BatchNorm2d", "Dropout", "Identity"}  # keep a unit's channel count
 KERNELS = (3, 5, 7)
 
-Mutation = Callable[[ModelSpec, random.Random], "tuple[ModelSpec, str] | None"]
+Costs = dict[int, float]  # a top-level layer's estimated ms on the search's backend (a module call's layers summed)
+Mutation = Callable[[ModelSpec, random.Random, "Costs | None"], "tuple[ModelSpec, str] | None"]
+
+
+def costs(spec: ModelSpec, target: Target, backend: str) -> Costs:
+    """Each top-level layer's estimated latency; empty when the backend has no estimate."""
+    out: Costs = {}
+    for row in estimate(spec, target, backend).layers:
+        i = int(row.index.split(".")[0])
+        out[i] = out.get(i, 0.0) + row.ms
+    return out
 
 
 def _modules(spec: ModelSpec) -> dict[str, ModuleSpec]:
@@ -118,11 +134,14 @@ def _calls(spec: ModelSpec, i: int, modules: dict, kind: type) -> bool:
     return isinstance(node, Call) and any(isinstance(n, kind) for n in modules[node.module].body)
 
 
-def _pick(spec: ModelSpec, sites: list[int], rng: random.Random) -> tuple[int, ModelSpec, dict] | None:
-    """One of the sites, and a copy of the spec to edit with its modules; None when there is no site."""
+def _pick(spec: ModelSpec, sites: list[int], rng: random.Random, cost: Costs | None = None
+          ) -> tuple[int, ModelSpec, dict] | None:
+    """One of the sites (in proportion to its cost when given one), and a copy of the spec to edit with its
+    modules; None when there is no site."""
     if not sites:
         return None
-    i = rng.choice(sites)
+    weights = [cost.get(i, 0.0) for i in sites] if cost else []
+    i = rng.choices(sites, weights)[0] if sum(weights) > 0 else rng.choice(sites)
     spec = spec.model_copy(deep=True)
     return i, spec, _modules(spec)
 
@@ -134,13 +153,14 @@ def _activation(spec: ModelSpec) -> Layer:
 
 
 def resize(factors: tuple[float, ...], name: str) -> Mutation:
-    """Scale one stage's width: a channel-changing conv or call, and the same-width layers after it."""
+    """Scale one stage's width: a channel-changing conv or call, and the same-width layers after it. Narrowing
+    (every factor under 1) picks the stage by its cost."""
 
-    def mutate(spec: ModelSpec, rng: random.Random):
+    def mutate(spec: ModelSpec, rng: random.Random, cost: Costs | None = None):
         modules = _modules(spec)
         sites = [i for i in _units(spec) if (isinstance(spec.layers[i], Conv2d) and spec.layers[i].groups == 1)
                  or (isinstance(spec.layers[i], Call) and len(set(_widths(spec.layers[i], modules))) == 2)]
-        if (picked := _pick(spec, sites, rng)) is None:
+        if (picked := _pick(spec, sites, rng, cost if max(factors) < 1 else None)) is None:
             return None
         i, spec, modules = picked
         factor = rng.choice(factors)
@@ -161,7 +181,7 @@ def resize(factors: tuple[float, ...], name: str) -> Mutation:
     return mutate
 
 
-def add_block(spec: ModelSpec, rng: random.Random):
+def add_block(spec: ModelSpec, rng: random.Random, cost: Costs | None = None):
     """A stride-1 block at a unit's width after it: a copy of the model's own same-width block if it has one (the
     article's DepthwiseConv2d), else a depthwise-separable pair; with BatchNorm and the model's activation."""
     if (picked := _pick(spec, _units(spec), rng)) is None:
@@ -187,22 +207,23 @@ def add_block(spec: ModelSpec, rng: random.Random):
     return spec, f"after layer {i}: a {width}-channel block"
 
 
-def remove_block(spec: ModelSpec, rng: random.Random):
-    """Drop a unit (not the first) with its BatchNorm and activation; the next layer takes what reaches it."""
+def remove_block(spec: ModelSpec, rng: random.Random, cost: Costs | None = None):
+    """Drop a unit (not the first; picked by its cost) with its BatchNorm and activation; the next layer takes what
+    reaches it."""
     units = _units(spec)
     if len(units) < 3:
         return None
-    i = rng.choice(units[1:])
-    spec = spec.model_copy(deep=True)
+    i, spec, _ = _pick(spec, units[1:], rng, cost)
     del spec.layers[i:_tail(spec, i)]
     return spec, f"layer {i} removed"
 
 
-def separable(spec: ModelSpec, rng: random.Random):
-    """A dense kxk conv becomes a depthwise kxk conv, BatchNorm, activation and a pointwise 1x1 conv."""
+def separable(spec: ModelSpec, rng: random.Random, cost: Costs | None = None):
+    """A dense kxk conv (picked by its cost) becomes a depthwise kxk conv, BatchNorm, activation and a pointwise
+    1x1 conv."""
     sites = [i for i in _units(spec) if isinstance(spec.layers[i], Conv2d) and spec.layers[i].groups == 1
              and pair(spec.layers[i].kernel_size) != (1, 1)]
-    if (picked := _pick(spec, sites, rng)) is None:
+    if (picked := _pick(spec, sites, rng, cost)) is None:
         return None
     i, spec, _ = picked
     conv: Conv2d = spec.layers[i]
@@ -213,7 +234,7 @@ def separable(spec: ModelSpec, rng: random.Random):
     return spec, f"layer {i}: {conv.signature()} -> depthwise-separable"
 
 
-def kernel(spec: ModelSpec, rng: random.Random):
+def kernel(spec: ModelSpec, rng: random.Random, cost: Costs | None = None):
     """Another odd kernel for a conv or a call that takes one; 'same' padding stays 'same'."""
     modules = _modules(spec)
     sites = [i for i in _units(spec) if isinstance(_get(spec.layers[i], modules, "kernel_size"), int)
@@ -230,7 +251,7 @@ def kernel(spec: ModelSpec, rng: random.Random):
     return spec, f"layer {i}: kernel {old}->{new}"
 
 
-def move_stride(spec: ModelSpec, rng: random.Random):
+def move_stride(spec: ModelSpec, rng: random.Random, cost: Costs | None = None):
     """Swap the strides of a strided unit and a stride-1 unit next to it: downsample a block earlier or later."""
     modules = _modules(spec)
     units = _units(spec)
@@ -247,7 +268,7 @@ def move_stride(spec: ModelSpec, rng: random.Random):
     return spec, f"stride {max(sa, sb)} moved from layer {a if sa > 1 else b} to layer {b if sa > 1 else a}"
 
 
-def residual(spec: ModelSpec, rng: random.Random):
+def residual(spec: ModelSpec, rng: random.Random, cost: Costs | None = None):
     """Wrap a stride-1, same-width unit (and its BatchNorm) in an identity shortcut. The wrap is a module of one
     parameter, `channels`, so that the budget fit, which scales module calls, can still scale it."""
     modules = _modules(spec)
@@ -271,7 +292,7 @@ def residual(spec: ModelSpec, rng: random.Random):
 SE_REDUCTION = 4  # the squeeze's width: channels // 4, as MobileNetV3's blocks; at least 8, as the fit keeps widths
 
 
-def squeeze_excite(spec: ModelSpec, rng: random.Random):
+def squeeze_excite(spec: ModelSpec, rng: random.Random, cost: Costs | None = None):
     """After a unit (and its BatchNorm and activation), a squeeze-excite gate at its width: x * sigmoid(1x1 conv(act(
     1x1 conv(global pool(x))))). A module of one parameter, `channels`, as the residual's, shared by every gate."""
     modules = _modules(spec)

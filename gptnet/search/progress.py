@@ -6,13 +6,9 @@ from __future__ import annotations
 import time
 from typing import Callable
 
+from ..train.progress import duration
 from ..units import format_count
 from .leaderboard import Candidate
-
-
-def _eta(seconds: float) -> str:
-    minutes, s = divmod(int(round(seconds)), 60)
-    return f"{minutes}m{s:02d}s" if minutes else f"{s}s"
 
 
 def describe(c: Candidate, backend: str) -> str:
@@ -51,7 +47,7 @@ class Progress:
             return
         left = self.total - self.done
         per = (time.monotonic() - self.started) / self.trained if self.trained else 0.0
-        eta = f"; ETA {_eta(per * left)}" if self.trained and left else ""
+        eta = f"; ETA {duration(per * left)}" if self.trained and left else ""
         self.say(f"[{self.done}/{self.total}] {describe(c, self.backend)}{' (measured before)' if cached else ''}; "
                  f"{top}{eta}")
 

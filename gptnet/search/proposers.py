@@ -5,7 +5,8 @@ earlier one with its measurements. Round 0 starts from the one-shot design (`Des
   question, the history of the search so far and what this round already proposed. Each answer is parsed,
   repaired and fitted as `design` does (`Designer.propose`).
 - `OfflineProposer` needs no LLM: seeded mutations of the candidates on the Pareto front, each validated as an
-  answer would be. Its proposals depend only on the seed, the round and the measurements before it.
+  answer would be; the mutations that slim a model pick its costliest layers on the search's backend. Its
+  proposals depend only on the seed, the round and the measurements before it.
 
 Either way, every candidate is a spec the validators passed; the renderer makes its model.py."""
 
@@ -26,7 +27,7 @@ from ..units import format_count
 from ..validators import Finding, Task, errors, validate
 from .hashing import structure_hash, summary
 from .leaderboard import Candidate
-from .mutations import MUTATIONS
+from .mutations import MUTATIONS, costs
 from .pareto import front
 
 ATTEMPTS = 200  # draws of (parent, mutations) for one new candidate before the offline proposer gives up on it
@@ -73,15 +74,15 @@ def _measured(trials: list[Trial]) -> list[Trial]:
 class OfflineProposer:
     description = "offline: seeded mutations of the Pareto front"
 
-    def __init__(self, designer: Designer, seed: int) -> None:
-        self.designer, self.seed = designer, seed
+    def __init__(self, designer: Designer, seed: int, backend: str) -> None:
+        self.designer, self.seed, self.backend = designer, seed, backend
         self.start: Design | None = None
         self.start_turns = 0
 
     def _step(self, spec: ModelSpec, rng: random.Random):
         """One mutation of a validated spec: (as mutated, validated, findings, kind, change), or None."""
         name = rng.choice(list(MUTATIONS))
-        made = MUTATIONS[name](spec, rng)
+        made = MUTATIONS[name](spec, rng, costs(spec, self.designer.task.target, self.backend))
         if made is None:
             return None
         mutant, change = made

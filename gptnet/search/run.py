@@ -25,11 +25,10 @@ from ..agent.pipeline import Designer, ReviewEvent
 from ..agent.review import spec_diff
 from ..design import Options, choose_llm, design, make_task
 from ..errors import UsageError
-from ..latency import estimate
+from ..latency import can_estimate, estimate
 from ..output import write_atomic
-from ..render import render_model
+from ..render import render_checked
 from ..spec.walk import totals, walk
-from ..verify import check_source
 from ..validators import Task
 from . import leaderboard
 from .hashing import structure_hash, summary
@@ -60,7 +59,7 @@ class SearchOptions:
     prefilter: int = 1  # propose prefilter x per_round a round, train the per_round best by a zero-cost proxy
     proposer: Literal["auto", "llm", "offline"] = "auto"
     resume: bool = False
-    time_limit: float | None = None  # seconds; no round starts that would end after it (the count then varies)
+    time_limit: float | None = None  # seconds; nothing starts that would end after it (the count then varies)
     progress: bool = False  # a live bar (for a terminal) instead of one line per candidate
 
 
@@ -145,9 +144,6 @@ class _Search:
             h = structure_hash(p.spec)
             params, macs = totals(walk(p.spec))
             latency = estimate(p.spec, self.task.target, self.backend).total_ms
-            if latency is None:
-                raise UsageError(f"no latency estimate for {self.task.target.name}'s {self.backend}",
-                                 "search for a backend with one, e.g. --max-latency 100ms:cpu")
             first = next((t for t in self.trials if t.row.hash == h), None)
             row.hash, row.name, row.summary = h, p.spec.name, summary(p.spec)
             row.params, row.macs, row.latency_ms = params, macs, latency
@@ -159,11 +155,9 @@ class _Search:
     # ---- measuring
     def _candidate_files(self, t: Trial) -> Path:
         folder = self.folder / "candidates" / t.row.hash
-        source = render_model(t.spec, {"search": f"Candidate {t.row.hash} of gptnet search {self.folder} "
-                                                  f"({t.row.origin})."})
-        if check_source(source.encode("utf-8")):  # the grammar makes this impossible; never train what fails
-            raise UsageError(f"candidate {t.row.hash}'s model.py fails gptnet's own check",
-                             "please report it with the search's conversation.json")
+        source = render_checked(t.spec, {"search": f"Candidate {t.row.hash} of gptnet search {self.folder} "
+                                                    f"({t.row.origin})."},
+                                f"candidate {t.row.hash}'s model.py", "the search's conversation.json")
         write_atomic(folder / "spec.json", t.spec.model_dump_json(indent=2) + "\n")
         write_atomic(folder / "model.py", source)
         return folder / "model.py"
@@ -220,12 +214,16 @@ class _Search:
             left = self.opts.trials - self.measured()
             if left <= 0:
                 return
-            spent = time.monotonic() - started
-            if number and self.opts.time_limit and spent + spent / number > self.opts.time_limit:
-                self.progress.note(f"Another round would end after the time limit of {self.opts.time_limit:g} s; "
-                                   f"the search ends with {self.measured()} candidates.")
-                return
             k = min(left, self.opts.per_round)
+            if number and self.opts.time_limit:
+                # a round trains in waves of `workers` candidates; the last round keeps the waves that still fit
+                spent = time.monotonic() - started
+                wave = spent / number / -(-self.opts.per_round // self.opts.workers)
+                k = min(k, int((self.opts.time_limit - spent) // wave) * self.opts.workers)
+                if k < 1:
+                    self.progress.note(f"Another candidate would end after the time limit of "
+                                       f"{self.opts.time_limit:g} s; the search ends with {self.measured()}.")
+                    return
             proposals = self.proposer.propose(number, k * self.opts.prefilter if number else k, self.trials)
             if not proposals:
                 self.progress.note(f"The proposer has no new candidate after {self.measured()}; the search ends.")
@@ -302,6 +300,9 @@ def search(opts: SearchOptions, say: Callable[[str], None] = lambda s: None) -> 
     task = make_task(d)
     folder = Path(d.out or default_out(d))
     backend = task.backend or task.target.default_backend
+    if not can_estimate(task.target, backend):  # the front needs every candidate's latency
+        raise UsageError(f"no latency estimate for {task.target.name}'s {backend}",
+                         "search for a backend with one, e.g. --max-latency 100ms:cpu")
     llm = choose_llm(d, say)
     kind = _proposer_kind(opts, llm)
     settings = _settings(opts, task, kind, backend)
@@ -326,7 +327,7 @@ def search(opts: SearchOptions, say: Callable[[str], None] = lambda s: None) -> 
     recipe = Recipe(data=opts.data, data_dir=opts.data_dir, input=task.input, steps=opts.steps,
                     subset=opts.subset, seed=opts.seed)
     if kind == "offline":
-        proposer: Proposer = OfflineProposer(designer, opts.seed)
+        proposer: Proposer = OfflineProposer(designer, opts.seed, backend)
     else:
         proposer = LLMProposer(designer, backend, recipe.describe(), d.max_macs, d.max_latency)
     progress.note(f"Searching for {task.target.title} ({backend}): budget {d.budget} params, {task.classes} "
