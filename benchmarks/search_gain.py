@@ -62,7 +62,7 @@ def main() -> None:
 
     started = time.monotonic()
     one, folder = design(dataclasses.replace(task, out=out / "one-shot"))
-    long = Recipe(data=args.data, input=one.spec.input, steps=args.long_steps, subset=ALL, seed=0)
+    long = Recipe(data=args.data, input=one.spec.input, steps=args.long_steps, subset=ALL, seed=0, on="test")
     [one_long] = train_long([folder / "model.py"], long, 1)
     wall = time.monotonic() - started
     print(f"one-shot design and its {args.long_steps}-step training: {wall:.0f} s")

@@ -273,6 +273,24 @@ def test_the_zero_cost_score_is_deterministic(offline: Path) -> None:
     assert score_task((0, models[0], recipe))[1] == scores[0]
 
 
+def test_the_proxy_never_sees_the_test_set_and_never_trains_on_what_it_measures() -> None:
+    """Candidates are compared on training images held out of every proxy training, the same ones for every seed;
+    the test set is left for the winner's honest estimate (the benchmark's longer training uses it: on="test")."""
+    import torch
+
+    from gptnet.search.proxy import EVAL_IMAGES, Recipe, _data, _split
+
+    for name, n in (("digits", 1437), ("mnist5k", 4000)):
+        data = _data(name, (3, 32, 32), "data")
+        assert len(data.train) == n
+        held, pool = _split(n)
+        assert len(held) == min(EVAL_IMAGES, n // 2) and len(held) + len(pool) == n
+        assert not set(held.tolist()) & set(pool.tolist())
+        assert torch.equal(held, _split(n)[0])  # fixed: every candidate and seed is measured on the same images
+    assert "held out" in Recipe(data="digits", input=(3, 32, 32)).describe()
+    assert "test accuracy" in Recipe(data="digits", input=(3, 32, 32), on="test").describe()
+
+
 def test_structure_hash_ignores_spelling() -> None:
     from gptnet.search.hashing import structure_hash
     from gptnet.spec.graph import ModelSpec

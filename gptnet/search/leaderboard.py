@@ -30,7 +30,8 @@ class Candidate(BaseModel):
     macs: int | None = Field(None, description="multiply-accumulates at the task input")
     latency_ms: float | None = Field(None, description="estimated latency on the search's backend, batch 1")
     zero_cost: float | None = Field(None, description="NASWOT score at initialization, with --prefilter")
-    accuracy: float | None = Field(None, description="proxy test acc@1 in percent, after short training")
+    accuracy: float | None = Field(None, description="proxy acc@1 in percent, after short training, on held-out "
+                                    "training images")
     train_seconds: float | None = Field(None, description="wall time of its proxy training")
     pareto: bool = Field(False, description="on the Pareto front of accuracy, latency and params")
     dropped: str | None = Field(None, description="why it was not measured or does not count; none if it does")
@@ -98,7 +99,7 @@ def plot(board: Board, path: Path, title: str, backend: str) -> None:
     if best is not None:
         ax.scatter([best.latency_ms], [best.accuracy], s=220, marker="*", color="tab:red", zorder=3,
                    label=f"winner {best.hash}")
-    ax.set(xlabel=f"estimated latency on the {backend}, batch 1 (ms)", ylabel="proxy test accuracy (%)", title=title)
+    ax.set(xlabel=f"estimated latency on the {backend}, batch 1 (ms)", ylabel="proxy accuracy (%, held-out training images)", title=title)
     ax.grid(alpha=0.3)
     ax.legend(fontsize=8, loc="best")
     fig.tight_layout()

@@ -1,5 +1,7 @@
 """The accuracy proxy, run in worker processes: a candidate's model.py (imported only through the verifier) trained
-for a few hundred steps on a fixed subset of the data set, then its test accuracy.
+for a few hundred steps on a fixed subset of the training set, then its accuracy on training images held out of
+every proxy training (validation images; the test set is never used to choose, so the winner's test accuracy
+stays an honest estimate).
 
 The recipe is the article's scaled down: SGD with momentum 0.9, lr 0.05, weight decay 5e-4, batch 64, the lr cut
 x0.1 at the same fractions of the run as the article's epochs 150, 180 and 210 of 240; the training set's
@@ -15,12 +17,13 @@ import signal
 import threading
 import time
 from pathlib import Path
+from typing import Literal
 
 from pydantic import BaseModel, Field
 
 from ..train.config import TrainConfig
 
-EVAL_IMAGES = 2_000  # test images a proxy accuracy is measured on, at most (all of digits' and mnist5k's)
+EVAL_IMAGES = 2_000  # validation images a proxy accuracy is measured on, at most (half of mnist5k's training set)
 
 
 class Recipe(BaseModel):
@@ -32,14 +35,20 @@ class Recipe(BaseModel):
     steps: int = Field(150, ge=1, description="SGD steps")
     subset: int = Field(1_000, ge=1, description="training images the steps draw from (a fixed seeded subset)")
     seed: int = Field(0, description="initial weights, subset, data order and augmentation")
+    on: Literal["validation", "test"] = Field("validation", description="validation: measured on training images "
+                                              "held out of every training (how a search compares candidates); test: "
+                                              "trained on the whole training set, measured on the test set")
 
     def describe(self) -> str:
+        measured = f"accuracy on up to {EVAL_IMAGES:,} training images held out of it" if self.on == "validation" \
+            else "test accuracy"
         return (f"{self.steps} SGD steps of batch {TrainConfig().batch_size} on {self.subset:,} {self.data} training "
-                f"images (seed {self.seed}), test accuracy on up to {EVAL_IMAGES:,} test images")
+                f"images (seed {self.seed}), {measured}")
 
 
 class Measured(BaseModel):
-    accuracy: float | None = Field(None, description="test acc@1 in percent; None when training failed")
+    accuracy: float | None = Field(None, description="validation acc@1 in percent (held-out training images); None "
+                                    "when training failed")
     train_seconds: float = 0.0
     error: str | None = Field(None, description="why training failed")
 
@@ -74,6 +83,17 @@ def _schedule(steps: int) -> list[int]:
     return [max(1, round(steps * s / config.epochs)) for s in config.lr_decay_stages]
 
 
+def _split(n: int):
+    """The training set's fixed validation images (EVAL_IMAGES at most, half the set at most; the same for every
+    seed) and the rest, which proxy trainings draw their subset from. Candidates are compared on these, never on
+    the test set, so the test accuracy of the search's winner is not selected for."""
+    import torch
+
+    order = torch.randperm(n, generator=torch.Generator().manual_seed(0))
+    held = min(EVAL_IMAGES, n // 2)
+    return order[:held], order[held:]
+
+
 def train_proxy(model_py: str, recipe: Recipe) -> Measured:
     """Train the model in `model_py` by the recipe and measure it; a failure is returned, not raised."""
     import torch
@@ -87,9 +107,9 @@ def train_proxy(model_py: str, recipe: Recipe) -> Measured:
         build = load_builder(Path(model_py))
         data = _data(recipe.data, tuple(recipe.input), recipe.data_dir)
         config = TrainConfig()
+        held, pool = _split(len(data.train)) if recipe.on == "validation" else (None, torch.arange(len(data.train)))
         g = torch.Generator().manual_seed(recipe.seed)
-        subset = torch.randperm(len(data.train), generator=g)[:recipe.subset].tolist()
-        tests = torch.randperm(len(data.test), generator=g)[:EVAL_IMAGES].tolist()
+        subset = pool[torch.randperm(len(pool), generator=g)[:recipe.subset]].tolist()
         torch.manual_seed(recipe.seed)  # initial weights and augmentation draws
         model = build(data.classes)
         start = time.perf_counter()  # the training and its test; not the data set, loaded once per worker
@@ -118,9 +138,10 @@ def train_proxy(model_py: str, recipe: Recipe) -> Measured:
         model.eval()
         hits = 0
         with torch.no_grad():
-            for x, y in DataLoader(Subset(data.test, tests), batch_size=256):
+            measured_on = data.test if held is None else Subset(data.train.base, held.tolist())
+            for x, y in DataLoader(measured_on, batch_size=256):
                 hits += int((model(x).argmax(1) == y).sum())
-        return Measured(accuracy=100 * hits / len(tests), train_seconds=time.perf_counter() - start)
+        return Measured(accuracy=100 * hits / len(measured_on), train_seconds=time.perf_counter() - start)
     except GptnetError as e:
         return Measured(error=e.message, train_seconds=time.perf_counter() - start)
     except Exception as e:  # a candidate the validators passed but torch refuses: the search goes on without it
