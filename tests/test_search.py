@@ -142,6 +142,14 @@ def test_a_time_limit_ends_the_search_after_what_fits(tmp_path: Path) -> None:
     assert len([c for c in rows if c["accuracy"] is not None]) == 3 and (tmp_path / "t" / "winner").is_dir()
 
 
+def test_a_subset_smaller_than_a_batch_still_trains(tmp_path: Path) -> None:
+    """--subset 10 with batch 64: one short batch a step (it used to draw no batch at all and never end)."""
+    r = run_cli("search", *TINY[:-4], "--steps", "3", "--subset", "10", "--trials", "2", "--per-round", "2",
+                "--out", "s", cwd=tmp_path, timeout=180)
+    assert r.returncode == 0, r.stderr
+    assert all(c["accuracy"] is not None for c in board(tmp_path / "s")["candidates"])
+
+
 def test_offline_proposals_depend_on_the_seed_only(tmp_path: Path) -> None:
     from gptnet.agent.cassette import load_cassette
     from gptnet.agent.llm import ReplayLLM

@@ -119,7 +119,8 @@ def train_proxy(model_py: str, recipe: Recipe) -> Measured:
                                                          gamma=config.lr_decay_rate)
         loss_fn = torch.nn.CrossEntropyLoss()
         loader = DataLoader(Subset(data.train, subset), batch_size=config.batch_size, shuffle=True,
-                            generator=torch.Generator().manual_seed(recipe.seed), drop_last=True)
+                            generator=torch.Generator().manual_seed(recipe.seed),
+                            drop_last=len(subset) >= config.batch_size)  # a subset under one batch is one batch
         model.train()
         step = 0
         while step < recipe.steps:
