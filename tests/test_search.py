@@ -225,6 +225,16 @@ def test_slimming_mutations_pick_the_costliest_layer_on_the_backend(tmp_path: Pa
         assert hits(name, cost) > hits(name, None), name
         assert hits(name, {costliest: 1.0}) == 60, name
 
+    # a top-level residual (its sum is the table's row "3+") and a gate ("3*") count toward their layer
+    from gptnet.spec.graph import Gate, Residual
+    from gptnet.spec.layers import AdaptiveAvgPool2d, Sigmoid
+
+    spec = start.spec.model_copy(deep=True)
+    spec.layers[3:5] = [Residual(body=spec.layers[3:5]), Gate(gate=[AdaptiveAvgPool2d(output_size=1), Sigmoid()])]
+    cost = costs(spec, load_target("sd855"), "cpu")
+    assert round(sum(cost.values()), 4) == estimate(spec, load_target("sd855"), "cpu").total_ms
+    assert cost[3] > 0 and cost[4] > 0
+
 
 def test_squeeze_excite_gates_share_one_module_count_as_torch_and_need_a_target_that_runs_them(
         tmp_path: Path) -> None:
@@ -374,6 +384,19 @@ def test_usage_errors_are_one_line_before_any_work(args: list[str], message: str
     r = search(tmp_path, "s", *OFFLINE, *args)
     assert r.returncode == 2 and message in r.stderr and "Traceback" not in r.stderr, r.stderr
     assert not (tmp_path / "s" / "candidates").exists()
+
+
+def test_a_search_from_before_the_held_out_proxy_is_not_resumed(offline: Path, tmp_path: Path) -> None:
+    """Its cached accuracies were measured on the test set; mixing them with held-out ones would rank nonsense."""
+    import shutil
+
+    old = tmp_path / "old"
+    shutil.copytree(offline, old)
+    state = json.loads((old / "state.json").read_text())
+    del state["settings"]["proxy_on"]
+    (old / "state.json").write_text(json.dumps(state))
+    r = run_cli("search", *OFFLINE, "--out", str(old), "--resume", cwd=tmp_path)
+    assert r.returncode == 2 and "made by an older gptnet" in r.stderr and "Traceback" not in r.stderr
 
 
 def test_an_existing_search_is_not_overwritten(offline: Path, tmp_path: Path) -> None:

@@ -15,6 +15,7 @@ in proportion to its latency, so the costliest layers are slimmed first; the oth
 from __future__ import annotations
 
 import random
+import re
 from typing import Any, Callable
 
 from ..latency import estimate
@@ -38,7 +39,7 @@ def costs(spec: ModelSpec, target: Target, backend: str) -> Costs:
     """Each top-level layer's estimated latency; empty when the backend has no estimate."""
     out: Costs = {}
     for row in estimate(spec, target, backend).layers:
-        i = int(row.index.split(".")[0])
+        i = int(re.match(r"\d+", row.index).group())  # "3", "3.1" (inside a call), "3+" (a residual's sum), "3*"
         out[i] = out.get(i, 0.0) + row.ms
     return out
 

@@ -42,8 +42,8 @@ class Recipe(BaseModel):
     def describe(self) -> str:
         measured = f"accuracy on up to {EVAL_IMAGES:,} training images held out of it" if self.on == "validation" \
             else "test accuracy"
-        return (f"{self.steps} SGD steps of batch {TrainConfig().batch_size} on {self.subset:,} {self.data} training "
-                f"images (seed {self.seed}), {measured}")
+        return (f"{self.steps} SGD steps of batch {TrainConfig().batch_size} on a fixed subset of up to {self.subset:,} "
+                f"{self.data} training images (seed {self.seed}), {measured}")
 
 
 class Measured(BaseModel):
@@ -161,7 +161,8 @@ def naswot(model_py: str, recipe: Recipe) -> float | None:
     data = _data(recipe.data, tuple(recipe.input), recipe.data_dir)
     g = torch.Generator().manual_seed(recipe.seed)
     torch.manual_seed(recipe.seed)  # the training set's augmentation draws from torch's own generator
-    batch = torch.stack([data.train[i][0] for i in torch.randperm(len(data.train), generator=g)[:64].tolist()])
+    pool = _split(len(data.train))[1]  # the images proxy trainings draw from; validation images stay unseen
+    batch = torch.stack([data.train[i][0] for i in pool[torch.randperm(len(pool), generator=g)[:64]].tolist()])
     torch.manual_seed(recipe.seed)
     model = load_builder(Path(model_py))(data.classes)
     kernel = torch.zeros(len(batch), len(batch), dtype=torch.float64)

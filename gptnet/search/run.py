@@ -193,7 +193,8 @@ class _Search:
             t.row.dropped = f"zero-cost pre-filter: NASWOT score {t.row.zero_cost}, below the round's best {keep}"
         return ranked[:keep]
 
-    def _measure(self, batch: list[Trial]) -> None:
+    def _measure(self, batch: list[Trial]) -> int:
+        """Measure a round's candidates, those measured before from the state; how many were trained."""
         tasks = []
         for t in batch:
             if t.row.hash in self.state.measurements:
@@ -203,23 +204,22 @@ class _Search:
         by_index = {t.row.index: t for t in batch}
         for index, result in self._workers().imap_unordered(run_task, tasks) if tasks else ():
             self._record(by_index[index], Measured.model_validate(result), cached=False)
+        return len(tasks)
 
     def measured(self) -> int:
         return sum(1 for t in self.trials if t.row.train_seconds is not None)
 
     # ---- the loop
     def run(self) -> None:
-        started, stale = time.monotonic(), 0
+        started, stale, waves = time.monotonic(), 0, 0  # waves: trainings of up to `workers` candidates at once
         for number in itertools.count():  # ends: every STALE_ROUNDS rounds bring a candidate, or the search stops
             left = self.opts.trials - self.measured()
             if left <= 0:
                 return
             k = min(left, self.opts.per_round)
-            if number and self.opts.time_limit:
-                # a round trains in waves of `workers` candidates; the last round keeps the waves that still fit
+            if waves and self.opts.time_limit:  # the last round keeps the waves that still fit
                 spent = time.monotonic() - started
-                wave = spent / number / -(-self.opts.per_round // self.opts.workers)
-                k = min(k, int((self.opts.time_limit - spent) // wave) * self.opts.workers)
+                k = min(k, int((self.opts.time_limit - spent) // (spent / waves)) * self.opts.workers)
                 if k < 1:
                     self.progress.note(f"Another candidate would end after the time limit of "
                                        f"{self.opts.time_limit:g} s; the search ends with {self.measured()}.")
@@ -230,7 +230,8 @@ class _Search:
                 return
             before = self.measured()
             batch = [t for t in (self._admit(p, number) for p in proposals) if not t.row.dropped]
-            self._measure(self._prefilter(batch, k) if self.opts.prefilter > 1 else batch)
+            trained = self._measure(self._prefilter(batch, k) if self.opts.prefilter > 1 else batch)
+            waves += -(-trained // self.opts.workers)
             stale = stale + 1 if self.measured() == before else 0
             if stale >= STALE_ROUNDS:
                 self.progress.note(f"No new candidate in {STALE_ROUNDS} rounds; the search ends.")

@@ -53,6 +53,9 @@ def open_state(folder: Path, settings: dict[str, Any], resume: bool) -> State:
         except (ValueError, ValidationError) as e:
             raise UsageError(f"{path} is not a search state ({type(e).__name__})",
                              "start the search again with another --out") from None
+        if "proxy_on" not in state.settings:
+            raise UsageError(f"the search in {folder} was made by an older gptnet, whose proxy measured candidates on "
+                             "the test set", "start it again with another --out")
         changed = _differences(state.settings, settings)
         if changed:
             raise UsageError(f"the search in {folder} was started with other settings: {'; '.join(changed)}",
