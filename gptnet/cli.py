@@ -172,7 +172,8 @@ def search(
     seed: int = typer.Option(0, help="seed of the offline proposer and of every proxy training"),
     prefer: str = typer.Option("accuracy", help="the winner: accuracy (the best proxy accuracy) or latency (the "
                                "fastest within 1 point of the best)"),
-    time_limit: Optional[float] = typer.Option(None, min=1, help="seconds; no candidate starts that would end after them (the last round may be smaller)"),
+    time_limit: Optional[float] = typer.Option(None, min=1, help="seconds; no candidate starts that would end after "
+                                               "them (the last round may be smaller)"),
     data_dir: Path = typer.Option(Path("data"), help="folder holding the CIFAR files"),
     replay: Optional[Path] = typer.Option(None, help="answer every LLM request from this cassette (a search's "
                                           "conversation.json replays the search)"),

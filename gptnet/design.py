@@ -21,7 +21,7 @@ from .errors import UsageError
 from .latency import can_estimate
 from .render import render_checked
 from .report import render_report
-from .targets import load_target
+from .targets import Target, load_target
 from .units import format_count, parse_count, parse_input, parse_latency
 from .validators import Task
 
@@ -71,6 +71,14 @@ def from_data(opts: Options, say: Callable[[str], None]) -> Options:
     return replace(opts, classes=classes, input=shape, data=None)
 
 
+def check_estimate(target: Target, backend: str) -> None:
+    """Refuse, before any work, a backend whose latency cannot be estimated (no fit, calibration or published peak):
+    a limit on it could never be checked, and a search could not place its candidates."""
+    if not can_estimate(target, backend):
+        raise UsageError(f"no latency estimate for {target.name}'s {backend}: no published peak",
+                         "name another backend, e.g. --max-latency 15ms:cpu")
+
+
 def make_task(opts: Options) -> Task:
     classes = 100 if opts.classes is None else opts.classes
     if not 1 <= classes <= limits.MAX_CHANNELS:
@@ -80,9 +88,8 @@ def make_task(opts: Options) -> Task:
     latency, backend = parse_latency(opts.max_latency) if opts.max_latency else (None, None)
     if backend and backend not in target.backends:
         raise UsageError(f"{target.name} has no backend {backend!r}", f"choose one of: {', '.join(target.backends)}")
-    if latency and not can_estimate(target, backend or target.default_backend):
-        raise UsageError(f"no latency estimate for {target.name}'s {backend or target.default_backend}: no published "
-                         "peak", "name another backend, e.g. --max-latency 15ms:cpu")
+    if latency:
+        check_estimate(target, backend or target.default_backend)
     return Task(budget=parse_count(opts.budget), classes=classes,
                 input=parse_input("3x32x32" if opts.input is None else opts.input), target=target, fill=opts.fill,
                 fit=opts.fit, max_latency_ms=latency, backend=backend,

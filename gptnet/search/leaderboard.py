@@ -99,7 +99,8 @@ def plot(board: Board, path: Path, title: str, backend: str) -> None:
     if best is not None:
         ax.scatter([best.latency_ms], [best.accuracy], s=220, marker="*", color="tab:red", zorder=3,
                    label=f"winner {best.hash}")
-    ax.set(xlabel=f"estimated latency on the {backend}, batch 1 (ms)", ylabel="proxy accuracy (%, held-out training images)", title=title)
+    ax.set(xlabel=f"estimated latency on the {backend}, batch 1 (ms)",
+           ylabel="proxy accuracy (%, held-out training images)", title=title)
     ax.grid(alpha=0.3)
     ax.legend(fontsize=8, loc="best")
     fig.tight_layout()

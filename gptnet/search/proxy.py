@@ -42,13 +42,13 @@ class Recipe(BaseModel):
     def describe(self) -> str:
         measured = f"accuracy on up to {EVAL_IMAGES:,} training images held out of it" if self.on == "validation" \
             else "test accuracy"
-        return (f"{self.steps} SGD steps of batch {TrainConfig().batch_size} on a fixed subset of up to {self.subset:,} "
-                f"{self.data} training images (seed {self.seed}), {measured}")
+        return (f"{self.steps} SGD steps of batch {TrainConfig().batch_size} on a fixed subset of up to "
+                f"{self.subset:,} {self.data} training images (seed {self.seed}), {measured}")
 
 
 class Measured(BaseModel):
-    accuracy: float | None = Field(None, description="validation acc@1 in percent (held-out training images); None "
-                                    "when training failed")
+    accuracy: float | None = Field(None, description="acc@1 in percent on what the recipe measures on (held-out "
+                                    "training images, or the test set); None when training failed")
     train_seconds: float = 0.0
     error: str | None = Field(None, description="why training failed")
 

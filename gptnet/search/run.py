@@ -23,9 +23,9 @@ from ..agent.live import LiveLLM
 from ..agent.llm import LLM, NoAnswer, ReplayLLM
 from ..agent.pipeline import Designer, ReviewEvent
 from ..agent.review import spec_diff
-from ..design import Options, choose_llm, design, make_task
+from ..design import Options, check_estimate, choose_llm, design, make_task
 from ..errors import UsageError
-from ..latency import can_estimate, estimate
+from ..latency import estimate
 from ..output import write_atomic
 from ..render import render_checked
 from ..spec.walk import totals, walk
@@ -123,7 +123,8 @@ def _settings(opts: SearchOptions, task: Task, kind: str, backend: str) -> dict:
             "input": "x".join(map(str, task.input)), "max_macs": d.max_macs, "max_latency": d.max_latency,
             "fit": d.fit, "fill": d.fill, "data": opts.data, "steps": opts.steps, "subset": opts.subset,
             "seed": opts.seed, "proxy_on": "validation", "per_round": opts.per_round, "prefilter": opts.prefilter,
-            "proposer": kind, "trials": opts.trials, "workers": opts.workers, "prefer": opts.prefer, "time_limit": opts.time_limit}
+            "proposer": kind, "trials": opts.trials, "workers": opts.workers, "prefer": opts.prefer,
+            "time_limit": opts.time_limit}
 
 
 class _Search:
@@ -301,9 +302,7 @@ def search(opts: SearchOptions, say: Callable[[str], None] = lambda s: None) -> 
     task = make_task(d)
     folder = Path(d.out or default_out(d))
     backend = task.backend or task.target.default_backend
-    if not can_estimate(task.target, backend):  # the front needs every candidate's latency
-        raise UsageError(f"no latency estimate for {task.target.name}'s {backend}",
-                         "search for a backend with one, e.g. --max-latency 100ms:cpu")
+    check_estimate(task.target, backend)  # the front needs every candidate's latency
     llm = choose_llm(d, say)
     kind = _proposer_kind(opts, llm)
     settings = _settings(opts, task, kind, backend)

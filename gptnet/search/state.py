@@ -53,9 +53,11 @@ def open_state(folder: Path, settings: dict[str, Any], resume: bool) -> State:
         except (ValueError, ValidationError) as e:
             raise UsageError(f"{path} is not a search state ({type(e).__name__})",
                              "start the search again with another --out") from None
-        if "proxy_on" not in state.settings:
-            raise UsageError(f"the search in {folder} was made by an older gptnet, whose proxy measured candidates on "
-                             "the test set", "start it again with another --out")
+        # a setting its state lacks is one that gptnet did not have, so it measured otherwise (e.g. proxy_on: the
+        # proxy measured on the test set): no option of this gptnet can resume it
+        if missing := sorted(set(settings) - set(state.settings) - FREE):
+            raise UsageError(f"the search in {folder} was made by an older gptnet, which measured without "
+                             f"{', '.join(missing)}", "start it again with another --out")
         changed = _differences(state.settings, settings)
         if changed:
             raise UsageError(f"the search in {folder} was started with other settings: {'; '.join(changed)}",
