@@ -176,6 +176,31 @@ def test_offline_proposals_depend_on_the_seed_only(tmp_path: Path) -> None:
     assert round0(4) != first
 
 
+def test_offline_proposer_refines_the_winner_its_rule_picks_and_the_rest_of_the_front() -> None:
+    """After round 0, about half the children mutate the current winner by --prefer's rule, the rest any other
+    candidate on the front."""
+    from gptnet.agent.cassette import load_cassette
+    from gptnet.agent.llm import ReplayLLM
+    from gptnet.agent.pipeline import Designer
+    from gptnet.design import Options, article_cassette, make_task
+    from gptnet.search.hashing import structure_hash
+    from gptnet.search.leaderboard import Candidate
+    from gptnet.search.proposers import OfflineProposer, Trial
+
+    task = make_task(Options(budget="1M", target="sd855", classes=10))
+    designer = Designer(task, ReplayLLM(load_cassette(article_cassette()), "article"), budget_text="1M")
+    round0 = OfflineProposer(designer, 0, "cpu").propose(0, 6, [])
+    # a trade-off front: each candidate one point better and one ms slower than the one before
+    trials = [Trial(Candidate(index=i + 1, round=0, hash=structure_hash(p.spec), origin=p.origin,
+                              accuracy=90.0 + i, latency_ms=1.0 + i, params=1000), p.spec)
+              for i, p in enumerate(round0)]
+    for prefer, best in (("accuracy", trials[5]), ("latency", trials[4])):  # the fastest within 1 point: 94%
+        children = OfflineProposer(designer, 0, "cpu", prefer).propose(1, 30, trials)
+        parents = [c.parent for c in children]
+        assert len(children) == 30 and 8 <= parents.count(best.row.hash) <= 22, (prefer, parents)
+        assert len(set(parents) - {best.row.hash}) >= 3  # the rest of the front is drawn too
+
+
 def test_every_mutation_builds_and_runs(tmp_path: Path) -> None:
     import torch
 
@@ -200,13 +225,37 @@ def test_every_mutation_builds_and_runs(tmp_path: Path) -> None:
         assert sum(p.numel() for p in net.parameters()) == totals(walk(fixed))[0] <= 1_000_000, name
 
 
+def test_scale_multiplies_every_width_and_keeps_the_input_and_the_classes(tmp_path: Path) -> None:
+    """The width multiplier: every conv's output channels times the factor (a multiple of 8), the image channels and
+    the class count kept, so the params shrink by about the factor squared."""
+    from gptnet.design import Options, design
+    from gptnet.search.mutations import MUTATIONS
+    from gptnet.spec.layers import Conv2d, Linear
+    from gptnet.spec.walk import totals, walk
+
+    start, _ = design(Options(budget="1M", target="sd855", classes=10, out=tmp_path / "d"))
+    seen = set()
+    for k in range(12):
+        mutant, change = MUTATIONS["scale"](start.spec, random.Random(f"scale{k}"))
+        factor = float(change.rsplit("x", 1)[1])
+        seen.add(factor)
+        pairs = [(a, b) for a, b in zip(start.spec.layers, mutant.layers) if isinstance(a, Conv2d)]
+        assert pairs and all(b.out_channels == max(8, round(a.out_channels * factor / 8) * 8) for a, b in pairs)
+        assert pairs[0][1].in_channels == 3
+        assert [n.out_features for n in mutant.layers if isinstance(n, Linear)][-1] == 10
+        if factor < 1:
+            ratio = totals(walk(mutant))[0] / totals(walk(start.spec))[0]
+            assert factor ** 2 / 2 < ratio < factor ** 2 * 2, (factor, ratio)
+    assert len(seen) > 1  # the factor is drawn
+
+
 def test_slimming_mutations_pick_the_costliest_layer_on_the_backend(tmp_path: Path) -> None:
     """Narrow, remove-block and separable pick layers in proportion to their estimated latency: given the
     one-shot design's costs on the sd855 cpu they slim its costliest conv more often than a uniform draw does, and
     given all the cost on one layer they always pick that one."""
     from gptnet.design import Options, design
     from gptnet.latency import estimate
-    from gptnet.search.mutations import MUTATIONS, costs
+    from gptnet.search.mutations import BY_COST, MUTATIONS, costs
     from gptnet.spec.layers import Conv2d
     from gptnet.targets import load_target
 
@@ -221,9 +270,15 @@ def test_slimming_mutations_pick_the_costliest_layer_on_the_backend(tmp_path: Pa
         return sum(f"layer {costliest}" in made[1] for k in range(60)
                    if (made := MUTATIONS[name](start.spec, random.Random(f"{name}{k}"), given)))
 
-    for name in ("narrow", "remove-block", "separable"):
+    for name in BY_COST:
         assert hits(name, cost) > hits(name, None), name
         assert hits(name, {costliest: 1.0}) == 60, name
+    for name in set(MUTATIONS) - BY_COST:  # the proposer computes costs only for BY_COST: the others ignore them
+        for k in range(10):
+            with_cost, without = (MUTATIONS[name](start.spec, random.Random(f"{name}{k}"), given)
+                                  for given in ({costliest: 1.0}, None))
+            assert (with_cost and (with_cost[0].model_dump(), with_cost[1])) == \
+                (without and (without[0].model_dump(), without[1])), name
 
     # a top-level residual (its sum is the table's row "3+") and a gate ("3*") count toward their layer
     from gptnet.spec.graph import Gate, Residual

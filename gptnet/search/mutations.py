@@ -1,6 +1,6 @@
-"""Seeded, deterministic mutations of a validated spec, for the offline proposer: widen or narrow a stage, add or
-remove a block, swap a kxk conv for a depthwise-separable pair, change a kernel, move a stride, add a residual
-or a squeeze-excite gate.
+"""Seeded, deterministic mutations of a validated spec, for the offline proposer: widen or narrow a stage, scale
+every width at once, add or remove a block, swap a kxk conv for a depthwise-separable pair, change a kernel, move a
+stride, add a residual or a squeeze-excite gate.
 
 A mutation edits the top-level chain and returns the edited spec unvalidated: what follows from the edit (the
 BatchNorm after a widened conv, the next conv's input channels, the budget) is left to the validators, which
@@ -25,7 +25,7 @@ from ..spec.layers import (ACTIVATIONS, AdaptiveAvgPool2d, BatchNorm2d, Conv2d, 
 from ..spec.registry import get_layer
 from ..spec.walk import bind
 from ..targets import Target
-from ..validators.budget import round8
+from ..validators.budget import round8, scale_widths
 from ..validators.context import call_value, in_param, out_param, set_call_value
 
 PASS_THROUGH = {*ACTIVATIONS, "BatchNorm2d", "Dropout", "Identity"}  # keep a unit's channel count
@@ -182,6 +182,19 @@ def resize(factors: tuple[float, ...], name: str) -> Mutation:
     return mutate
 
 
+SCALES = (0.5, 0.75, 1.25, 1.5)
+
+
+def scale(spec: ModelSpec, rng: random.Random, cost: Costs | None = None):
+    """Every width times one factor, as MobileNet's width multiplier: the long step along the latency axis, so the
+    front reaches small, fast models as well as the start's size (a model grown past a budget is fitted back)."""
+    factor = rng.choice(SCALES)
+    scaled, mapping = scale_widths(spec, factor, spec.input[0])
+    if all(old == new for old, new in mapping.items()):
+        return None
+    return scaled, f"every width x{factor}"
+
+
 def add_block(spec: ModelSpec, rng: random.Random, cost: Costs | None = None):
     """A stride-1 block at a unit's width after it: a copy of the model's own same-width block if it has one (the
     article's DepthwiseConv2d), else a depthwise-separable pair; with BatchNorm and the model's activation."""
@@ -319,6 +332,7 @@ def squeeze_excite(spec: ModelSpec, rng: random.Random, cost: Costs | None = Non
 
 
 MUTATIONS: dict[str, Mutation] = {
-    "widen": resize((1.25, 1.5), "widen"), "narrow": resize((0.5, 0.75), "narrow"), "add-block": add_block,
-    "remove-block": remove_block, "separable": separable, "kernel": kernel, "move-stride": move_stride,
-    "residual": residual, "squeeze-excite": squeeze_excite}
+    "widen": resize((1.25, 1.5), "widen"), "narrow": resize((0.5, 0.75), "narrow"), "scale": scale,
+    "add-block": add_block, "remove-block": remove_block, "separable": separable, "kernel": kernel,
+    "move-stride": move_stride, "residual": residual, "squeeze-excite": squeeze_excite}
+BY_COST = frozenset({"narrow", "remove-block", "separable"})  # the mutations that read `costs`; the rest ignore it

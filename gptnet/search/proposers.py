@@ -5,8 +5,10 @@ earlier one with its measurements. Round 0 starts from the one-shot design (`Des
   question, the history of the search so far and what this round already proposed. Each answer is parsed,
   repaired and fitted as `design` does (`Designer.propose`).
 - `OfflineProposer` needs no LLM: seeded mutations of the candidates on the Pareto front, each validated as an
-  answer would be; the mutations that slim a model pick its costliest layers on the search's backend. Its
-  proposals depend only on the seed, the round and the measurements before it.
+  answer would be; half the draws take the current winner by the search's rule as the parent (refining what
+  `--prefer` asks for), half any candidate on the front (keeping the front's spread). The mutations that slim a
+  model pick its costliest layers on the search's backend. Its proposals depend only on the seed, the round and
+  the measurements before it.
 
 Either way, every candidate is a spec the validators passed; the renderer makes its model.py."""
 
@@ -27,8 +29,8 @@ from ..units import format_count
 from ..validators import Finding, Task, errors, validate
 from .hashing import structure_hash, summary
 from .leaderboard import Candidate
-from .mutations import MUTATIONS, costs
-from .pareto import front
+from .mutations import BY_COST, MUTATIONS, costs
+from .pareto import Prefer, front, winner
 
 ATTEMPTS = 200  # draws of (parent, mutations) for one new candidate before the offline proposer gives up on it
 STEPS = (1, 1, 2, 3)  # mutations in one child, drawn from these: mostly one, sometimes a longer jump
@@ -74,15 +76,16 @@ def _measured(trials: list[Trial]) -> list[Trial]:
 class OfflineProposer:
     description = "offline: seeded mutations of the Pareto front"
 
-    def __init__(self, designer: Designer, seed: int, backend: str) -> None:
-        self.designer, self.seed, self.backend = designer, seed, backend
+    def __init__(self, designer: Designer, seed: int, backend: str, prefer: Prefer = "accuracy") -> None:
+        self.designer, self.seed, self.backend, self.prefer = designer, seed, backend, prefer
         self.start: Design | None = None
         self.start_turns = 0
 
     def _step(self, spec: ModelSpec, rng: random.Random):
         """One mutation of a validated spec: (as mutated, validated, findings, kind, change), or None."""
         name = rng.choice(list(MUTATIONS))
-        made = MUTATIONS[name](spec, rng, costs(spec, self.designer.task.target, self.backend))
+        cost = costs(spec, self.designer.task.target, self.backend) if name in BY_COST else None
+        made = MUTATIONS[name](spec, rng, cost)
         if made is None:
             return None
         mutant, change = made
@@ -93,9 +96,10 @@ class OfflineProposer:
         fixed, findings = validate(mutant, self.designer.task)
         return None if errors(findings) else (mutant, fixed, findings, name, change)
 
-    def _mutant(self, rng: random.Random, parents: list[Trial], seen: set[str]) -> Proposal | None:
+    def _mutant(self, rng: random.Random, parents: list[Trial], weights: list[int], seen: set[str]
+                ) -> Proposal | None:
         for _ in range(ATTEMPTS):
-            parent = parents[rng.randrange(len(parents))]
+            parent = rng.choices(parents, weights)[0]
             spec, steps = parent.spec, []
             for _ in range(rng.choice(STEPS)):
                 step = self._step(spec, rng)
@@ -125,11 +129,13 @@ class OfflineProposer:
         else:
             on_front = {c.hash for c in front([t.row for t in _measured(trials)])}
             parents = [t for t in _measured(trials) if t.row.hash in on_front]
+        best = winner([t.row for t in parents], self.prefer)
+        weights = [max(1, len(parents) - 1) if t.row is best else 1 for t in parents]  # the winner: half the draws
         for slot in range(len(out), k):
             if not parents:
                 break
             # a string seed: the same draws in every process, whatever PYTHONHASHSEED is
-            proposal = self._mutant(random.Random(f"{self.seed}:{round}:{slot}"), parents, seen)
+            proposal = self._mutant(random.Random(f"{self.seed}:{round}:{slot}"), parents, weights, seen)
             if proposal is not None:
                 out.append(proposal)
         return out

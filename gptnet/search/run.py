@@ -327,7 +327,7 @@ def search(opts: SearchOptions, say: Callable[[str], None] = lambda s: None) -> 
     recipe = Recipe(data=opts.data, data_dir=opts.data_dir, input=task.input, steps=opts.steps,
                     subset=opts.subset, seed=opts.seed)
     if kind == "offline":
-        proposer: Proposer = OfflineProposer(designer, opts.seed, backend)
+        proposer: Proposer = OfflineProposer(designer, opts.seed, backend, opts.prefer)
     else:
         proposer = LLMProposer(designer, backend, recipe.describe(), d.max_macs, d.max_latency)
     progress.note(f"Searching for {task.target.title} ({backend}): budget {d.budget} params, {task.classes} "
