@@ -186,8 +186,8 @@ SCALES = (0.5, 0.75, 1.25, 1.5)
 
 
 def scale(spec: ModelSpec, rng: random.Random, cost: Costs | None = None):
-    """Every width times one factor, as MobileNet's width multiplier: the long step along the latency axis, so the
-    front reaches small, fast models as well as the start's size (a model grown past a budget is fitted back)."""
+    """Every width times one factor, as MobileNet's width multiplier: a long step along the latency axis. A model
+    grown past its budget is fitted back by the validators, so on a model at its budget only shrinking moves far."""
     factor = rng.choice(SCALES)
     scaled, mapping = scale_widths(spec, factor, spec.input[0])
     if all(old == new for old, new in mapping.items()):
