@@ -119,9 +119,12 @@ def main() -> None:
         print(f"| {m.name} | {m.source} | {' / '.join(f'{a:.2f}' for a in m.proxy)} | "
               f"{' / '.join(f'{a:.2f}' for a in m.long)} |")
     print()
-    report("the search's candidates", [m for m in models if m.source in ("search", "both")])
-    report("the ladder of budgets", [m for m in models if m.source in ("ladder", "both")])
-    report("both", models)
+    sets = {"the search's candidates": [m for m in models if m.source in ("search", "both")],
+            "the ladder of budgets": [m for m in models if m.source in ("ladder", "both")]}
+    for title, chosen in sets.items():
+        report(title, chosen)
+    if all(len(chosen) < len(models) for chosen in sets.values()):  # else "both" is one of the sets again
+        report("both", models)
 
 
 if __name__ == "__main__":

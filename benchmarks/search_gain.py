@@ -1,10 +1,10 @@
 """Does searching pay? In one process, offline, on mnist5k (or `--data`): the one-shot design (the article's,
 fitted to 1M params or `--budget` for the sd855, as `gptnet design` makes it) with a longer training, then `gptnet
-search` given the same wall time; then the longer training for 12 of the search's candidates (at least 8), to show that
-the proxy ranks them.
+search` given the same wall time; then the longer training for 12 of the search's candidates (at least 8), to measure
+how well the proxy ranks them.
 
     python benchmarks/search_gain.py [--long-steps 1200] [--correlate 12] [--prefer latency] [--budget 1M]
-                                     [--data mnist5k] [--steps 150] [--subset 1000] [--out DIR]
+                                     [--hold-latency] [--data mnist5k] [--steps 150] [--subset 1000] [--out DIR]
 
 Prints the winner's proxy accuracy (on training images held out of the proxy trainings), estimated latency and
 params against the one-shot design's (goal: the same accuracy within 0.5 points at 60% or less of its estimated
@@ -12,12 +12,15 @@ latency, or clearly better accuracy, a point or more, at the same latency), both
 longer training (on every training image), and the Spearman rank correlation between the proxy accuracy and the
 longer training's, over candidates spread evenly over the search's proxy ranking. The same candidates trained
 longer again with another seed give the ceiling: how well the longer training ranks them against itself, which no
-proxy can beat on this data set; the proxy is also correlated with the mean of the two seeds."""
+proxy can beat on this data set; the proxy is also correlated with the mean of the two seeds. `--hold-latency` gives
+the search the one-shot design's estimated latency as its `--max-latency` (the goal's second branch: better accuracy
+at the same latency)."""
 
 from __future__ import annotations
 
 import argparse
 import dataclasses
+import math
 import multiprocessing
 import tempfile
 import time
@@ -25,7 +28,8 @@ from pathlib import Path
 
 from scipy.stats import spearmanr
 
-from gptnet.design import Options, design
+from gptnet.design import Options, design, make_task
+from gptnet.latency import estimate
 from gptnet.search import SearchOptions, search
 from gptnet.search.proxy import Measured, Recipe, run_task, start_worker
 from gptnet.search.run import CLASSES
@@ -49,6 +53,8 @@ def main() -> None:
                         "correlation [12; at least 8]")
     parser.add_argument("--prefer", default="latency", choices=("accuracy", "latency"),
                         help="the search's rule for its winner [latency: the fastest within a point of the best]")
+    parser.add_argument("--hold-latency", action="store_true", help="hold the search to the one-shot design's "
+                        "estimated latency (its --max-latency), to seek better accuracy at the same latency")
     parser.add_argument("--budget", default="1M", help="parameter budget of the design and the search [1M]")
     parser.add_argument("--data", default="mnist5k", choices=sorted(CLASSES), help="data set [mnist5k; cifar10 "
                         "and cifar100 are read from data/, where `gptnet train DIR --data cifar10 --download` puts them]")
@@ -68,7 +74,13 @@ def main() -> None:
     wall = time.monotonic() - started
     print(f"one-shot design and its {args.long_steps}-step training: {wall:.0f} s")
 
-    opts = SearchOptions(design=dataclasses.replace(task, out=out / "search"), data=args.data, trials=1_000,
+    search_task = task
+    if args.hold_latency:  # rounded up in the last digit, so the one-shot design itself stays within it
+        target = make_task(task).target
+        held = math.ceil(estimate(one.spec, target, target.default_backend).total_ms * 1e4) / 1e4
+        search_task = dataclasses.replace(task, max_latency=f"{held}ms")
+        print(f"the search is held to {held} ms on the {target.default_backend} backend")
+    opts = SearchOptions(design=dataclasses.replace(search_task, out=out / "search"), data=args.data, trials=1_000,
                          steps=args.steps, subset=args.subset, workers=args.workers, prefer=args.prefer,
                          time_limit=wall)
     started = time.monotonic()
