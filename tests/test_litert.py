@@ -77,7 +77,9 @@ def test_int8_export_reports_agreement_and_the_accuracy_drop(tmp_path: Path) -> 
     import torch
 
     design = Path(shutil.copytree(ROOT / "generated" / "cnn_gpt", tmp_path / "cnn_gpt"))
-    # a checkpoint as `gptnet train --data digits` writes it (10 classes), without the minutes of training
+    # a checkpoint as `gptnet train --data digits` writes it (10 classes), without the minutes of training; seeded,
+    # because some untrained inits leave near-tied logits that int8 rounding flips (seed 5: 18.6% agreement)
+    torch.manual_seed(0)
     net = load_model_module(design / "model.py").build_model(num_classes=10)
     (design / "train").mkdir()
     torch.save({"model": net.state_dict(), "epoch": 1, "test_acc1": 10.0, "config": {"data": "digits"}},
