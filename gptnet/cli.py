@@ -170,6 +170,8 @@ def search(
     steps: int = typer.Option(150, min=1, help="SGD steps of each proxy training"),
     subset: int = typer.Option(1000, min=1, help="training images each proxy training draws from"),
     seed: int = typer.Option(0, help="seed of the offline proposer and of every proxy training"),
+    proxy_seeds: int = typer.Option(1, min=1, help="proxy trainings per candidate, their accuracies averaged (one "
+                                    "short training moves by a point or more between seeds; N costs N times)"),
     prefer: str = typer.Option("accuracy", help="the winner: accuracy (the best proxy accuracy) or latency (the "
                                "fastest within 1 point of the best)"),
     time_limit: Optional[float] = typer.Option(None, min=1, help="seconds; no candidate starts that would end after "
@@ -201,7 +203,7 @@ def search(
                            model=model, base_url=base_url, out=out_dir, max_revisions=max_revisions, timeout=timeout,
                            attempts=retries, max_macs=max_macs, max_latency=max_latency, fit=fit),
             data=data, data_dir=str(data_dir), trials=trials, per_round=per_round, workers=workers, seed=seed,
-            steps=steps, subset=subset, prefer=prefer, prefilter=prefilter, proposer=proposer, resume=resume,
+            steps=steps, subset=subset, proxy_seeds=proxy_seeds, prefer=prefer, prefilter=prefilter, proposer=proposer, resume=resume,
             time_limit=time_limit, progress=sys.stderr.isatty())
         result = run_search(opts, say=lambda s: err.print(s, markup=False))
         out.print(f"Wrote {result.folder}/ (leaderboard.md, leaderboard.json, pareto.png, conversation.json, "

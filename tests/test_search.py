@@ -454,6 +454,41 @@ def test_a_search_from_before_the_held_out_proxy_is_not_resumed(offline: Path, t
     assert r.returncode == 2 and "made by an older gptnet" in r.stderr and "Traceback" not in r.stderr
 
 
+def test_a_search_from_before_proxy_seeds_resumes_as_one_seed(offline: Path, tmp_path: Path) -> None:
+    """Every search before --proxy-seeds measured with one seed: its state resumes as that, and nothing is trained
+    again."""
+    import shutil
+
+    old = tmp_path / "old"
+    shutil.copytree(offline, old)
+    state = json.loads((old / "state.json").read_text())
+    del state["settings"]["proxy_seeds"]
+    (old / "state.json").write_text(json.dumps(state))
+    r = run_cli("search", *OFFLINE, "--out", str(old), "--resume", cwd=tmp_path)
+    assert r.returncode == 0, r.stderr
+    assert r.stderr.count("(measured before)") == measured(offline) and untimed(old) == untimed(offline)
+    r = run_cli("search", *OFFLINE, "--proxy-seeds", "2", "--out", str(old), "--resume", cwd=tmp_path)
+    assert r.returncode == 2 and "proxy_seeds 1 (now 2)" in r.stderr and "Traceback" not in r.stderr
+
+
+def test_proxy_seeds_average_that_many_trainings(tmp_path: Path) -> None:
+    """--proxy-seeds 2: a candidate's proxy accuracy is the mean of the trainings with seeds 0 and 1, each the
+    single-seed proxy of that seed; the winner's report says so."""
+    import torch
+
+    from gptnet.search.proxy import Recipe, train_proxy
+
+    r = search(tmp_path, "two", *TINY, "--trials", "1", "--proxy-seeds", "2")
+    assert r.returncode == 0, r.stderr
+    [row] = board(tmp_path / "two")["candidates"]
+    torch.set_num_threads(1)  # as the workers train: the figures depend on the thread count
+    model = str(tmp_path / "two" / "candidates" / row["hash"] / "model.py")
+    single = [train_proxy(model, Recipe(data="digits", input=(3, 32, 32), steps=20, subset=256, seed=s)).accuracy
+              for s in (0, 1)]
+    assert single[0] != single[1] and row["accuracy"] == pytest.approx(sum(single) / 2, abs=1e-6)
+    assert "(the mean of seeds 0-1)" in (tmp_path / "two" / "winner" / "report.md").read_text()
+
+
 def test_an_existing_search_is_not_overwritten(offline: Path, tmp_path: Path) -> None:
     r = run_cli("search", *OFFLINE, "--out", str(offline), cwd=tmp_path)
     assert r.returncode == 2 and "holds a search already" in r.stderr and "--resume" in r.stderr

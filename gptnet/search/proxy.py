@@ -35,6 +35,8 @@ class Recipe(BaseModel):
     steps: int = Field(150, ge=1, description="SGD steps")
     subset: int = Field(1_000, ge=1, description="training images the steps draw from (a fixed seeded subset)")
     seed: int = Field(0, description="initial weights, subset, data order and augmentation")
+    seeds: int = Field(1, ge=1, description="trainings averaged, with seeds seed, seed+1, ...: a single short "
+                       "training's accuracy moves by a point or more between seeds")
     on: Literal["validation", "test"] = Field("validation", description="validation: measured on training images "
                                               "held out of every training (how a search compares candidates); test: "
                                               "trained on the whole training set, measured on the test set")
@@ -42,8 +44,10 @@ class Recipe(BaseModel):
     def describe(self) -> str:
         measured = f"accuracy on up to {EVAL_IMAGES:,} training images held out of it" if self.on == "validation" \
             else "test accuracy"
+        seeds = f"seed {self.seed}" if self.seeds == 1 else \
+            f"the mean of seeds {self.seed}-{self.seed + self.seeds - 1}"
         return (f"{self.steps} SGD steps of batch {TrainConfig().batch_size} on a fixed subset of up to "
-                f"{self.subset:,} {self.data} training images (seed {self.seed}), {measured}")
+                f"{self.subset:,} {self.data} training images ({seeds}), {measured}")
 
 
 class Measured(BaseModel):
@@ -95,7 +99,19 @@ def _split(n: int):
 
 
 def train_proxy(model_py: str, recipe: Recipe) -> Measured:
-    """Train the model in `model_py` by the recipe and measure it; a failure is returned, not raised."""
+    """Train the model in `model_py` by the recipe and measure it, the mean of its seeds' accuracies (training
+    seconds summed); a failure is returned, not raised."""
+    runs = []
+    for seed in range(recipe.seed, recipe.seed + recipe.seeds):
+        runs.append(_train_once(model_py, recipe, seed))
+        if runs[-1].error:
+            return runs[-1].model_copy(update={"train_seconds": sum(r.train_seconds for r in runs)})
+    return Measured(accuracy=sum(r.accuracy for r in runs) / len(runs),
+                    train_seconds=sum(r.train_seconds for r in runs))
+
+
+def _train_once(model_py: str, recipe: Recipe, seed: int) -> Measured:
+    """One training by the recipe, with `seed` for its weights, subset, data order and augmentation."""
     import torch
     from torch.utils.data import DataLoader, Subset
 
@@ -108,9 +124,9 @@ def train_proxy(model_py: str, recipe: Recipe) -> Measured:
         data = _data(recipe.data, tuple(recipe.input), recipe.data_dir)
         config = TrainConfig()
         held, pool = _split(len(data.train)) if recipe.on == "validation" else (None, torch.arange(len(data.train)))
-        g = torch.Generator().manual_seed(recipe.seed)
+        g = torch.Generator().manual_seed(seed)
         subset = pool[torch.randperm(len(pool), generator=g)[:recipe.subset]].tolist()
-        torch.manual_seed(recipe.seed)  # initial weights and augmentation draws
+        torch.manual_seed(seed)  # initial weights and augmentation draws
         model = build(data.classes)
         start = time.perf_counter()  # the training and its test; not the data set, loaded once per worker
         optimizer = torch.optim.SGD(model.parameters(), lr=config.lr, momentum=config.momentum,
@@ -119,7 +135,7 @@ def train_proxy(model_py: str, recipe: Recipe) -> Measured:
                                                          gamma=config.lr_decay_rate)
         loss_fn = torch.nn.CrossEntropyLoss()
         loader = DataLoader(Subset(data.train, subset), batch_size=config.batch_size, shuffle=True,
-                            generator=torch.Generator().manual_seed(recipe.seed),
+                            generator=torch.Generator().manual_seed(seed),
                             drop_last=len(subset) >= config.batch_size)  # a subset under one batch is one batch
         model.train()
         step = 0

@@ -55,6 +55,7 @@ class SearchOptions:
     seed: int = 0  # the offline proposer's draws, and every proxy training
     steps: int = 150  # SGD steps of a proxy training
     subset: int = 1_000  # training images a proxy training draws from
+    proxy_seeds: int = 1  # proxy trainings per candidate (seeds seed, seed+1, ...), their accuracies averaged
     prefer: Prefer = "accuracy"
     prefilter: int = 1  # propose prefilter x per_round a round, train the per_round best by a zero-cost proxy
     proposer: Literal["auto", "llm", "offline"] = "auto"
@@ -80,9 +81,10 @@ def _check(opts: SearchOptions) -> None:
     if opts.design.classes != CLASSES[opts.data]:
         raise UsageError(f"--classes {opts.design.classes} but {opts.data} has {CLASSES[opts.data]} classes",
                          "leave --classes out: a search designs for its data set")
-    if min(opts.trials, opts.per_round, opts.workers, opts.steps, opts.subset, opts.prefilter) < 1:
-        raise UsageError("--trials, --per-round, --workers, --steps, --subset and --prefilter must be at least "
-                         "1",
+    if min(opts.trials, opts.per_round, opts.workers, opts.steps, opts.subset, opts.prefilter,
+           opts.proxy_seeds) < 1:
+        raise UsageError("--trials, --per-round, --workers, --steps, --subset, --prefilter and --proxy-seeds must "
+                         "be at least 1",
                          "see gptnet search --help")
     if opts.prefer not in RULES:
         raise UsageError(f"unknown --prefer {opts.prefer!r}", f"choose one of: {', '.join(RULES)}")
@@ -122,7 +124,7 @@ def _settings(opts: SearchOptions, task: Task, kind: str, backend: str) -> dict:
     return {"budget": d.budget, "target": task.target.name, "backend": backend, "classes": task.classes,
             "input": "x".join(map(str, task.input)), "max_macs": d.max_macs, "max_latency": d.max_latency,
             "fit": d.fit, "fill": d.fill, "data": opts.data, "steps": opts.steps, "subset": opts.subset,
-            "seed": opts.seed, "proxy_on": "validation", "per_round": opts.per_round, "prefilter": opts.prefilter,
+            "seed": opts.seed, "proxy_seeds": opts.proxy_seeds, "proxy_on": "validation", "per_round": opts.per_round, "prefilter": opts.prefilter,
             "proposer": kind, "trials": opts.trials, "workers": opts.workers, "prefer": opts.prefer,
             "time_limit": opts.time_limit}
 
@@ -325,7 +327,7 @@ def search(opts: SearchOptions, say: Callable[[str], None] = lambda s: None) -> 
                         on_record=save, created=str(meta.get("created", now())))
     designer.conversation.meta.update({"gptnet": "search", "proposer": kind, "data": opts.data, "seed": opts.seed})
     recipe = Recipe(data=opts.data, data_dir=opts.data_dir, input=task.input, steps=opts.steps,
-                    subset=opts.subset, seed=opts.seed)
+                    subset=opts.subset, seed=opts.seed, seeds=opts.proxy_seeds)
     if kind == "offline":
         proposer: Proposer = OfflineProposer(designer, opts.seed, backend, opts.prefer)
     else:

@@ -22,6 +22,8 @@ FORMAT = "gptnet-search-state/1"
 NAME = "state.json"
 # settings a resumed search may change: they decide how far it goes and which candidate wins, not what is measured
 FREE = {"trials", "workers", "prefer", "time_limit"}
+# settings added since, with the value every search before them measured by
+ADDED = {"proxy_seeds": 1}
 
 
 class State(BaseModel):
@@ -53,6 +55,7 @@ def open_state(folder: Path, settings: dict[str, Any], resume: bool) -> State:
         except (ValueError, ValidationError) as e:
             raise UsageError(f"{path} is not a search state ({type(e).__name__})",
                              "start the search again with another --out") from None
+        state.settings = {**ADDED, **state.settings}
         # a setting its state lacks is one that gptnet did not have, so it measured otherwise (e.g. proxy_on: the
         # proxy measured on the test set): no option of this gptnet can resume it
         if missing := sorted(set(settings) - set(state.settings) - FREE):
