@@ -4,7 +4,8 @@ search` given the same wall time; then the longer training for 12 of the search'
 how well the proxy ranks them.
 
     python benchmarks/search_gain.py [--long-steps 1200] [--correlate 12] [--prefer latency] [--budget 1M]
-                                     [--hold-latency] [--data mnist5k] [--steps 150] [--subset 1000] [--out DIR]
+                                     [--hold-latency] [--data mnist5k] [--steps 150] [--subset 1000]
+                                     [--proxy-seeds 1] [--out DIR]
 
 Prints the winner's proxy accuracy (on training images held out of the proxy trainings), estimated latency and
 params against the one-shot design's (goal: the same accuracy within 0.5 points at 60% or less of its estimated
@@ -60,6 +61,8 @@ def main() -> None:
                         "and cifar100 are read from data/, where `gptnet train DIR --data cifar10 --download` puts them]")
     parser.add_argument("--steps", type=int, default=150, help="SGD steps of the search's proxy training [150]")
     parser.add_argument("--subset", type=int, default=1_000, help="training images the proxy draws from [1000]")
+    parser.add_argument("--proxy-seeds", type=int, default=1, help="the search's proxy trainings per candidate, "
+                        "averaged [1]")
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--out", type=Path, help="where the design and the search go [a temporary folder]")
     args = parser.parse_args()
@@ -81,8 +84,8 @@ def main() -> None:
         search_task = dataclasses.replace(task, max_latency=f"{held}ms")
         print(f"the search is held to {held} ms on the {target.default_backend} backend")
     opts = SearchOptions(design=dataclasses.replace(search_task, out=out / "search"), data=args.data, trials=1_000,
-                         steps=args.steps, subset=args.subset, workers=args.workers, prefer=args.prefer,
-                         time_limit=wall)
+                         steps=args.steps, subset=args.subset, proxy_seeds=args.proxy_seeds, workers=args.workers,
+                         prefer=args.prefer, time_limit=wall)
     started = time.monotonic()
     result = search(opts)
     rows = [c for c in result.board.candidates if c.measured]
@@ -121,9 +124,10 @@ def main() -> None:
     proxy = [c.accuracy for c in chosen]
     full = [longer[c.hash].accuracy for c in chosen]
     rho, p = spearmanr(proxy, full)
-    print(f"rank correlation of proxy accuracy ({opts.steps} steps on {opts.subset:,} images) with accuracy after "
-          f"{args.long_steps} steps on all training images, over {len(chosen)} candidates: Spearman {rho:.2f} "
-          f"(p = {p:.3f})")
+    seeds = f", mean of {opts.proxy_seeds} seeds" if opts.proxy_seeds > 1 else ""
+    print(f"rank correlation of proxy accuracy ({opts.steps} steps on {opts.subset:,} images{seeds}) with accuracy "
+          f"after {args.long_steps} steps on all training images, over {len(chosen)} candidates: Spearman "
+          f"{rho:.2f} (p = {p:.3f})")
     full_again = [m.accuracy for m in again]
     ceiling, _ = spearmanr(full, full_again)
     proxy_again, _ = spearmanr(proxy, full_again)
