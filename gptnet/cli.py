@@ -203,8 +203,8 @@ def search(
                            model=model, base_url=base_url, out=out_dir, max_revisions=max_revisions, timeout=timeout,
                            attempts=retries, max_macs=max_macs, max_latency=max_latency, fit=fit),
             data=data, data_dir=str(data_dir), trials=trials, per_round=per_round, workers=workers, seed=seed,
-            steps=steps, subset=subset, proxy_seeds=proxy_seeds, prefer=prefer, prefilter=prefilter, proposer=proposer, resume=resume,
-            time_limit=time_limit, progress=sys.stderr.isatty())
+            steps=steps, subset=subset, proxy_seeds=proxy_seeds, prefer=prefer, prefilter=prefilter, proposer=proposer,
+            resume=resume, time_limit=time_limit, progress=sys.stderr.isatty())
         result = run_search(opts, say=lambda s: err.print(s, markup=False))
         out.print(f"Wrote {result.folder}/ (leaderboard.md, leaderboard.json, pareto.png, conversation.json, "
                   "state.json, candidates/)", markup=False)

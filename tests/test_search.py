@@ -441,15 +441,20 @@ def test_usage_errors_are_one_line_before_any_work(args: list[str], message: str
     assert not (tmp_path / "s" / "candidates").exists()
 
 
-def test_a_search_from_before_the_held_out_proxy_is_not_resumed(offline: Path, tmp_path: Path) -> None:
-    """Its cached accuracies were measured on the test set; mixing them with held-out ones would rank nonsense."""
+def older_search(offline: Path, tmp_path: Path, setting: str) -> Path:
+    """A copy of the offline search as a gptnet without `setting` would have left it."""
     import shutil
 
-    old = tmp_path / "old"
-    shutil.copytree(offline, old)
+    old = Path(shutil.copytree(offline, tmp_path / "old"))
     state = json.loads((old / "state.json").read_text())
-    del state["settings"]["proxy_on"]
+    del state["settings"][setting]
     (old / "state.json").write_text(json.dumps(state))
+    return old
+
+
+def test_a_search_from_before_the_held_out_proxy_is_not_resumed(offline: Path, tmp_path: Path) -> None:
+    """Its cached accuracies were measured on the test set; mixing them with held-out ones would rank nonsense."""
+    old = older_search(offline, tmp_path, "proxy_on")
     r = run_cli("search", *OFFLINE, "--out", str(old), "--resume", cwd=tmp_path)
     assert r.returncode == 2 and "made by an older gptnet" in r.stderr and "Traceback" not in r.stderr
 
@@ -457,13 +462,7 @@ def test_a_search_from_before_the_held_out_proxy_is_not_resumed(offline: Path, t
 def test_a_search_from_before_proxy_seeds_resumes_as_one_seed(offline: Path, tmp_path: Path) -> None:
     """Every search before --proxy-seeds measured with one seed: its state resumes as that, and nothing is trained
     again."""
-    import shutil
-
-    old = tmp_path / "old"
-    shutil.copytree(offline, old)
-    state = json.loads((old / "state.json").read_text())
-    del state["settings"]["proxy_seeds"]
-    (old / "state.json").write_text(json.dumps(state))
+    old = older_search(offline, tmp_path, "proxy_seeds")
     r = run_cli("search", *OFFLINE, "--out", str(old), "--resume", cwd=tmp_path)
     assert r.returncode == 0, r.stderr
     assert r.stderr.count("(measured before)") == measured(offline) and untimed(old) == untimed(offline)

@@ -100,69 +100,68 @@ def _split(n: int):
 
 def train_proxy(model_py: str, recipe: Recipe) -> Measured:
     """Train the model in `model_py` by the recipe and measure it, the mean of its seeds' accuracies (training
-    seconds summed); a failure is returned, not raised."""
-    runs = []
-    for seed in range(recipe.seed, recipe.seed + recipe.seeds):
-        runs.append(_train_once(model_py, recipe, seed))
-        if runs[-1].error:
-            return runs[-1].model_copy(update={"train_seconds": sum(r.train_seconds for r in runs)})
+    seconds summed); a failure is returned, not raised. The model.py is verified and loaded once for every seed."""
+    from ..errors import GptnetError
+    from ..train.runner import load_builder
+
+    started, runs = time.perf_counter(), []
+    try:
+        build = load_builder(Path(model_py))
+        data = _data(recipe.data, tuple(recipe.input), recipe.data_dir)
+        for seed in range(recipe.seed, recipe.seed + recipe.seeds):
+            runs.append(_train_once(build, data, recipe, seed))
+            if runs[-1].error:
+                return runs[-1].model_copy(update={"train_seconds": sum(r.train_seconds for r in runs)})
+    except GptnetError as e:
+        return Measured(error=e.message, train_seconds=time.perf_counter() - started)
+    except Exception as e:  # a candidate the validators passed but torch refuses: the search goes on without it
+        return Measured(error=f"{type(e).__name__}: {str(e)[:200]}", train_seconds=time.perf_counter() - started)
     return Measured(accuracy=sum(r.accuracy for r in runs) / len(runs),
                     train_seconds=sum(r.train_seconds for r in runs))
 
 
-def _train_once(model_py: str, recipe: Recipe, seed: int) -> Measured:
-    """One training by the recipe, with `seed` for its weights, subset, data order and augmentation."""
+def _train_once(build, data, recipe: Recipe, seed: int) -> Measured:
+    """One training by the recipe, with `seed` for its weights, subset, data order and augmentation; a loss that
+    is no longer finite is returned as a failure, anything torch raises is raised."""
     import torch
     from torch.utils.data import DataLoader, Subset
 
-    from ..errors import GptnetError
-    from ..train.runner import load_builder
-
-    start = time.perf_counter()
-    try:
-        build = load_builder(Path(model_py))
-        data = _data(recipe.data, tuple(recipe.input), recipe.data_dir)
-        config = TrainConfig()
-        held, pool = _split(len(data.train)) if recipe.on == "validation" else (None, torch.arange(len(data.train)))
-        g = torch.Generator().manual_seed(seed)
-        subset = pool[torch.randperm(len(pool), generator=g)[:recipe.subset]].tolist()
-        torch.manual_seed(seed)  # initial weights and augmentation draws
-        model = build(data.classes)
-        start = time.perf_counter()  # the training and its test; not the data set, loaded once per worker
-        optimizer = torch.optim.SGD(model.parameters(), lr=config.lr, momentum=config.momentum,
-                                    weight_decay=config.wd)
-        scheduler = torch.optim.lr_scheduler.MultiStepLR(optimizer, milestones=_schedule(recipe.steps),
-                                                         gamma=config.lr_decay_rate)
-        loss_fn = torch.nn.CrossEntropyLoss()
-        loader = DataLoader(Subset(data.train, subset), batch_size=config.batch_size, shuffle=True,
-                            generator=torch.Generator().manual_seed(seed),
-                            drop_last=len(subset) >= config.batch_size)  # a subset under one batch is one batch
-        model.train()
-        step = 0
-        while step < recipe.steps:
-            for x, y in loader:
-                loss = loss_fn(model(x), y)
-                if not torch.isfinite(loss):
-                    return Measured(error=f"the loss became {loss.item()} at step {step + 1}",
-                                    train_seconds=time.perf_counter() - start)
-                optimizer.zero_grad(set_to_none=True)
-                loss.backward()
-                optimizer.step()
-                scheduler.step()
-                step += 1
-                if step == recipe.steps:
-                    break
-        model.eval()
-        hits = 0
-        with torch.no_grad():
-            measured_on = data.test if held is None else Subset(data.train.base, held.tolist())
-            for x, y in DataLoader(measured_on, batch_size=256):
-                hits += int((model(x).argmax(1) == y).sum())
-        return Measured(accuracy=100 * hits / len(measured_on), train_seconds=time.perf_counter() - start)
-    except GptnetError as e:
-        return Measured(error=e.message, train_seconds=time.perf_counter() - start)
-    except Exception as e:  # a candidate the validators passed but torch refuses: the search goes on without it
-        return Measured(error=f"{type(e).__name__}: {str(e)[:200]}", train_seconds=time.perf_counter() - start)
+    config = TrainConfig()
+    held, pool = _split(len(data.train)) if recipe.on == "validation" else (None, torch.arange(len(data.train)))
+    g = torch.Generator().manual_seed(seed)
+    subset = pool[torch.randperm(len(pool), generator=g)[:recipe.subset]].tolist()
+    torch.manual_seed(seed)  # initial weights and augmentation draws
+    model = build(data.classes)
+    start = time.perf_counter()  # the training and its test; not the data set, loaded once per worker
+    optimizer = torch.optim.SGD(model.parameters(), lr=config.lr, momentum=config.momentum, weight_decay=config.wd)
+    scheduler = torch.optim.lr_scheduler.MultiStepLR(optimizer, milestones=_schedule(recipe.steps),
+                                                     gamma=config.lr_decay_rate)
+    loss_fn = torch.nn.CrossEntropyLoss()
+    loader = DataLoader(Subset(data.train, subset), batch_size=config.batch_size, shuffle=True,
+                        generator=torch.Generator().manual_seed(seed),
+                        drop_last=len(subset) >= config.batch_size)  # a subset under one batch is one batch
+    model.train()
+    step = 0
+    while step < recipe.steps:
+        for x, y in loader:
+            loss = loss_fn(model(x), y)
+            if not torch.isfinite(loss):
+                return Measured(error=f"the loss became {loss.item()} at step {step + 1}",
+                                train_seconds=time.perf_counter() - start)
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            optimizer.step()
+            scheduler.step()
+            step += 1
+            if step == recipe.steps:
+                break
+    model.eval()
+    hits = 0
+    with torch.no_grad():
+        measured_on = data.test if held is None else Subset(data.train.base, held.tolist())
+        for x, y in DataLoader(measured_on, batch_size=256):
+            hits += int((model(x).argmax(1) == y).sum())
+    return Measured(accuracy=100 * hits / len(measured_on), train_seconds=time.perf_counter() - start)
 
 
 def naswot(model_py: str, recipe: Recipe) -> float | None:

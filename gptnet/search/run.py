@@ -124,9 +124,9 @@ def _settings(opts: SearchOptions, task: Task, kind: str, backend: str) -> dict:
     return {"budget": d.budget, "target": task.target.name, "backend": backend, "classes": task.classes,
             "input": "x".join(map(str, task.input)), "max_macs": d.max_macs, "max_latency": d.max_latency,
             "fit": d.fit, "fill": d.fill, "data": opts.data, "steps": opts.steps, "subset": opts.subset,
-            "seed": opts.seed, "proxy_seeds": opts.proxy_seeds, "proxy_on": "validation", "per_round": opts.per_round, "prefilter": opts.prefilter,
-            "proposer": kind, "trials": opts.trials, "workers": opts.workers, "prefer": opts.prefer,
-            "time_limit": opts.time_limit}
+            "seed": opts.seed, "proxy_seeds": opts.proxy_seeds, "proxy_on": "validation", "per_round": opts.per_round,
+            "prefilter": opts.prefilter, "proposer": kind, "trials": opts.trials, "workers": opts.workers,
+            "prefer": opts.prefer, "time_limit": opts.time_limit}
 
 
 class _Search:
