@@ -2,7 +2,7 @@
 the share read exactly, refused (with each reason) and wrong, judged as tests/test_answers.py judges them (against
 the program itself run in PyTorch), and the reader's median time per answer.
 
-    python benchmarks/answers.py [--verbose]
+    python benchmarks/answers.py [--verbose] [NAME ...]
 
 Goal (issue 22): at least 90% read exactly, none wrong. Times: `parse` is parse_answer alone; `design` is what
 `gptnet design --replay` does with the answer in-process (parse, validate, render, verify, write the folder)."""
@@ -21,6 +21,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("names", nargs="*", help="answers to judge (file names in tests/answers without .md); all "
+                                                 "when none is given")
     parser.add_argument("--verbose", action="store_true", help="a line per answer, with its parameter count")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as home:
@@ -29,7 +31,10 @@ def main() -> None:
 
         install_any_target()
         verdicts = {}
-        for fx in fixtures():
+        chosen = [fx for fx in fixtures() if fx.name in args.names or not args.names]
+        if len(chosen) < len(set(args.names)):
+            parser.error(f"no answer named {', '.join(sorted(set(args.names) - {fx.name for fx in chosen}))}")
+        for fx in chosen:
             verdicts[fx.name] = judge(fx, Path(tempfile.mkdtemp(dir=home)) / "out")
             if args.verbose:
                 v = verdicts[fx.name]
