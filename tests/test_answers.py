@@ -3,8 +3,8 @@ oracle, tests/corpus.py).
 
 The rule: each answer is designed for its own task (its input shape and class count, a budget of twice its size and a
 target that runs every operator), so no repair has a reason to change the model. The model gptnet writes is then
-`exact` (the oracle's params, MACs, output shape, convolutions and linear layers in the order they run, and its
-outputs once given the oracle's weights), or gptnet `refused` it with its one-line error, which names the line or
+`exact` (the oracle's params, MACs, output shape, convolutions and linear layers, and its outputs once given the
+oracle's weights), or gptnet `refused` it with its one-line error, which names the line or
 the construct it could not read. Anything else is `wrong`, whatever gptnet reported on the way: a silent change
 and a reported one look the same to a user who asked for the answer's model; the one exception is the activation or
 softmax gptnet removes from the head, as its models return logits (tests/corpus.py). None may be wrong; the share
@@ -117,3 +117,32 @@ def test_the_oracle_tells_apart_models_that_count_the_same() -> None:
     assert differences(want, copy.deepcopy(want), (3, 8, 8)) == []
     diffs = differences(want, net(nn.AvgPool2d).eval(), (3, 8, 8))
     assert len(diffs) == 1 and diffs[0].startswith("with the oracle's weights the outputs differ"), diffs
+
+
+def test_the_oracle_pairs_weights_whichever_branch_a_residual_runs_first() -> None:
+    """pytorchcv runs a unit's shortcut before its body, gptnet's model.py after; both define the body first."""
+    import torch
+    from torch import nn
+
+    from corpus import differences
+
+    class Unit(nn.Module):
+        def __init__(self, shortcut_first: bool) -> None:
+            super().__init__()
+            self.shortcut_first = shortcut_first
+            self.body = nn.Sequential(nn.Conv2d(3, 8, 3, 2, 1), nn.BatchNorm2d(8), nn.ReLU(), nn.Conv2d(8, 8, 3, 1, 1),
+                                      nn.BatchNorm2d(8))
+            self.shortcut = nn.Sequential(nn.Conv2d(3, 8, 1, 2), nn.BatchNorm2d(8))
+
+        def forward(self, x):
+            if self.shortcut_first:
+                identity = self.shortcut(x)
+                return torch.relu(self.body(x) + identity)
+            return torch.relu(self.body(x) + self.shortcut(x))
+
+    want, got = Unit(True).eval(), Unit(False).eval()
+    for m in want.modules():  # BatchNorm away from identity, so that a swap of the two 8-channel ones would show
+        if isinstance(m, nn.BatchNorm2d):
+            nn.init.uniform_(m.weight, 0.5, 1.5)
+            nn.init.uniform_(m.bias, -0.5, 0.5)
+    assert differences(want, got, (3, 8, 8)) == []
