@@ -36,9 +36,14 @@ NAMED = ["resnet18_kuangliu", "mobilenetv2_table_make_divisible", "vgg11_cfg", "
 KNOWN_DEFECTS = {
     "efficientnet_b0_swish_se": "wrong: `class Swish` (a forward of x * torch.sigmoid(x)) is read as the model, "
                                 "and the head repairs give it a Linear(3, 100)",
-    "shufflenetv1_kuangliu": "RecursionError in pysource's value() on `cfg['out_planes']`",
-    "shufflenetv2_kuangliu": "RecursionError in pysource's value() on `configs[net_size]['out_channels']`",
-    "vgg11_cfg": "RecursionError in pysource's value() on the module-level `cfg[vgg_name]`",
+    # a helper's parameter named as the caller's argument (`_make_layers(self, cfg)` called with `cfg[vgg_name]`) is
+    # substituted into itself until Python's recursion limit: "an input is nested too deeply"
+    "shufflenetv1_kuangliu": "RecursionError in pysource's value(): `num_blocks[0]`, num_blocks both a local and "
+                             "_make_layer's parameter",
+    "shufflenetv2_kuangliu": "RecursionError in pysource's value(): `out_channels[0]`, out_channels both a local and "
+                             "_make_layer's parameter",
+    "vgg11_cfg": "RecursionError in pysource's value(): `cfg[vgg_name]`, cfg both the module-level table and "
+                 "_make_layers' parameter",
 }
 
 # a refusal points at what it could not read: a line, a quoted construct, or a name the answer defines or calls
