@@ -3,13 +3,15 @@ the oracle that judges gptnet's reading of one.
 
 The oracle is the fixture's own program run in PyTorch: the fixtures are the project's, so running them is safe here,
 and nothing of it reaches gptnet, which gets the answer's text only, through a replayed cassette, as a user's run
-does. A fixture is `exact` when gptnet's model.py has the oracle's parameter count, MACs, output shape, convolution
-and linear layers and, given the oracle's weights (paired in the order the modules run, or else are defined), the
-oracle's outputs, which is where the layers' order and wiring show;
-`refused` when gptnet ends the design with its one-line error (or, as the CLI does, turns an exception of its own into
-one); `wrong` otherwise. One reported change is accepted as exact: gptnet's models return logits, so it removes an
-activation or a softmax from the head and says so; the model is then exact when all but its outputs match and every
-repair reported is such a removal."""
+does. A fixture is
+- `exact` when gptnet's model.py has the oracle's parameter count, MACs, output shape, convolution and linear layers
+  and, given the oracle's weights (paired in the order the modules run, or else are defined), the oracle's outputs,
+  which is where the layers' order and wiring show;
+- `refused` when gptnet ends the design with its one-line error (or, as the CLI does, turns an exception into one);
+- `wrong` otherwise.
+One reported change is accepted as exact: gptnet's models return logits, so it removes an activation or a softmax
+from the head and says so; the model is then exact when all but its outputs match and every repair reported is such
+a removal."""
 
 from __future__ import annotations
 
