@@ -117,9 +117,18 @@ def _layers_run(net, shape) -> tuple[list[tuple], list]:
 
     layers, holders = [], []
 
+    def padding(m) -> tuple:
+        """'same' and 'valid' as the numbers they come to (odd kernels, stride 1: what torch allows 'same' with), so
+        that a conv written either way compares equal."""
+        if m.padding == "valid":
+            return (0, 0)
+        if m.padding == "same" and all(k % 2 for k in m.kernel_size):
+            return tuple(d * (k - 1) // 2 for d, k in zip(m.dilation, m.kernel_size))
+        return m.padding
+
     def seen(m, _inputs, _output):
         if isinstance(m, nn.Conv2d):
-            layers.append(("Conv2d", m.in_channels, m.out_channels, m.kernel_size, m.stride, m.padding, m.groups,
+            layers.append(("Conv2d", m.in_channels, m.out_channels, m.kernel_size, m.stride, padding(m), m.groups,
                            m.bias is not None))
         elif isinstance(m, nn.Linear):
             layers.append(("Linear", m.in_features, m.out_features, m.bias is not None))
