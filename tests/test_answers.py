@@ -18,6 +18,7 @@ from __future__ import annotations
 import ast
 import re
 from pathlib import Path
+from typing import Iterator
 
 import pytest
 
@@ -69,8 +70,13 @@ _verdicts: dict[str, Verdict] = {}
 
 
 @pytest.fixture(scope="module", autouse=True)
-def _any_target() -> None:
+def _any_target(tmp_path_factory) -> Iterator[None]:
+    # in a home of this module's own: other tests of the same worker list the targets of theirs
+    mp = pytest.MonkeyPatch()
+    mp.setenv("GPTNET_HOME", str(tmp_path_factory.mktemp("home")))
     install_any_target()
+    yield
+    mp.undo()
 
 
 def verdict(name: str, tmp_path: Path) -> Verdict:
