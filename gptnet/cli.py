@@ -14,6 +14,8 @@ from rich.markup import escape
 
 from . import litert_env
 from .errors import GptnetError, unexpected
+from .limits import SHOWN_LINE
+from .untrusted import one_line
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False, rich_markup_mode=None,
                   help="Let an LLM design a neural network for a phone chip; check, repair, render and profile it.")
@@ -62,10 +64,17 @@ def _exit_with(code: int | None) -> None:
 
 
 def _fail(message: str, hint: str, code: int) -> None:
-    err.print(f"[red]gptnet: error:[/red] {escape(message)}", markup=True)
+    # a message quotes server bodies, file names and answers: printed inert whatever the code that raised it did
+    err.print(f"[red]gptnet: error:[/red] {escape(one_line(message, SHOWN_LINE))}", markup=True)
     if hint:
-        err.print(f"hint: {hint}", markup=False)
+        err.print(f"hint: {one_line(hint, SHOWN_LINE)}", markup=False)
     raise typer.Exit(code) from None
+
+
+def _say(text: str) -> None:
+    """A progress line of a command on stderr, inert and on one line as an error is (it names files, classes and
+    stages, and quotes cassettes), its indentation kept."""
+    err.print(text[:len(text) - len(text.lstrip(" "))] + one_line(text, SHOWN_LINE), markup=False)
 
 
 @app.callback()
@@ -143,8 +152,8 @@ def _design(budget, target, classes, input, replay, record, model, base_url, out
                    model=model, base_url=base_url, out=out_dir, max_revisions=max_revisions, timeout=timeout,
                    attempts=retries, yes=yes, max_macs=max_macs, fill=fill, fit=fit,
                    max_latency=max_latency, data=data)
-    opts = from_data(opts, say=lambda s: err.print(s, markup=False))  # before make_task below needs its answers
-    result, folder = run(opts, say=lambda s: err.print(s, markup=False), reviewer=None if yes else _review)
+    opts = from_data(opts, say=_say)  # before make_task below needs its answers
+    result, folder = run(opts, say=_say, reviewer=None if yes else _review)
     if json_out:
         out.print_json(result.model_dump_json())
         return
@@ -211,7 +220,7 @@ def search(
             data=data, data_dir=str(data_dir), trials=trials, per_round=per_round, workers=workers, seed=seed,
             steps=steps, subset=subset, proxy_seeds=proxy_seeds, prefer=prefer, prefilter=prefilter, proposer=proposer,
             resume=resume, time_limit=time_limit, progress=sys.stderr.isatty())
-        result = run_search(opts, say=lambda s: err.print(s, markup=False))
+        result = run_search(opts, say=_say)
         out.print(f"Wrote {result.folder}/ (leaderboard.md, leaderboard.json, pareto.png, conversation.json, "
                   "state.json, candidates/)", markup=False)
         if result.winner:
@@ -385,7 +394,7 @@ def calibrate(
             return
         from .calibrate import calibrate as run_calibrate
 
-        run_calibrate(out_path, say=lambda s: err.print(s, markup=False), repeats=repeats)
+        run_calibrate(out_path, say=_say, repeats=repeats)
 
     _friendly(run)(debug=debug)
 
@@ -573,7 +582,7 @@ def train(
 
         config = _train_config(epochs, batch_size, lr, lr_decay_stages, lr_decay_rate, wd, data, data_dir, download,
                                device, seed, workers, flip)
-        train_design(path, config, out_dir, resume, say=lambda s: err.print(s, markup=False),
+        train_design(path, config, out_dir, resume, say=_say,
                      terminal=sys.stderr.isatty(), trust_edits=trust_edits, rebuild_head=rebuild_head)
 
     _friendly(run)(debug=debug)
@@ -598,7 +607,7 @@ def compare(
 
         config = _train_config(epochs, batch_size, lr, lr_decay_stages, lr_decay_rate, wd, data, data_dir, download,
                                device, seed, workers, flip)
-        _, table = run_compare(path, config, baseline, out_dir, say=lambda s: err.print(s, markup=False),
+        _, table = run_compare(path, config, baseline, out_dir, say=_say,
                                terminal=sys.stderr.isatty(), trust_edits=trust_edits,
                                rebuild_head=rebuild_head)
         out.print(table, markup=False)

@@ -20,6 +20,7 @@ from tenacity.wait import wait_exponential_jitter
 
 from ..errors import DesignError
 from ..parse.jsonform import find_json
+from ..untrusted import one_line
 from .llm import Reply
 from .schema import response_format
 
@@ -156,7 +157,8 @@ class LiveLLM:
 
 
 def _message(e: Exception) -> str:
+    """The server's words on a refused request, inert and short: the body is the server's, not gptnet's."""
     body = getattr(e, "body", None)
     if isinstance(body, dict):
-        return str(body.get("message") or body.get("error", {}).get("message") or e)
-    return str(e)
+        return one_line(str(body.get("message") or body.get("error", {}).get("message") or e))
+    return one_line(str(e))

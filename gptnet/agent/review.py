@@ -106,8 +106,8 @@ class Review:
         for k, o in enumerate(design.options, 1):
             params = f"{format_count(o.params)} params, " if o.params else ""
             said = f"; the answer says: \"{o.recommended}\"" if o.recommended else ""
-            self.console.print(f"  {'*' if o.chosen else ' '} {k}. {o.title}: {params}{o.verdict}{said}",
-                               markup=False)
+            self.console.print(f"  {'*' if o.chosen else ' '} {k}. {one_line(o.title)}: {params}"
+                               f"{one_line(o.verdict)}{said}", markup=False)
         text = self.readline(f"Switch to (1-{len(design.options)}, Enter keeps *): ").strip()
         if not text:
             return design

@@ -21,6 +21,7 @@ from textwrap import shorten
 from typing import Callable, Iterator
 
 from ..errors import UsageError
+from ..untrusted import one_line
 
 EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp", ".ppm", ".pgm", ".tif", ".tiff", ".webp")  # torchvision's
 FORMATS = ("JPEG", "PNG", "BMP", "PPM", "TIFF", "WEBP")  # the Pillow decoders for them
@@ -200,7 +201,8 @@ def task_from_folder(root: Path, classes: int | None, input: str | None, say: Ca
     proposed = "x".join(map(str, shape))
     why = f"{common} of its {len(folder.files)} images are {h}x{w}" + (", scaled down" if (h, w) != shape[1:] else "") \
         + ("; all grayscale" if shape[0] == 1 else "")
-    say(f"From {root}: {count} classes ({shorten(', '.join(folder.classes), 60, placeholder=' ...')}), input "
+    names = shorten(", ".join(map(one_line, folder.classes)), 60, placeholder=" ...")  # folder names: untrusted
+    say(f"From {root}: {count} classes ({names}), input "
         f"{proposed} ({why}).")
     if classes is not None and classes != count:
         say(f"--classes {classes} wins over the folder's {count} (training on it will need --rebuild-head).")
