@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import base64
 import json
+import re
 import signal
 import subprocess
 import sys
@@ -51,6 +52,36 @@ def test_429_honours_retry_after(tmp_path: Path) -> None:
         r = design(server, tmp_path)
     assert r.returncode == 0, r.stderr
     assert "HTTP 429 (rate limited)" in r.stderr and "retrying in 2.0 s" in r.stderr
+
+
+def announced_waits(said: list[str]) -> list[float]:
+    return [float(m.group(1)) for s in said if (m := re.search(r"retrying in ([\d.]+) s", s))]
+
+
+@pytest.mark.parametrize("header, value", [("Retry-After", "Mon, 01 Jan 2100 00:00:00 GMT"),
+                                           ("Retry-After", "Fri, 31 Dec 9999 23:59:59 GMT"),
+                                           ("Retry-After", "86400"), ("retry-after-ms", "86400000")])
+def test_a_wait_asked_past_the_retry_time_is_cut_to_what_is_left(header: str, value: str) -> None:
+    from gptnet.agent.live import LiveLLM
+
+    said: list[str] = []
+    with FakeOpenAI(Script(answers=["fine"], faults=["429"], retry_header=header, retry_after=value)) as server:
+        reply = LiveLLM("test-model", server.base_url, None, max_seconds=1.0, say=said.append).ask(
+            "revise", [{"role": "user", "content": "hi"}])
+    assert reply.text == "fine"
+    assert len(announced_waits(said)) == 1 and announced_waits(said)[0] <= 1.0, said
+
+
+@pytest.mark.parametrize("value", ["soon", "nan", "-5", "inf", "Mon, 99 Foo 2100"])
+def test_a_garbled_retry_after_falls_back_to_backoff(value: str) -> None:
+    from gptnet.agent.live import LiveLLM
+
+    said: list[str] = []
+    with FakeOpenAI(Script(answers=["fine"], faults=["429"], retry_after=value)) as server:
+        reply = LiveLLM("test-model", server.base_url, None, max_seconds=60.0, say=said.append).ask(
+            "revise", [{"role": "user", "content": "hi"}])
+    assert reply.text == "fine"
+    assert len(announced_waits(said)) == 1 and 1.0 <= announced_waits(said)[0] <= 2.0, said  # the first backoff
 
 
 def test_a_server_that_keeps_failing_is_reported_in_one_line(tmp_path: Path) -> None:

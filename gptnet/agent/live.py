@@ -10,7 +10,9 @@ ignores it, switches to plain text (read by the same parsers) for the rest of th
 from __future__ import annotations
 
 import json
+import math
 import re
+from datetime import datetime, timezone
 from email.utils import parsedate_to_datetime
 from typing import Any, Callable
 from urllib.parse import unquote, urlsplit, urlunsplit
@@ -74,19 +76,10 @@ class LiveLLM:
 
     def _wait(self, state: RetryCallState) -> float:
         e = state.outcome.exception()
-        backoff = wait_exponential_jitter(initial=1, max=20)(state)
-        after = getattr(getattr(e, "response", None), "headers", {}).get("retry-after")
-        if after:
-            try:
-                return min(float(after), self.max_seconds)
-            except ValueError:
-                try:
-                    from datetime import datetime, timezone
-
-                    return max(0.0, (parsedate_to_datetime(after) - datetime.now(timezone.utc)).total_seconds())
-                except (TypeError, ValueError):
-                    pass
-        return backoff
+        asked = _server_wait(getattr(getattr(e, "response", None), "headers", {}))
+        wait = wait_exponential_jitter(initial=1, max=20)(state) if asked is None else asked
+        # the server's word is a request, not a promise to the user: every wait fits in what is left of max_seconds
+        return max(0.0, min(wait, self.max_seconds - (state.seconds_since_start or 0.0)))
 
     def _describe(self, e: BaseException) -> str:
         o = self._openai
@@ -154,6 +147,33 @@ class LiveLLM:
         usage = response.usage.model_dump(include={"prompt_tokens", "completion_tokens", "total_tokens"}) \
             if response.usage else None
         return Reply(text, usage, {k: v for k, v in params.items() if k not in ("model", "messages")})
+
+
+def _server_wait(headers: Any) -> float | None:
+    """The seconds a server asks to wait before retrying (`retry-after-ms`, or `Retry-After` in seconds or as an
+    HTTP date), or None when it asks nothing readable: a missing, negative, infinite or garbled value, or a date
+    no clock reaches."""
+    ms = _seconds(headers.get("retry-after-ms"))
+    if ms is not None:
+        return ms / 1000
+    after = headers.get("retry-after")
+    if not after:
+        return None
+    seconds = _seconds(after)
+    if seconds is not None:
+        return seconds
+    try:
+        return max(0.0, (parsedate_to_datetime(after) - datetime.now(timezone.utc)).total_seconds())
+    except (TypeError, ValueError, OverflowError, IndexError):  # naive, garbled or out-of-range dates
+        return None
+
+
+def _seconds(text: str | None) -> float | None:
+    try:
+        value = float(text)  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        return None
+    return value if math.isfinite(value) and value >= 0 else None
 
 
 def _message(e: Exception) -> str:
