@@ -504,13 +504,12 @@ def verify(
 
     def run():
         from .errors import GptnetError
-        from .verify import check_source, locate
+        from .verify import check_source, locate, trust_hint
 
         _, model_py = locate(path)
         problem = check_source(model_py.read_bytes())
         if problem:
-            raise GptnetError(f"{model_py} fails the check: {problem}",
-                              "regenerate it with gptnet design; other commands run it only with --trust-edits")
+            raise GptnetError(f"{model_py} fails the check: {problem}", trust_hint(model_py, problem))
         out.print(f"{model_py} passes: it imports only torch, builds only torch.nn layers and its own classes, and "
                   "runs nothing else.", markup=False)
 
@@ -536,8 +535,17 @@ Flip = Annotated[bool, typer.Option("--flip/--no-flip", help="horizontal flips i
                                     "folders; --no-flip for digits or text, where a mirrored 2 is not a 2)")]
 RebuildHead = Annotated[bool, typer.Option("--rebuild-head", help="train a design made for another class count "
                                            "than the image folder's with the folder's (build_model(num_classes=N))")]
-TrustEdits = Annotated[bool, typer.Option("--trust-edits", help="run a model.py that fails gptnet's verifier "
-                                          "(your own hand edits); see gptnet verify")]
+
+
+def _trusting(value: bool) -> bool:
+    if value:  # said before any work: the flag turns off the one check between a file and the user's account
+        err.print("--trust-edits: model.py's code runs as it is, unchecked, with your permissions", markup=False)
+    return value
+
+
+TrustEdits = Annotated[bool, typer.Option("--trust-edits", callback=_trusting, help="run model.py's code as it is, "
+                                          "without gptnet's check (gptnet verify): it can do anything you can. Only "
+                                          "for a file you edited yourself, never for a folder someone sent you")]
 
 
 def _train_config(epochs, batch_size, lr, lr_decay_stages, lr_decay_rate, wd, data, data_dir, download, device,
