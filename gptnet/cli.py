@@ -331,9 +331,9 @@ def export(
             return
         from .export import TOLERANCE, export_onnx
 
-        onnx_path, verdicts, diff = export_onnx(path, t, opset, trust_edits=trust_edits)
-        out.print(f"Wrote {onnx_path} (opset {opset}); onnxruntime matches PyTorch: max |difference| {diff:.1e} "
-                  f"(tolerance {TOLERANCE})", markup=False)
+        onnx_path, verdicts, diff, weights = export_onnx(path, t, opset, trust_edits=trust_edits)
+        out.print(f"Wrote {onnx_path} (opset {opset}; weights {weights}); onnxruntime matches PyTorch: max "
+                  f"|difference| {diff:.1e} (tolerance {TOLERANCE})", markup=False)
         backends = list(t.backends)
         out.print(f"Operators on the {t.title}:", markup=False)
         for v in verdicts:
