@@ -13,7 +13,7 @@ from rich.console import Console
 from rich.markup import escape
 
 from . import litert_env
-from .errors import GptnetError, unexpected
+from .errors import GptnetError, Stopped, unexpected
 from .limits import SHOWN_LINE
 from .untrusted import one_line
 
@@ -35,6 +35,9 @@ def _friendly(fn):
     def wrapper(*args, debug: bool = False, **kwargs):
         try:
             return fn(*args, **kwargs)
+        except Stopped as e:  # the user's choice, not an error
+            err.print(e.message, markup=False)
+            raise typer.Exit(e.exit_code) from None
         except GptnetError as e:
             if debug:
                 raise
@@ -335,7 +338,7 @@ def export(
         out.print(f"Wrote {onnx_path} (opset {opset}; weights {weights}); onnxruntime matches PyTorch: max "
                   f"|difference| {diff:.1e} (tolerance {TOLERANCE})", markup=False)
         backends = list(t.backends)
-        out.print(f"Operators on the {t.title}:", markup=False)
+        out.print(f"Operators on {t.the_title}:", markup=False)
         for v in verdicts:
             judged = "; ".join(f"{b}: {v.backends[b]}" for b in backends)
             out.print(f"  {v.onnx_op} x{v.count} ({v.target_op or 'not in the profile'}): {judged}", markup=False)
@@ -361,7 +364,7 @@ def _export_tflite(path, t, int8, data, data_dir, trust_edits) -> None:
     elif int8:
         out.print("No accuracy drop to report: no trained checkpoint (train/best.pt) for these labels", markup=False)
     cpu = [k for k, b in t.backends.items() if b.delegate == "cpu"]
-    out.print(f"Operators of the converted graph on the {t.title}'s LiteRT backends "
+    out.print(f"Operators of the converted graph on {t.the_title}'s LiteRT backends "
               f"(the CPU ones, {', '.join(cpu) or 'none'}, run all of them):", markup=False)
     users = {d: ", ".join(k for k, b in t.backends.items() if b.delegate == d) for d in DELEGATES}
     for p in r.operators:
@@ -458,7 +461,7 @@ def profile(
         shape = "x".join(map(str, n.shape))
         out.print(f"Predicted: {est.total_ms:.3f} ms on {t.name} {name} ({t.backends[name].label()}; "
                   f"{est.estimated_by}), batch 1, input {shape}", markup=False)
-        out.print(f"Every backend of the {t.title}, batch 1, input {shape}:", markup=False)
+        out.print(f"Every backend of {t.the_title}, batch 1, input {shape}:", markup=False)
         for e in everything:
             ms = f"{e.total_ms:9.3f} ms" if e.total_ms is not None else "  unknown   "
             out.print(f"  {e.backend:10} {ms}  {t.backends[e.backend].label()}; {t.backends[e.backend].how()}",

@@ -56,7 +56,7 @@ def shown(text: str) -> str:
 def render_report(design: Design, task: Task, command: str) -> str:
     spec, p = design.spec, design.profile
     lines = [f"# {spec.name}", "",
-             f"Designed by gptnet for the {task.target.title} ({task.target.name}): {task.classes} classes, input "
+             f"Designed by gptnet for {task.target.the_title} ({task.target.name}): {task.classes} classes, input "
              f"{'x'.join(map(str, task.input))}, budget {format_count(task.budget)} parameters.", "",
              f"- Answers: {design.source}",
              f"- Totals: {totals_line(design, task)}",

@@ -67,7 +67,9 @@ def test_a_latency_below_the_per_layer_floor_is_an_error(tmp_path: Path) -> None
     assert "exceeds the budget of 0.05 ms; no scaling of the channel widths fits it" in r.stderr
 
 
-@pytest.mark.parametrize(("limit", "words"), [("fast", "invalid --max-latency"), ("1ms:npu", "no backend 'npu'")])
+@pytest.mark.parametrize(("limit", "words"), [("fast", "invalid --max-latency"), ("1ms:npu", "no backend 'npu'"),
+                                              ("5:gpu", "invalid --max-latency '5:gpu'"),  # ms or s? 1000x apart
+                                              ("5", "its unit, ms or s")])
 def test_bad_latency_budgets_are_usage_errors(limit: str, words: str, tmp_path: Path) -> None:
     r = run_cli("design", "--budget", "10M", "--target", "sd855", "--yes", "--max-latency", limit, cwd=tmp_path)
     assert r.returncode == 2 and words in r.stderr

@@ -7,6 +7,7 @@ import base64
 import json
 import re
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -93,6 +94,18 @@ def test_a_server_that_keeps_failing_is_reported_in_one_line(tmp_path: Path) -> 
     assert errors == [f"gptnet: error: {server.base_url} failed at stage ops after 2 attempts: HTTP 503"]
     assert len(script.requests) == 2  # the SDK's own retries are off: attempts are not multiplied
     assert not (tmp_path / "out").exists()
+
+
+def test_no_server_at_the_base_url_asks_whether_one_runs_there(tmp_path: Path) -> None:
+    with socket.socket() as s:  # a port nothing listens on once closed
+        s.bind(("127.0.0.1", 0))
+        url = f"http://127.0.0.1:{s.getsockname()[1]}/v1"
+    r = run_cli("design", "--budget", "10M", "--target", "sd855", "--base-url", url, "--model", "test-model", "--yes",
+                "--retries", "1", cwd=tmp_path, env=clean_env())
+    assert r.returncode == 1
+    assert r.stderr.splitlines()[-2:] == [
+        f"gptnet: error: {url} failed at stage ops after 1 attempt: connection failed",
+        f"hint: is a server running at {url}? check --base-url (or OPENAI_BASE_URL)"]
 
 
 def test_bad_key_and_unknown_model_fail_at_once(tmp_path: Path) -> None:

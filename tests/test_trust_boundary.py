@@ -275,16 +275,19 @@ def test_a_task_past_the_limits_is_a_usage_error(args: list[str], tmp_path: Path
     assert not (tmp_path / "out").exists()
 
 
-def test_channels_that_contradict_inside_a_branch_are_an_error_not_a_broken_model(tmp_path: Path) -> None:
+@pytest.mark.parametrize(("takes", "said"), [(8, "takes 8 channels"), (1, "takes 1 channel")])
+def test_channels_that_contradict_inside_a_branch_are_an_error_not_a_broken_model(takes: int, said: str,
+                                                                                   tmp_path: Path) -> None:
     """Repairs align the top level; a conv inside a residual (or module) that takes other channels than reach it
     would make a model.py that fails at its first forward pass, so design refuses it."""
     answer = json.dumps({"layers": [
         {"op": "Conv2d", "in_channels": 3, "out_channels": 16, "kernel_size": 3, "padding": 1},
-        {"op": "add", "body": [{"op": "Conv2d", "in_channels": 8, "out_channels": 16, "kernel_size": 3, "padding": 1}]},
+        {"op": "add", "body": [{"op": "Conv2d", "in_channels": takes, "out_channels": 16, "kernel_size": 3,
+                                "padding": 1}]},
         {"op": "AdaptiveAvgPool2d", "output_size": 1}, {"op": "Flatten"},
         {"op": "Linear", "in_features": 16, "out_features": 10}]})
     cassette = write_cassette(tmp_path / "c.json", [{"stage": "model", "response": answer}])
     r = run_cli("design", "--budget", "10M", "--target", "sd855", "--classes", "10", "--replay", str(cassette),
                 "--yes", "--out", "out", cwd=tmp_path)
-    assert "takes 8 channels but gets a 16x32x32 input" in one_line_error(r, 1)
+    assert f"{said} but gets a 16x32x32 input" in one_line_error(r, 1)
     assert not (tmp_path / "out").exists()

@@ -22,6 +22,7 @@ from tenacity.wait import wait_exponential_jitter
 
 from ..errors import DesignError
 from ..parse.jsonform import find_json
+from ..units import plural
 from ..untrusted import one_line
 from .llm import Reply
 from .schema import response_format
@@ -134,8 +135,12 @@ class LiveLLM:
             raise DesignError(f"{self.shown_url} rejected the request at stage {stage}: {_message(e)}",
                               "check --model and the server's limits") from None
         except (o.APIError, json.JSONDecodeError) as e:
-            raise DesignError(f"{self.shown_url} failed at stage {stage} after {self.attempts} attempts: "
-                              f"{self._describe(e)}", "try again later, or raise --timeout") from None
+            # a timeout is a server that is there but slow; a refused connection is likely no server at all
+            hint = f"is a server running at {self.shown_url}? check --base-url (or OPENAI_BASE_URL)" if \
+                isinstance(e, o.APIConnectionError) and not isinstance(e, o.APITimeoutError) else \
+                "try again later, or raise --timeout"
+            raise DesignError(f"{self.shown_url} failed at stage {stage} after {plural(self.attempts, 'attempt')}: "
+                              f"{self._describe(e)}", hint) from None
         choice = response.choices[0] if response.choices else None
         if choice is None or not choice.message.content:
             raise DesignError(f"{self.shown_url} returned no text at stage {stage}", "try again, or another model")

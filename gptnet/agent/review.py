@@ -16,7 +16,7 @@ from typing import Any, Callable
 from pydantic import ValidationError
 from rich.console import Console
 
-from ..errors import DesignError, GptnetError, UsageError
+from ..errors import DesignError, GptnetError, Stopped, UsageError
 from ..parse.answer import flat_errors
 from ..spec.editing import EditError, from_text, to_text
 from ..spec.graph import ModelSpec
@@ -29,11 +29,9 @@ PROMPT = "[a]ccept  [e]dit  [f]eedback  [d]iff  [q]uit > "
 PROMPT_OPTIONS = "[a]ccept  [e]dit  [f]eedback  [c]andidates  [d]iff  [q]uit > "  # when the answer offered several
 
 
-class Quit(GptnetError):
-    exit_code = 1
-
+class Quit(Stopped):
     def __init__(self) -> None:
-        super().__init__("quit at review: nothing was written", "run again to get a new design")
+        super().__init__("Quit at review: nothing was written; run again for a new design.")
 
 
 def spec_diff(before: ModelSpec, after: ModelSpec, labels: tuple[str, str]) -> str:
