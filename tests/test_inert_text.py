@@ -90,13 +90,19 @@ def test_a_class_folder_name_is_shown_inert(tmp_path: Path) -> None:
     pytest.importorskip("PIL")
     from test_train_images import write_shapes
 
-    data = write_shapes(tmp_path / "data", split=False, per_class=4)
+    data = write_shapes(tmp_path / "data", split=False, per_class=5)
     (data / "circle").rename(data / HOSTILE.replace("/", ""))
     r = run_cli("design", "--budget", "100K", "--target", "sd855", "--data", str(data), "--yes", "--out", "o",
                 cwd=tmp_path)
     assert r.returncode == 0, r.stderr
     assert_inert(r.stdout, r.stderr)
     assert r"\x1b[2J" in line_with(r.stderr, "3 classes (")
+    r = run_cli("train", "o", "--data", str(data), "--epochs", "1", "--batch-size", "4", "--device", "cpu",
+                cwd=tmp_path, timeout=600)
+    assert r.returncode == 0, r.stderr
+    report = (tmp_path / "o/report.md").read_text()
+    assert_inert(r.stdout, r.stderr, report)
+    assert r"\x1b[2J" in line_with(report, "Classes by output index")
 
 
 def test_rich_markup_in_an_error_is_printed_as_written(tmp_path: Path) -> None:

@@ -15,6 +15,7 @@ from .. import limits
 from ..errors import UsageError
 from ..output import check_writable
 from ..report import without_training
+from ..untrusted import one_line
 from ..verify import load_model, locate
 from .config import TrainConfig
 from .data import NAMES, Data, load_data
@@ -103,7 +104,8 @@ def training_section(history: list[EpochMetrics], config: TrainConfig, data: Dat
     last = history[-1]
     best = max(history, key=lambda m: m.test_acc1)
     rel = out.relative_to(folder) if out.is_relative_to(folder) else out
-    names = textwrap.shorten(", ".join(f"{i}: {n}" for i, n in enumerate(data.labels)), 300, placeholder=" ...")
+    names = textwrap.shorten(", ".join(f"{i}: {one_line(n)}" for i, n in enumerate(data.labels)), 300,
+                             placeholder=" ...")  # class folder names: untrusted
     return "\n".join([
         "## Training", "",
         f"- Data: {config.data}{f' ({data.about})' if data.about else ''}; {last.epoch} epochs, batch "
