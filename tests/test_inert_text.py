@@ -73,6 +73,22 @@ def test_an_answer_quoted_in_report_md_is_inert(tmp_path: Path) -> None:
     assert ESCAPED[:40] in line_with(report, "I recommend")
 
 
+def test_a_replayed_edit_shows_gptnets_diff_not_the_cassettes(tmp_path: Path) -> None:
+    r = run_cli("design", "--budget", "10M", "--target", "sd855", "--yes", "--out", "first", cwd=tmp_path)
+    assert r.returncode == 0, r.stderr
+    cassette = json.loads((tmp_path / "first/conversation.json").read_text())
+    spec = json.loads((tmp_path / "first/spec.json").read_text())
+    spec["name"] += "Edited"  # a real edit, so report.md shows a diff
+    cassette["review"] = [{"event": "edit", "spec": spec, "diff": HOSTILE * 3}, {"event": "accept"}]
+    (tmp_path / "c.json").write_text(json.dumps(cassette))
+    r = run_cli("design", "--replay", "c.json", "--budget", "10M", "--target", "sd855", "--yes", "--out", "o",
+                cwd=tmp_path)
+    assert r.returncode == 0, r.stderr
+    report = (tmp_path / "o/report.md").read_text()
+    assert_inert(r.stdout, r.stderr, report)
+    assert "design accepted" not in report and "+++ after the edit" in report
+
+
 def test_a_servers_error_body_is_one_inert_cut_line(tmp_path: Path) -> None:
     body = (HOSTILE + "padding ") * 100  # about 4 KB over many lines
     script = Script(answers=[], faults=["400", "400"], error_message=body)  # the second: after the plain-text retry

@@ -174,8 +174,9 @@ def replay_review(designer: Designer, design: Design, events: list[dict[str, Any
         if event.event == "feedback":
             new = designer.feedback(event.text or "", design)
         else:
-            if event.event == "edit":
-                new, findings = designer.edit(spec, design, event.diff or "")
+            if event.event == "edit":  # the diff is made again, not taken from the cassette: report.md shows it
+                new, findings = designer.edit(spec, design, spec_diff(design.spec, spec, ("before the edit",
+                                                                                          "after the edit")))
             else:
                 try:
                     new, findings = designer.switch((event.candidate or 0) - 1, design)
