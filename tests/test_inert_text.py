@@ -60,17 +60,22 @@ def test_a_cassette_key_and_value_are_shown_inert(tmp_path: Path) -> None:
     assert len(r.stderr.splitlines()) == 2  # the error and its hint
 
 
-def test_an_answer_quoted_in_report_md_is_inert(tmp_path: Path) -> None:
-    cassette = json.loads((ROOT / "tests/cassettes/validator_candidates_recommended.json").read_text())
-    cassette["turns"][0]["response"] = cassette["turns"][0]["response"].replace(
-        "I recommend Option B", f"I recommend {HOSTILE} Option B")
+def replayed_report(cassette: dict, tmp_path: Path) -> str:
+    """report.md of a design replaying `cassette`, once the run and the report are checked inert."""
     (tmp_path / "c.json").write_text(json.dumps(cassette))
     r = run_cli("design", "--replay", "c.json", "--target", "sd855", "--budget", "10M", "--yes", "--out", "o",
                 cwd=tmp_path)
     assert r.returncode == 0, r.stderr
     report = (tmp_path / "o/report.md").read_text()
     assert_inert(r.stdout, r.stderr, report)
-    assert ESCAPED[:40] in line_with(report, "I recommend")
+    return report
+
+
+def test_an_answer_quoted_in_report_md_is_inert(tmp_path: Path) -> None:
+    cassette = json.loads((ROOT / "tests/cassettes/validator_candidates_recommended.json").read_text())
+    cassette["turns"][0]["response"] = cassette["turns"][0]["response"].replace(
+        "I recommend Option B", f"I recommend {HOSTILE} Option B")
+    assert ESCAPED[:40] in line_with(replayed_report(cassette, tmp_path), "I recommend")
 
 
 def test_a_replayed_edit_shows_gptnets_diff_not_the_cassettes(tmp_path: Path) -> None:
@@ -80,12 +85,7 @@ def test_a_replayed_edit_shows_gptnets_diff_not_the_cassettes(tmp_path: Path) ->
     spec = json.loads((tmp_path / "first/spec.json").read_text())
     spec["name"] += "Edited"  # a real edit, so report.md shows a diff
     cassette["review"] = [{"event": "edit", "spec": spec, "diff": HOSTILE * 3}, {"event": "accept"}]
-    (tmp_path / "c.json").write_text(json.dumps(cassette))
-    r = run_cli("design", "--replay", "c.json", "--budget", "10M", "--target", "sd855", "--yes", "--out", "o",
-                cwd=tmp_path)
-    assert r.returncode == 0, r.stderr
-    report = (tmp_path / "o/report.md").read_text()
-    assert_inert(r.stdout, r.stderr, report)
+    report = replayed_report(cassette, tmp_path)
     assert "design accepted" not in report and "+++ after the edit" in report
 
 
