@@ -146,8 +146,11 @@ def design(opts: Options, say: Callable[[str], None] = lambda s: None,
     if opts.out:
         existing_design(opts.out)  # refuse a file or a folder gptnet did not write before asking the LLM anything
     llm = llm or choose_llm(opts, say)
-    say(f"Designing for {task.target.title}: budget {format_count(task.budget)} params, {task.classes} classes, "
-        f"input {'x'.join(map(str, task.input))} ({llm.description}).")
+    macs = f", at most {format_count(task.max_macs)} MACs" if task.max_macs else ""
+    latency = f", at most {task.max_latency_ms:g} ms on {task.backend or task.target.default_backend}" \
+        if task.max_latency_ms else ""
+    say(f"Designing for {task.target.title}: budget {format_count(task.budget)} params{macs}{latency}, "
+        f"{task.classes} classes, input {'x'.join(map(str, task.input))} ({llm.description}).")
     record = opts.record or (live_log_path() if isinstance(llm, LiveLLM) else None)
     if record:
         say(f"Recording the conversation to {record} as it goes.")

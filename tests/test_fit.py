@@ -61,6 +61,14 @@ def test_latency_budget_on_a_named_or_default_backend(suffix: str, backend: str,
     assert [f["kind"] for f in result["findings"]].count("fit") == 1
 
 
+def test_the_start_line_states_every_budget(tmp_path: Path) -> None:
+    r = run_cli("design", "--budget", "10M", "--max-macs", "1G", "--max-latency", "50ms:gpu", "--target", "sd855",
+                "--yes", "--out", "o", cwd=tmp_path)
+    assert r.returncode == 0, r.stderr
+    assert "Designing for Qualcomm Snapdragon 855: budget 10M params, at most 1G MACs, at most 50 ms on gpu, " \
+           "100 classes" in r.stderr
+
+
 def test_a_latency_below_the_per_layer_floor_is_an_error(tmp_path: Path) -> None:
     r = run_cli("design", "--budget", "10M", "--target", "sd855", "--yes", "--max-latency", "0.05ms", cwd=tmp_path)
     assert r.returncode == 1
