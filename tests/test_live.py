@@ -85,6 +85,16 @@ def test_a_garbled_retry_after_falls_back_to_backoff(value: str) -> None:
     assert len(announced_waits(said)) == 1 and 1.0 <= announced_waits(said)[0] <= 2.0, said  # the first backoff
 
 
+def test_a_failure_names_the_attempts_made_when_the_time_in_all_ran_out_first() -> None:
+    from gptnet.agent.live import LiveLLM
+    from gptnet.errors import DesignError
+
+    script = Script(answers=[], faults=["503"] * 9, retry_after="0.6")
+    with FakeOpenAI(script) as server, pytest.raises(DesignError) as e:
+        LiveLLM("test-model", server.base_url, None, attempts=9, max_seconds=1.0).ask("revise", [])
+    assert f"after {len(script.requests)} attempts: HTTP 503" in e.value.message and len(script.requests) < 9
+
+
 def test_a_server_that_keeps_failing_is_reported_in_one_line(tmp_path: Path) -> None:
     script = Script(answers=list(ARTICLE), faults=["503"] * 5, api_key=KEY)
     with FakeOpenAI(script) as server:

@@ -63,6 +63,7 @@ class LiveLLM:
         self.description = f"live: {model} at {self.shown_url}"
         self.attempts, self.max_seconds, self.say = attempts, max_seconds, say
         self.structured: bool | None = None  # None: not tried yet; then remembered for the run
+        self.tried = 0  # attempts of the last request
         # a local server needs no key, but the SDK insists on one
         self.client = openai.OpenAI(api_key=api_key or "not-needed", base_url=self.base_url, timeout=timeout,
                                     max_retries=0)
@@ -103,7 +104,10 @@ class LiveLLM:
         retrying = Retrying(retry=retry_if_exception(self._transient), wait=self._wait, reraise=True,
                             stop=stop_after_attempt(self.attempts) | stop_after_delay(self.max_seconds),
                             before_sleep=self._announce(stage))
-        return retrying(self.client.chat.completions.create, **params)
+        try:
+            return retrying(self.client.chat.completions.create, **params)
+        finally:  # the time in all can stop the retries before --retries does: the failure names what was made
+            self.tried = retrying.statistics.get("attempt_number", 1)
 
     # ---- the seam
     def ask(self, stage: str, messages: list[dict[str, str]]) -> Reply:
@@ -139,7 +143,7 @@ class LiveLLM:
             hint = f"is a server running at {self.shown_url}? check --base-url (or OPENAI_BASE_URL)" if \
                 isinstance(e, o.APIConnectionError) and not isinstance(e, o.APITimeoutError) else \
                 "try again later, or raise --timeout"
-            raise DesignError(f"{self.shown_url} failed at stage {stage} after {plural(self.attempts, 'attempt')}: "
+            raise DesignError(f"{self.shown_url} failed at stage {stage} after {plural(self.tried, 'attempt')}: "
                               f"{self._describe(e)}", hint) from None
         choice = response.choices[0] if response.choices else None
         if choice is None or not choice.message.content:
