@@ -13,7 +13,9 @@ from rich.console import Console
 from rich.markup import escape
 
 from . import litert_env
-from .errors import GptnetError, unexpected
+from .errors import GptnetError, Stopped, unexpected
+from .limits import SHOWN_LINE
+from .untrusted import one_line
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False, rich_markup_mode=None,
                   help="Let an LLM design a neural network for a phone chip; check, repair, render and profile it.")
@@ -33,6 +35,9 @@ def _friendly(fn):
     def wrapper(*args, debug: bool = False, **kwargs):
         try:
             return fn(*args, **kwargs)
+        except Stopped as e:  # the user's choice, not an error
+            err.print(e.message, markup=False)
+            raise typer.Exit(e.exit_code) from None
         except GptnetError as e:
             if debug:
                 raise
@@ -62,10 +67,17 @@ def _exit_with(code: int | None) -> None:
 
 
 def _fail(message: str, hint: str, code: int) -> None:
-    err.print(f"[red]gptnet: error:[/red] {escape(message)}", markup=True)
+    # a message quotes server bodies, file names and answers: printed inert whatever the code that raised it did
+    err.print(f"[red]gptnet: error:[/red] {escape(one_line(message, SHOWN_LINE))}", markup=True)
     if hint:
-        err.print(f"hint: {hint}", markup=False)
+        err.print(f"hint: {one_line(hint, SHOWN_LINE)}", markup=False)
     raise typer.Exit(code) from None
+
+
+def _say(text: str) -> None:
+    """A progress line of a command on stderr, inert and on one line as an error is (it names files, classes and
+    stages, and quotes cassettes), its indentation kept."""
+    err.print(text[:len(text) - len(text.lstrip(" "))] + one_line(text, SHOWN_LINE), markup=False)
 
 
 @app.callback()
@@ -143,8 +155,8 @@ def _design(budget, target, classes, input, replay, record, model, base_url, out
                    model=model, base_url=base_url, out=out_dir, max_revisions=max_revisions, timeout=timeout,
                    attempts=retries, yes=yes, max_macs=max_macs, fill=fill, fit=fit,
                    max_latency=max_latency, data=data)
-    opts = from_data(opts, say=lambda s: err.print(s, markup=False))  # before make_task below needs its answers
-    result, folder = run(opts, say=lambda s: err.print(s, markup=False), reviewer=None if yes else _review)
+    opts = from_data(opts, say=_say)  # before make_task below needs its answers
+    result, folder = run(opts, say=_say, reviewer=None if yes else _review)
     if json_out:
         out.print_json(result.model_dump_json())
         return
@@ -211,7 +223,7 @@ def search(
             data=data, data_dir=str(data_dir), trials=trials, per_round=per_round, workers=workers, seed=seed,
             steps=steps, subset=subset, proxy_seeds=proxy_seeds, prefer=prefer, prefilter=prefilter, proposer=proposer,
             resume=resume, time_limit=time_limit, progress=sys.stderr.isatty())
-        result = run_search(opts, say=lambda s: err.print(s, markup=False))
+        result = run_search(opts, say=_say)
         out.print(f"Wrote {result.folder}/ (leaderboard.md, leaderboard.json, pareto.png, conversation.json, "
                   "state.json, candidates/)", markup=False)
         if result.winner:
@@ -322,11 +334,11 @@ def export(
             return
         from .export import TOLERANCE, export_onnx
 
-        onnx_path, verdicts, diff = export_onnx(path, t, opset, trust_edits=trust_edits)
-        out.print(f"Wrote {onnx_path} (opset {opset}); onnxruntime matches PyTorch: max |difference| {diff:.1e} "
-                  f"(tolerance {TOLERANCE})", markup=False)
+        onnx_path, verdicts, diff, weights = export_onnx(path, t, opset, trust_edits=trust_edits)
+        out.print(f"Wrote {onnx_path} (opset {opset}; weights {weights}); onnxruntime matches PyTorch: max "
+                  f"|difference| {diff:.1e} (tolerance {TOLERANCE})", markup=False)
         backends = list(t.backends)
-        out.print(f"Operators on the {t.title}:", markup=False)
+        out.print(f"Operators on {t.the_title}:", markup=False)
         for v in verdicts:
             judged = "; ".join(f"{b}: {v.backends[b]}" for b in backends)
             out.print(f"  {v.onnx_op} x{v.count} ({v.target_op or 'not in the profile'}): {judged}", markup=False)
@@ -352,7 +364,7 @@ def _export_tflite(path, t, int8, data, data_dir, trust_edits) -> None:
     elif int8:
         out.print("No accuracy drop to report: no trained checkpoint (train/best.pt) for these labels", markup=False)
     cpu = [k for k, b in t.backends.items() if b.delegate == "cpu"]
-    out.print(f"Operators of the converted graph on the {t.title}'s LiteRT backends "
+    out.print(f"Operators of the converted graph on {t.the_title}'s LiteRT backends "
               f"(the CPU ones, {', '.join(cpu) or 'none'}, run all of them):", markup=False)
     users = {d: ", ".join(k for k, b in t.backends.items() if b.delegate == d) for d in DELEGATES}
     for p in r.operators:
@@ -385,7 +397,7 @@ def calibrate(
             return
         from .calibrate import calibrate as run_calibrate
 
-        run_calibrate(out_path, say=lambda s: err.print(s, markup=False), repeats=repeats)
+        run_calibrate(out_path, say=_say, repeats=repeats)
 
     _friendly(run)(debug=debug)
 
@@ -449,7 +461,7 @@ def profile(
         shape = "x".join(map(str, n.shape))
         out.print(f"Predicted: {est.total_ms:.3f} ms on {t.name} {name} ({t.backends[name].label()}; "
                   f"{est.estimated_by}), batch 1, input {shape}", markup=False)
-        out.print(f"Every backend of the {t.title}, batch 1, input {shape}:", markup=False)
+        out.print(f"Every backend of {t.the_title}, batch 1, input {shape}:", markup=False)
         for e in everything:
             ms = f"{e.total_ms:9.3f} ms" if e.total_ms is not None else "  unknown   "
             out.print(f"  {e.backend:10} {ms}  {t.backends[e.backend].label()}; {t.backends[e.backend].how()}",
@@ -495,13 +507,12 @@ def verify(
 
     def run():
         from .errors import GptnetError
-        from .verify import check_source, locate
+        from .verify import check_source, locate, trust_hint
 
         _, model_py = locate(path)
         problem = check_source(model_py.read_bytes())
         if problem:
-            raise GptnetError(f"{model_py} fails the check: {problem}",
-                              "regenerate it with gptnet design; other commands run it only with --trust-edits")
+            raise GptnetError(f"{model_py} fails the check: {problem}", trust_hint(model_py, problem))
         out.print(f"{model_py} passes: it imports only torch, builds only torch.nn layers and its own classes, and "
                   "runs nothing else.", markup=False)
 
@@ -527,8 +538,17 @@ Flip = Annotated[bool, typer.Option("--flip/--no-flip", help="horizontal flips i
                                     "folders; --no-flip for digits or text, where a mirrored 2 is not a 2)")]
 RebuildHead = Annotated[bool, typer.Option("--rebuild-head", help="train a design made for another class count "
                                            "than the image folder's with the folder's (build_model(num_classes=N))")]
-TrustEdits = Annotated[bool, typer.Option("--trust-edits", help="run a model.py that fails gptnet's verifier "
-                                          "(your own hand edits); see gptnet verify")]
+
+
+def _trusting(value: bool) -> bool:
+    if value:  # said before any work: the flag turns off the one check between a file and the user's account
+        err.print("--trust-edits: model.py's code runs as it is, unchecked, with your permissions", markup=False)
+    return value
+
+
+TrustEdits = Annotated[bool, typer.Option("--trust-edits", callback=_trusting, help="run model.py's code as it is, "
+                                          "without gptnet's check (gptnet verify): it can do anything you can. Only "
+                                          "for a file you edited yourself, never for a folder someone sent you")]
 
 
 def _train_config(epochs, batch_size, lr, lr_decay_stages, lr_decay_rate, wd, data, data_dir, download, device,
@@ -573,7 +593,7 @@ def train(
 
         config = _train_config(epochs, batch_size, lr, lr_decay_stages, lr_decay_rate, wd, data, data_dir, download,
                                device, seed, workers, flip)
-        train_design(path, config, out_dir, resume, say=lambda s: err.print(s, markup=False),
+        train_design(path, config, out_dir, resume, say=_say,
                      terminal=sys.stderr.isatty(), trust_edits=trust_edits, rebuild_head=rebuild_head)
 
     _friendly(run)(debug=debug)
@@ -598,7 +618,7 @@ def compare(
 
         config = _train_config(epochs, batch_size, lr, lr_decay_stages, lr_decay_rate, wd, data, data_dir, download,
                                device, seed, workers, flip)
-        _, table = run_compare(path, config, baseline, out_dir, say=lambda s: err.print(s, markup=False),
+        _, table = run_compare(path, config, baseline, out_dir, say=_say,
                                terminal=sys.stderr.isatty(), trust_edits=trust_edits,
                                rebuild_head=rebuild_head)
         out.print(table, markup=False)

@@ -23,6 +23,7 @@ from .render import render_checked
 from .report import render_report
 from .targets import Target, load_target
 from .units import format_count, parse_count, parse_input, parse_latency
+from .untrusted import one_line
 from .validators import Task
 
 ARTICLE = "article.json"
@@ -125,7 +126,8 @@ def _settings_differ(cassette_meta: dict, opts: Options, task: Task, say: Callab
              "input": "x".join(map(str, task.input))}
     differ = [k for k in asked if k in cassette_meta and str(cassette_meta[k]) != asked[k]]
     if differ:
-        say(f"Note: {source} was recorded for " + ", ".join(f"{k} {cassette_meta[k]}" for k in differ)
+        recorded = ", ".join(f"{k} {one_line(str(cassette_meta[k]), 60)}" for k in differ)
+        say(f"Note: {source} was recorded for {recorded}"
             + "; this run asks for " + ", ".join(f"{k} {asked[k]}" for k in differ)
             + ". Its answers are replayed as recorded; gptnet's repairs fit them to this run.")
 
@@ -144,8 +146,11 @@ def design(opts: Options, say: Callable[[str], None] = lambda s: None,
     if opts.out:
         existing_design(opts.out)  # refuse a file or a folder gptnet did not write before asking the LLM anything
     llm = llm or choose_llm(opts, say)
-    say(f"Designing for {task.target.title}: budget {format_count(task.budget)} params, {task.classes} classes, "
-        f"input {'x'.join(map(str, task.input))} ({llm.description}).")
+    macs = f", at most {format_count(task.max_macs)} MACs" if task.max_macs else ""
+    latency = f", at most {task.max_latency_ms:g} ms on {task.backend or task.target.default_backend}" \
+        if task.max_latency_ms else ""
+    say(f"Designing for {task.target.title}: budget {format_count(task.budget)} params{macs}{latency}, "
+        f"{task.classes} classes, input {'x'.join(map(str, task.input))} ({llm.description}).")
     record = opts.record or (live_log_path() if isinstance(llm, LiveLLM) else None)
     if record:
         say(f"Recording the conversation to {record} as it goes.")

@@ -19,6 +19,7 @@ from typing import Callable
 from .errors import UsageError
 from .output import NAME_IN_TEMP, atomic_path, cannot_write, file_in_the_way, umask, write_atomic
 from .report import without_training
+from .untrusted import one_line
 
 MANIFEST = ".gptnet-design.json"
 FORMAT = "gptnet-design/1"
@@ -98,7 +99,7 @@ def _set_aside(path: Path, stamp: str) -> str:
 
 
 def _listing(names: list[str], folder: Path) -> str:
-    shown = [n + "/" if (folder / n).is_dir() else n for n in sorted(names)[:SHOWN]]
+    shown = [one_line(n) + "/" if (folder / n).is_dir() else one_line(n) for n in sorted(names)[:SHOWN]]
     return ", ".join(shown) + (f" and {len(names) - SHOWN} more" if len(names) > SHOWN else "")
 
 

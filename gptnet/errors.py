@@ -20,6 +20,13 @@ class UsageError(GptnetError):
     exit_code = 2
 
 
+class Stopped(GptnetError):
+    """The user chose to stop (quit at review): the CLI says so plainly, not as an error, and exits 1 as DESIGN.md
+    asks when no model was made."""
+
+    exit_code = 1
+
+
 class DesignError(GptnetError):
     """No valid model could be made from the LLM's answers. Exit 1."""
 

@@ -60,19 +60,21 @@ def verdicts(model_onnx, target: Target) -> list[OpVerdict]:
 
 
 def export_onnx(path: Path, target: Target, opset: int = 17, out: Path | None = None, trust_edits: bool = False,
-                ) -> tuple[Path, list[OpVerdict], float]:
+                ) -> tuple[Path, list[OpVerdict], float, str]:
+    """Write the design (with its trained weights, if any) as ONNX and check it with onnxruntime: (the file, a verdict
+    per operator, the largest difference from PyTorch, which weights it holds)."""
     import numpy as np
     import onnx
     import onnxruntime as ort
     import torch
 
-    from .train.runner import design_classes, input_shape, load_builder, locate
+    from .network import trained_network
+    from .verify import locate
 
     if opset < 17:
         raise UsageError(f"opset {opset} is too old", "use --opset 17 or newer")
     folder, model_py = locate(path)
-    shape = input_shape(folder)
-    net = load_builder(model_py, trust_edits)(design_classes(folder)).eval()
+    net, shape, weights, _ = trained_network(folder, model_py, trust_edits)
     out = Path(out) if out else folder / "model.onnx"
     x = torch.randn(1, *shape)
     with atomic_path(out, hint="export a copy of the design to a folder you can write to") as tmp:
@@ -89,4 +91,4 @@ def export_onnx(path: Path, target: Target, opset: int = 17, out: Path | None = 
     if diff > TOLERANCE:
         raise DesignError(f"the ONNX model's outputs differ from PyTorch's by {diff:.2e} (more than {TOLERANCE})",
                           "report this: the export changed the model")
-    return out, verdicts(model_onnx, target), diff
+    return out, verdicts(model_onnx, target), diff, weights

@@ -31,3 +31,5 @@ MAX_PADDING = 64
 MAX_SPATIAL = 8_192  # input height and width, output size of an adaptive pool
 MAX_SCALE = 16  # Upsample's scale factor
 MAX_INPUT_CHANNELS = 64
+
+SHOWN_LINE = 1000  # characters of one line of untrusted text printed or written in a report (one_line's cut)

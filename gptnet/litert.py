@@ -20,6 +20,7 @@ from typing import Iterator
 from pydantic import BaseModel, Field
 
 from .errors import DesignError, UsageError
+from .network import trained_network
 from .output import atomic_path
 from .targets import Target
 
@@ -194,39 +195,6 @@ def placements(path: Path, target: Target) -> list[Placement]:
     return [Placement(op=name, count=seen[name], delegates=verdicts[name]) for name in sorted(seen)]
 
 
-def _trained(folder: Path):
-    """(state dict, checkpoint config, description) of DIR/train/best.pt, or None when the design is untrained. Read
-    with weights_only=True (gptnet.train.checkpoint), so a checkpoint can only hold data."""
-    from .train import checkpoint
-
-    best = folder / "train" / "best.pt"
-    if not best.is_file():
-        return None
-    state = checkpoint.load(best, keys=("model",))
-    acc = state.get("test_acc1")
-    about = f"{best} (epoch {state.get('epoch', '?')}" + (f", test acc@1 {acc:.2f}%)" if acc is not None else ")")
-    return state["model"], state.get("config") or {}, about
-
-
-def _network(folder: Path, model_py: Path, trust_edits: bool):
-    """(model in eval mode, input shape, weights description, checkpoint config or None)."""
-    from .train import checkpoint
-    from .train.runner import design_classes, input_shape, load_builder
-
-    build = load_builder(model_py, trust_edits)
-    trained = _trained(folder)
-    if trained is None:
-        return build(design_classes(folder)).eval(), input_shape(folder), "untrained (no train/best.pt)", None
-    weights, config, about = trained
-    head = next((t for t in reversed(list(weights.values())) if getattr(t, "ndim", 0) == 2), None)
-    net = build(int(head.shape[0]) if head is not None else design_classes(folder))
-    try:
-        net.load_state_dict(weights)
-    except (RuntimeError, ValueError, KeyError) as e:
-        raise checkpoint.mismatch(folder / "train" / "best.pt", e) from None
-    return net.eval(), input_shape(folder), f"trained: {about}", config
-
-
 def _sample(dataset, n: int, seed: int):
     """n images (and labels) drawn without replacement, the same ones every run."""
     import torch
@@ -269,7 +237,7 @@ def export_tflite(path: Path, target: Target, int8: bool = False, data: str | No
     from .verify import locate
 
     folder, model_py = locate(path)
-    net, shape, weights, config = _network(folder, model_py, trust_edits)
+    net, shape, weights, config = trained_network(folder, model_py, trust_edits)
     out = folder / ("model_int8.tflite" if int8 else "model.tflite")
     report = TfliteExport(path=out, precision="int8" if int8 else "fp32", size_bytes=0, weights=weights)
     if int8:

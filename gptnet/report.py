@@ -6,7 +6,9 @@ from __future__ import annotations
 import re
 
 from .agent.pipeline import Design
+from .limits import SHOWN_LINE
 from .units import format_count
+from .untrusted import one_line
 from .validators import Task
 
 
@@ -41,14 +43,20 @@ def latency_line(design: Design, task: Task) -> str:
 
 
 def table_cell(text: str | None) -> str:
-    """The answer's words in a table cell: a pipe in them would end it."""
-    return (text or "").replace("|", "\\|")
+    """The answer's words in a table cell: inert and on one line (a newline would end the row), a pipe escaped (it
+    would end the cell)."""
+    return shown(text or "").replace("|", "\\|")
+
+
+def shown(text: str) -> str:
+    """Untrusted words (the answer's, a cassette's, a file name) in report.md, as the terminal shows them."""
+    return one_line(text, SHOWN_LINE)
 
 
 def render_report(design: Design, task: Task, command: str) -> str:
     spec, p = design.spec, design.profile
     lines = [f"# {spec.name}", "",
-             f"Designed by gptnet for the {task.target.title} ({task.target.name}): {task.classes} classes, input "
+             f"Designed by gptnet for {task.target.the_title} ({task.target.name}): {task.classes} classes, input "
              f"{'x'.join(map(str, task.input))}, budget {format_count(task.budget)} parameters.", "",
              f"- Answers: {design.source}",
              f"- Totals: {totals_line(design, task)}",
@@ -74,7 +82,8 @@ def render_report(design: Design, task: Task, command: str) -> str:
     lines += ["## Repairs gptnet made", ""]
     if repairs:
         lines += ["| # | kind | where | before | after | why |", "|---|---|---|---|---|---|"]
-        lines += [f"| {i} | {f.kind} | {f.where} | `{f.before or ''}` | `{f.after or ''}` | {f.why} |"
+        lines += [f"| {i} | {f.kind} | {table_cell(f.where)} | `{table_cell(f.before)}` | `{table_cell(f.after)}` | "
+                  f"{table_cell(f.why)} |"
                   for i, f in enumerate(repairs, 1)]
     else:
         lines.append("None: the LLM's answer was usable as given.")
@@ -86,14 +95,14 @@ def render_report(design: Design, task: Task, command: str) -> str:
                   f"{f'{o.params:,}' if o.params else ''} | {table_cell(o.verdict)} | {table_cell(o.recommended)} |"
                   for k, o in enumerate(design.options, 1)]
     if notes:
-        lines += ["", "## Notes", ""] + [f"- {f.where}: {f.why}" for f in notes]
+        lines += ["", "## Notes", ""] + [f"- {shown(f.where)}: {shown(f.why)}" for f in notes]
     if design.review:
         lines += ["", "## Review", ""]
         for e in design.review:
             if e.event == "feedback":
-                lines.append(f"- feedback sent to the LLM as a revise turn: \"{e.text}\"")
+                lines.append(f"- feedback sent to the LLM as a revise turn: \"{shown(e.text or '')}\"")
             elif e.event == "candidate":
-                lines.append(f"- switched to model {e.candidate} of the answer ({e.text}) by the reviewer")
+                lines.append(f"- switched to model {e.candidate} of the answer ({shown(e.text or '')}) by the reviewer")
             elif e.event == "edit":
                 lines += ["- edit:", "", "```diff", (e.diff or "").rstrip(), "```", ""]
             else:

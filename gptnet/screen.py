@@ -8,6 +8,7 @@ from rich.table import Table
 
 from .agent.pipeline import Design
 from .report import latency_line, totals_line, verdict
+from .untrusted import one_line
 from .validators import Task
 
 
@@ -29,7 +30,7 @@ def show_design(console: Console, design: Design, task: Task) -> None:
         console.print(f"  - {f.line()}", markup=False)
     for e in design.review:
         if e.event != "accept":
-            console.print(f"  * review: {e.event}" + (f": {e.text}" if e.text else ""), markup=False)
+            console.print(f"  * review: {e.event}" + (f": {one_line(e.text)}" if e.text else ""), markup=False)
     if design.usage:
         console.print("Tokens: " + ", ".join(f"{u['stage']} {u.get('total_tokens', 0):,}"
                                               for u in design.usage_by_stage)

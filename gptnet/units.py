@@ -48,11 +48,17 @@ def parse_input(text: str) -> tuple[int, int, int]:
     return c, h, w
 
 
+def plural(count: int, noun: str) -> str:
+    """`1 attempt`, `2 attempts`."""
+    return f"{count} {noun}{'' if count == 1 else 's'}"
+
+
 def parse_latency(text: str) -> tuple[float, str | None]:
-    """`15ms` -> (15.0, None); `15ms:gpu` -> (15.0, "gpu"); `0.5s` -> (500.0, None)."""
-    m = re.match(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s)?\s*(?::\s*([a-z][a-z0-9_-]*))?\s*$", str(text), re.IGNORECASE)
+    """`15ms` -> (15.0, None); `15ms:gpu` -> (15.0, "gpu"); `0.5s` -> (500.0, None). The unit is required: a bare
+    `5` could be read as seconds or milliseconds, a factor of 1000 apart."""
+    m = re.match(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s)\s*(?::\s*([a-z][a-z0-9_-]*))?\s*$", str(text), re.IGNORECASE)
     if not m or float(m.group(1)) <= 0:
-        raise UsageError(f"invalid --max-latency {text!r}", "write milliseconds, optionally with a backend: 15ms, "
-                         "15ms:gpu")
-    value = float(m.group(1)) * (1000 if (m.group(2) or "ms").lower() == "s" else 1)
+        raise UsageError(f"invalid --max-latency {text!r}", "write a positive time with its unit, ms or s, optionally "
+                         "with a backend: 15ms, 0.5s, 15ms:gpu")
+    value = float(m.group(1)) * (1000 if m.group(2).lower() == "s" else 1)
     return value, m.group(3).lower() if m.group(3) else None

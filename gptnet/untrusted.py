@@ -12,6 +12,11 @@ from . import limits
 
 _SURROGATE = re.compile("[\ud800-\udfff]")
 _SURROGATE_ESCAPE = re.compile(r"\\u[dD][89a-fA-F]")
+# what one_line escapes: C0 and C1 controls with ESC and DEL (a terminal acts on them: clear the screen, move the
+# cursor, rewrite a line), and format characters that reorder or hide text (bidi embeddings, overrides and
+# isolates, zero-width characters, line and paragraph separators, the byte order mark, interlinear annotations)
+_INVISIBLE = re.compile("[\x00-\x1f\x7f-\x9f\u00ad\u061c\u180e\u200b-\u200f\u2028-\u202e\u2060-\u206f"
+                        "\ufeff\ufff9-\ufffb]")
 
 # what JSON reads as one token inside brackets, with the comments LLMs add to it; a string ends with its line, as
 # JSON allows no raw newline in one, so a stray quote cannot swallow the rest of an answer
@@ -41,9 +46,16 @@ def clean_surrogates(value: Any) -> Any:
 
 
 def one_line(text: str, limit: int = 200) -> str:
-    """Untrusted text quoted in a message: on one line, and at most `limit` characters."""
-    text = " ".join(text.split())
+    """Untrusted text as gptnet prints it or writes it in a report: inert (each character that could drive a
+    terminal or reorder what a reader sees is escaped visibly, as \\x1b or \\u202e), on one line (runs of
+    whitespace, newlines included, become one space), and at most `limit` characters, cut with "..."."""
+    text = _INVISIBLE.sub(_escape, " ".join(text.split()))
     return text if len(text) <= limit else text[:limit - 3] + "..."
+
+
+def _escape(m: re.Match) -> str:
+    code = ord(m.group())
+    return f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}"
 
 
 def json_spans(text: str) -> Iterator[tuple[int, int]]:

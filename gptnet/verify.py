@@ -256,9 +256,16 @@ def verify_file(path: Path) -> bytes:
     data = Path(path).read_bytes()
     problem = check_source(data)
     if problem:
-        raise UsageError(f"{path} {problem}",
-                         "regenerate it with gptnet design; if the change is your own, pass --trust-edits to run it")
+        raise UsageError(f"{path} {problem}", trust_hint(path, problem))
     return data
+
+
+def trust_hint(path: Path, problem: Problem) -> str:
+    """What to do about a file that fails the check: read the line, check again, regenerate. --trust-edits comes
+    last and only for an edit of one's own: it runs the file's code as it is, so a folder someone else sent must not
+    be run with it."""
+    return (f"read line {problem.line} of {path} and run `gptnet verify {path}` again, or regenerate it with gptnet "
+            "design; only if you wrote that line yourself, --trust-edits runs the file's code as it is, unchecked")
 
 
 def load_model(path: Path, trust_edits: bool = False) -> types.ModuleType:

@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
-FAULTS = ("429", "500", "503", "slow", "malformed", "401", "drop")
+FAULTS = ("400", "429", "500", "503", "slow", "malformed", "401", "drop")
 
 
 @dataclass
@@ -24,6 +24,8 @@ class Script:
     refuse_response_format: bool = False  # a server that answers 400 to structured outputs
     slow_seconds: float = 3.0
     retry_after: str = "1"
+    retry_header: str = "Retry-After"  # or retry-after-ms, which OpenAI's servers send too
+    error_message: str = "invalid request"  # the body's message of a 400 fault
     hang_on: int | None = None  # answer number at which to wait (for Ctrl-C tests)
     requests: list[dict[str, Any]] = field(default_factory=list)
     headers: list[dict[str, str]] = field(default_factory=list)
@@ -74,8 +76,10 @@ class _Handler(BaseHTTPRequestHandler):
             return self._error(400, "response_format is not supported by this server")
         if s.faults:
             fault = s.faults.pop(0)
+            if fault == "400":
+                return self._error(400, s.error_message)
             if fault == "429":
-                return self._error(429, "Rate limit reached", {"Retry-After": s.retry_after})
+                return self._error(429, "Rate limit reached", {s.retry_header: s.retry_after})
             if fault in ("500", "503"):
                 return self._error(int(fault), "server trouble")
             if fault == "401":

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import onnx
 
-from conftest import CASSETTES, ROOT, clean_env, run_cli
+from conftest import CASSETTES, ROOT, clean_env, load_model_module, run_cli
 
 
 def test_article_model_exports_and_matches(tmp_path: Path) -> None:
@@ -20,9 +20,38 @@ def test_article_model_exports_and_matches(tmp_path: Path) -> None:
     model = onnx.load(str(design / "model.onnx"))
     assert max(o.version for o in model.opset_import if o.domain in ("", "ai.onnx")) >= 17
     assert "onnxruntime matches PyTorch" in r.stdout
+    assert f"Wrote {design / 'model.onnx'} (opset 17; weights untrained (no train/best.pt))" in r.stdout
     assert "Conv x5 (DepthwiseConv2d): cpu: yes; cpu4: yes; cpu4int8: yes; gpu: yes; dsp: yes; ncnn-cpu4: yes; " \
            "ncnn-gpu: yes" in r.stdout
     assert "Gemm x1 (Linear)" in r.stdout
+
+
+def test_a_trained_design_exports_its_trained_weights(tmp_path: Path) -> None:
+    """The ONNX file of a trained design holds train/best.pt's weights, not a fresh network's, and says so: checked
+    with onnxruntime against the trained network on an input of the test's own."""
+    import numpy as np
+    import onnxruntime as ort
+    import torch
+
+    from gptnet.train import checkpoint
+
+    design = Path(shutil.copytree(ROOT / "generated" / "cnn_gpt", tmp_path / "cnn_gpt"))
+    torch.manual_seed(1)
+    net = load_model_module(design / "model.py").build_model()
+    with torch.no_grad():  # weights no fresh build_model() would have
+        for p in net.parameters():
+            p.add_(0.05 * torch.randn_like(p))
+    checkpoint.save(design / "train" / "best.pt", {"model": net.state_dict(), "epoch": 3, "test_acc1": 50.0,
+                                                   "config": {"data": "cifar100"}})
+    r = run_cli("export", str(design), "--format", "onnx", "--target", "sd855", cwd=tmp_path)
+    assert r.returncode == 0, r.stderr
+    assert f"weights trained: {design / 'train' / 'best.pt'} (epoch 3, test acc@1 50.00%)" in r.stdout
+    x = torch.randn(2, 3, 32, 32)
+    got = ort.InferenceSession(str(design / "model.onnx"), providers=["CPUExecutionProvider"]).run(
+        None, {"input": x.numpy()})[0]
+    with torch.no_grad():
+        want = net.eval()(x).numpy()
+    assert float(np.abs(got - want).max()) <= 1e-4
 
 
 def test_residual_design_exports_with_add_and_clip(tmp_path: Path) -> None:

@@ -61,13 +61,23 @@ def test_latency_budget_on_a_named_or_default_backend(suffix: str, backend: str,
     assert [f["kind"] for f in result["findings"]].count("fit") == 1
 
 
+def test_the_start_line_states_every_budget(tmp_path: Path) -> None:
+    r = run_cli("design", "--budget", "10M", "--max-macs", "1G", "--max-latency", "50ms:gpu", "--target", "sd855",
+                "--yes", "--out", "o", cwd=tmp_path)
+    assert r.returncode == 0, r.stderr
+    assert "Designing for Qualcomm Snapdragon 855: budget 10M params, at most 1G MACs, at most 50 ms on gpu, " \
+           "100 classes" in r.stderr
+
+
 def test_a_latency_below_the_per_layer_floor_is_an_error(tmp_path: Path) -> None:
     r = run_cli("design", "--budget", "10M", "--target", "sd855", "--yes", "--max-latency", "0.05ms", cwd=tmp_path)
     assert r.returncode == 1
     assert "exceeds the budget of 0.05 ms; no scaling of the channel widths fits it" in r.stderr
 
 
-@pytest.mark.parametrize(("limit", "words"), [("fast", "invalid --max-latency"), ("1ms:npu", "no backend 'npu'")])
+@pytest.mark.parametrize(("limit", "words"), [("fast", "invalid --max-latency"), ("1ms:npu", "no backend 'npu'"),
+                                              ("5:gpu", "invalid --max-latency '5:gpu'"),  # ms or s? 1000x apart
+                                              ("5", "its unit, ms or s")])
 def test_bad_latency_budgets_are_usage_errors(limit: str, words: str, tmp_path: Path) -> None:
     r = run_cli("design", "--budget", "10M", "--target", "sd855", "--yes", "--max-latency", limit, cwd=tmp_path)
     assert r.returncode == 2 and words in r.stderr

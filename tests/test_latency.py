@@ -63,6 +63,17 @@ def test_calibrate_then_profile_on_the_host(tmp_path: Path) -> None:
     assert re.search(r"Measured here: [\d.]+ ms", r.stdout)
 
 
+def test_the_host_profile_is_named_as_this_machine(tmp_path: Path) -> None:
+    host = json.loads((ROOT / "gptnet/targets/sd855.json").read_text())
+    host.update(name="host", title="this machine (test)")  # what gptnet calibrate calls it
+    (tmp_path / "home" / "targets").mkdir(parents=True)
+    (tmp_path / "home" / "targets" / "host.json").write_text(json.dumps(host))
+    r = run_cli("profile", str(ROOT / "generated" / "cnn_gpt"), "--target", "host", cwd=tmp_path,
+                env=clean_env(GPTNET_HOME=str(tmp_path / "home")))
+    assert r.returncode == 0, r.stderr
+    assert "Every backend of this machine (test), batch 1" in r.stdout
+
+
 def test_calibrate_to_an_unwritable_out_is_one_line_before_measuring(tmp_path: Path) -> None:
     (tmp_path / "file").write_text("")
     out = tmp_path / "file" / "host.json"  # under a regular file: not writable, even by root

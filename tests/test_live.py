@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import base64
 import json
+import re
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -53,6 +55,46 @@ def test_429_honours_retry_after(tmp_path: Path) -> None:
     assert "HTTP 429 (rate limited)" in r.stderr and "retrying in 2.0 s" in r.stderr
 
 
+def announced_waits(said: list[str]) -> list[float]:
+    return [float(m.group(1)) for s in said if (m := re.search(r"retrying in ([\d.]+) s", s))]
+
+
+@pytest.mark.parametrize("header, value", [("Retry-After", "Mon, 01 Jan 2100 00:00:00 GMT"),
+                                           ("Retry-After", "Fri, 31 Dec 9999 23:59:59 GMT"),
+                                           ("Retry-After", "86400"), ("retry-after-ms", "86400000")])
+def test_a_wait_asked_past_the_retry_time_is_cut_to_what_is_left(header: str, value: str) -> None:
+    from gptnet.agent.live import LiveLLM
+
+    said: list[str] = []
+    with FakeOpenAI(Script(answers=["fine"], faults=["429"], retry_header=header, retry_after=value)) as server:
+        reply = LiveLLM("test-model", server.base_url, None, max_seconds=1.0, say=said.append).ask(
+            "revise", [{"role": "user", "content": "hi"}])
+    assert reply.text == "fine"
+    assert len(announced_waits(said)) == 1 and announced_waits(said)[0] <= 1.0, said
+
+
+@pytest.mark.parametrize("value", ["soon", "nan", "-5", "inf", "Mon, 99 Foo 2100"])
+def test_a_garbled_retry_after_falls_back_to_backoff(value: str) -> None:
+    from gptnet.agent.live import LiveLLM
+
+    said: list[str] = []
+    with FakeOpenAI(Script(answers=["fine"], faults=["429"], retry_after=value)) as server:
+        reply = LiveLLM("test-model", server.base_url, None, max_seconds=60.0, say=said.append).ask(
+            "revise", [{"role": "user", "content": "hi"}])
+    assert reply.text == "fine"
+    assert len(announced_waits(said)) == 1 and 1.0 <= announced_waits(said)[0] <= 2.0, said  # the first backoff
+
+
+def test_a_failure_names_the_attempts_made_when_the_time_in_all_ran_out_first() -> None:
+    from gptnet.agent.live import LiveLLM
+    from gptnet.errors import DesignError
+
+    script = Script(answers=[], faults=["503"] * 9, retry_after="0.6")
+    with FakeOpenAI(script) as server, pytest.raises(DesignError) as e:
+        LiveLLM("test-model", server.base_url, None, attempts=9, max_seconds=1.0).ask("revise", [])
+    assert f"after {len(script.requests)} attempts: HTTP 503" in e.value.message and len(script.requests) < 9
+
+
 def test_a_server_that_keeps_failing_is_reported_in_one_line(tmp_path: Path) -> None:
     script = Script(answers=list(ARTICLE), faults=["503"] * 5, api_key=KEY)
     with FakeOpenAI(script) as server:
@@ -62,6 +104,18 @@ def test_a_server_that_keeps_failing_is_reported_in_one_line(tmp_path: Path) -> 
     assert errors == [f"gptnet: error: {server.base_url} failed at stage ops after 2 attempts: HTTP 503"]
     assert len(script.requests) == 2  # the SDK's own retries are off: attempts are not multiplied
     assert not (tmp_path / "out").exists()
+
+
+def test_no_server_at_the_base_url_asks_whether_one_runs_there(tmp_path: Path) -> None:
+    with socket.socket() as s:  # a port nothing listens on once closed
+        s.bind(("127.0.0.1", 0))
+        url = f"http://127.0.0.1:{s.getsockname()[1]}/v1"
+    r = run_cli("design", "--budget", "10M", "--target", "sd855", "--base-url", url, "--model", "test-model", "--yes",
+                "--retries", "1", cwd=tmp_path, env=clean_env())
+    assert r.returncode == 1
+    assert r.stderr.splitlines()[-2:] == [
+        f"gptnet: error: {url} failed at stage ops after 1 attempt: connection failed",
+        f"hint: is a server running at {url}? check --base-url (or OPENAI_BASE_URL)"]
 
 
 def test_bad_key_and_unknown_model_fail_at_once(tmp_path: Path) -> None:

@@ -119,6 +119,7 @@ def test_quit_writes_nothing(tmp_path: Path) -> None:
     child = spawn(tmp_path)
     child.send("q")
     child.expect("nothing was written")
+    assert "error" not in child.before + child.after  # the user's choice, said plainly, though no model was made
     assert finish(child) == 1
     assert not (tmp_path / "out").exists()
 

@@ -243,6 +243,7 @@ def test_cifar_loaders_read_the_real_format(name: str, tiny: Path, tmp_path: Pat
     r = train(design, "--data", name, "--data-dir", str(tmp_path / "data"), "--epochs", "1", cwd=tmp_path)
     assert r.returncode == 0, r.stderr
     assert len(metrics(design / "train")) == 1
+    assert "1 epoch, batch 64" in r.stderr
 
 
 def test_a_hostile_cifar_file_is_one_line_and_its_code_never_runs(tiny: Path, tmp_path: Path) -> None:

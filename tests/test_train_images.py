@@ -118,6 +118,17 @@ def test_train_on_an_image_folder(layout: str, designed: tuple[Path, str], shape
     assert torch.load(design / "train" / "best.pt", weights_only=True)["classes"] == list(CLASSES)
 
 
+def test_a_last_batch_of_one_image_is_left_out_not_a_crash(tmp_path: Path) -> None:
+    data = write_shapes(tmp_path / "small", split=False, per_class=4)  # 9 training images: batches of 4, 4 and 1
+    # the article's model has a BatchNorm after a global pool, which one image cannot normalize
+    r = run_cli("design", "--budget", "100K", "--target", "sd855", "--data", str(data), "--yes", "--out", "d",
+                cwd=tmp_path)
+    assert r.returncode == 0, r.stderr
+    r = train(tmp_path / "d", "--data", str(data), "--epochs", "1", "--batch-size", "4", cwd=tmp_path)
+    assert r.returncode == 0, r.stderr
+    assert "9 train / 3 test images" in r.stderr
+
+
 def test_folder_images_are_normalized_and_no_flip_turns_flips_off(shapes: Path) -> None:
     from gptnet.train.data import load_data
 

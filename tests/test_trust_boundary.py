@@ -167,7 +167,15 @@ def test_every_command_refuses_a_model_py_that_fails_the_verifier(command: list[
     r = run_cli(command[0], str(folder), *command[1:], cwd=tmp_path)
     line = one_line_error(r, 2)
     assert "model.py line 18:" in line and "__import__" in line
+    assert_hint_sends_to_the_line_first(r.stderr.splitlines()[-1], folder / "model.py")
     assert not marker.exists()
+
+
+def assert_hint_sends_to_the_line_first(hint: str, model_py: Path) -> None:
+    """The hint of a refused file: its line and `gptnet verify` before anything, --trust-edits last and only for a
+    line of one's own (a user who received the folder must not be steered towards running it)."""
+    assert hint.startswith(f"hint: read line 18 of {model_py} and run `gptnet verify {model_py}` again"), hint
+    assert hint.index("gptnet verify") < hint.index("only if you wrote that line yourself, --trust-edits"), hint
 
 
 def test_verify_names_the_line_and_trust_edits_is_the_only_way_past_it(tmp_path: Path) -> None:
@@ -175,10 +183,20 @@ def test_verify_names_the_line_and_trust_edits_is_the_only_way_past_it(tmp_path:
     folder = _planted(tmp_path, marker)
     r = run_cli("verify", str(folder / "model.py"), cwd=tmp_path)
     assert "line 18" in one_line_error(r, 1)
+    assert_hint_sends_to_the_line_first(r.stderr.splitlines()[-1], folder / "model.py")
     assert run_cli("verify", str(ARTICLE), cwd=tmp_path).returncode == 0
     r = run_cli("profile", str(folder), "--target", "sd855", "--trust-edits", cwd=tmp_path)
     assert r.returncode == 0, r.stderr
     assert marker.exists()  # the user's own edit ran because they said so: the flag is the gate
+    assert r.stderr.splitlines()[0] == "--trust-edits: model.py's code runs as it is, unchecked, with your permissions"
+
+
+@pytest.mark.parametrize("command", ["profile", "export", "train", "compare"])
+def test_trust_edits_help_says_it_runs_the_code_unchecked(command: str, tmp_path: Path) -> None:
+    r = run_cli(command, "--help", cwd=tmp_path)
+    help_text = " ".join(r.stdout.split())
+    assert "--trust-edits run model.py's code as it is, without gptnet's check (gptnet verify): it can do anything " \
+           "you can. Only for a file you edited yourself, never for a folder someone sent you" in help_text
 
 
 def test_a_planted_pycache_is_never_imported(tmp_path: Path) -> None:
@@ -257,16 +275,19 @@ def test_a_task_past_the_limits_is_a_usage_error(args: list[str], tmp_path: Path
     assert not (tmp_path / "out").exists()
 
 
-def test_channels_that_contradict_inside_a_branch_are_an_error_not_a_broken_model(tmp_path: Path) -> None:
+@pytest.mark.parametrize(("takes", "said"), [(8, "takes 8 channels"), (1, "takes 1 channel")])
+def test_channels_that_contradict_inside_a_branch_are_an_error_not_a_broken_model(takes: int, said: str,
+                                                                                   tmp_path: Path) -> None:
     """Repairs align the top level; a conv inside a residual (or module) that takes other channels than reach it
     would make a model.py that fails at its first forward pass, so design refuses it."""
     answer = json.dumps({"layers": [
         {"op": "Conv2d", "in_channels": 3, "out_channels": 16, "kernel_size": 3, "padding": 1},
-        {"op": "add", "body": [{"op": "Conv2d", "in_channels": 8, "out_channels": 16, "kernel_size": 3, "padding": 1}]},
+        {"op": "add", "body": [{"op": "Conv2d", "in_channels": takes, "out_channels": 16, "kernel_size": 3,
+                                "padding": 1}]},
         {"op": "AdaptiveAvgPool2d", "output_size": 1}, {"op": "Flatten"},
         {"op": "Linear", "in_features": 16, "out_features": 10}]})
     cassette = write_cassette(tmp_path / "c.json", [{"stage": "model", "response": answer}])
     r = run_cli("design", "--budget", "10M", "--target", "sd855", "--classes", "10", "--replay", str(cassette),
                 "--yes", "--out", "out", cwd=tmp_path)
-    assert "takes 8 channels but gets a 16x32x32 input" in one_line_error(r, 1)
+    assert f"{said} but gets a 16x32x32 input" in one_line_error(r, 1)
     assert not (tmp_path / "out").exists()

@@ -10,7 +10,9 @@ ignores it, switches to plain text (read by the same parsers) for the rest of th
 from __future__ import annotations
 
 import json
+import math
 import re
+from datetime import datetime, timezone
 from email.utils import parsedate_to_datetime
 from typing import Any, Callable
 from urllib.parse import unquote, urlsplit, urlunsplit
@@ -20,6 +22,8 @@ from tenacity.wait import wait_exponential_jitter
 
 from ..errors import DesignError
 from ..parse.jsonform import find_json
+from ..units import plural
+from ..untrusted import one_line
 from .llm import Reply
 from .schema import response_format
 
@@ -59,6 +63,7 @@ class LiveLLM:
         self.description = f"live: {model} at {self.shown_url}"
         self.attempts, self.max_seconds, self.say = attempts, max_seconds, say
         self.structured: bool | None = None  # None: not tried yet; then remembered for the run
+        self.tried = 0  # attempts of the last request
         # a local server needs no key, but the SDK insists on one
         self.client = openai.OpenAI(api_key=api_key or "not-needed", base_url=self.base_url, timeout=timeout,
                                     max_retries=0)
@@ -73,19 +78,10 @@ class LiveLLM:
 
     def _wait(self, state: RetryCallState) -> float:
         e = state.outcome.exception()
-        backoff = wait_exponential_jitter(initial=1, max=20)(state)
-        after = getattr(getattr(e, "response", None), "headers", {}).get("retry-after")
-        if after:
-            try:
-                return min(float(after), self.max_seconds)
-            except ValueError:
-                try:
-                    from datetime import datetime, timezone
-
-                    return max(0.0, (parsedate_to_datetime(after) - datetime.now(timezone.utc)).total_seconds())
-                except (TypeError, ValueError):
-                    pass
-        return backoff
+        asked = _server_wait(getattr(getattr(e, "response", None), "headers", {}))
+        wait = wait_exponential_jitter(initial=1, max=20)(state) if asked is None else asked
+        # the server's word is a request, not a promise to the user: every wait fits in what is left of max_seconds
+        return max(0.0, min(wait, self.max_seconds - (state.seconds_since_start or 0.0)))
 
     def _describe(self, e: BaseException) -> str:
         o = self._openai
@@ -108,7 +104,10 @@ class LiveLLM:
         retrying = Retrying(retry=retry_if_exception(self._transient), wait=self._wait, reraise=True,
                             stop=stop_after_attempt(self.attempts) | stop_after_delay(self.max_seconds),
                             before_sleep=self._announce(stage))
-        return retrying(self.client.chat.completions.create, **params)
+        try:
+            return retrying(self.client.chat.completions.create, **params)
+        finally:  # the time in all can stop the retries before --retries does: the failure names what was made
+            self.tried = retrying.statistics.get("attempt_number", 1)
 
     # ---- the seam
     def ask(self, stage: str, messages: list[dict[str, str]]) -> Reply:
@@ -140,8 +139,12 @@ class LiveLLM:
             raise DesignError(f"{self.shown_url} rejected the request at stage {stage}: {_message(e)}",
                               "check --model and the server's limits") from None
         except (o.APIError, json.JSONDecodeError) as e:
-            raise DesignError(f"{self.shown_url} failed at stage {stage} after {self.attempts} attempts: "
-                              f"{self._describe(e)}", "try again later, or raise --timeout") from None
+            # a timeout is a server that is there but slow; a refused connection is likely no server at all
+            hint = f"is a server running at {self.shown_url}? check --base-url (or OPENAI_BASE_URL)" if \
+                isinstance(e, o.APIConnectionError) and not isinstance(e, o.APITimeoutError) else \
+                "try again later, or raise --timeout"
+            raise DesignError(f"{self.shown_url} failed at stage {stage} after {plural(self.tried, 'attempt')}: "
+                              f"{self._describe(e)}", hint) from None
         choice = response.choices[0] if response.choices else None
         if choice is None or not choice.message.content:
             raise DesignError(f"{self.shown_url} returned no text at stage {stage}", "try again, or another model")
@@ -155,8 +158,36 @@ class LiveLLM:
         return Reply(text, usage, {k: v for k, v in params.items() if k not in ("model", "messages")})
 
 
+def _server_wait(headers: Any) -> float | None:
+    """The seconds a server asks to wait before retrying (`retry-after-ms`, or `Retry-After` in seconds or as an
+    HTTP date), or None when it asks nothing readable: a missing, negative, infinite or garbled value, or a date
+    no clock reaches."""
+    ms = _seconds(headers.get("retry-after-ms"))
+    if ms is not None:
+        return ms / 1000
+    after = headers.get("retry-after")
+    if not after:
+        return None
+    seconds = _seconds(after)
+    if seconds is not None:
+        return seconds
+    try:
+        return max(0.0, (parsedate_to_datetime(after) - datetime.now(timezone.utc)).total_seconds())
+    except (TypeError, ValueError, OverflowError, IndexError):  # naive, garbled or out-of-range dates
+        return None
+
+
+def _seconds(text: str | None) -> float | None:
+    try:
+        value = float(text)  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        return None
+    return value if math.isfinite(value) and value >= 0 else None
+
+
 def _message(e: Exception) -> str:
+    """The server's words on a refused request, inert and short: the body is the server's, not gptnet's."""
     body = getattr(e, "body", None)
     if isinstance(body, dict):
-        return str(body.get("message") or body.get("error", {}).get("message") or e)
-    return str(e)
+        return one_line(str(body.get("message") or body.get("error", {}).get("message") or e))
+    return one_line(str(e))

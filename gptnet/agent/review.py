@@ -16,7 +16,7 @@ from typing import Any, Callable
 from pydantic import ValidationError
 from rich.console import Console
 
-from ..errors import DesignError, GptnetError, UsageError
+from ..errors import DesignError, GptnetError, Stopped, UsageError
 from ..parse.answer import flat_errors
 from ..spec.editing import EditError, from_text, to_text
 from ..spec.graph import ModelSpec
@@ -29,11 +29,9 @@ PROMPT = "[a]ccept  [e]dit  [f]eedback  [d]iff  [q]uit > "
 PROMPT_OPTIONS = "[a]ccept  [e]dit  [f]eedback  [c]andidates  [d]iff  [q]uit > "  # when the answer offered several
 
 
-class Quit(GptnetError):
-    exit_code = 1
-
+class Quit(Stopped):
     def __init__(self) -> None:
-        super().__init__("quit at review: nothing was written", "run again to get a new design")
+        super().__init__("Quit at review: nothing was written; run again for a new design.")
 
 
 def spec_diff(before: ModelSpec, after: ModelSpec, labels: tuple[str, str]) -> str:
@@ -106,8 +104,8 @@ class Review:
         for k, o in enumerate(design.options, 1):
             params = f"{format_count(o.params)} params, " if o.params else ""
             said = f"; the answer says: \"{o.recommended}\"" if o.recommended else ""
-            self.console.print(f"  {'*' if o.chosen else ' '} {k}. {o.title}: {params}{o.verdict}{said}",
-                               markup=False)
+            self.console.print(f"  {'*' if o.chosen else ' '} {k}. {one_line(o.title)}: {params}"
+                               f"{one_line(o.verdict)}{said}", markup=False)
         text = self.readline(f"Switch to (1-{len(design.options)}, Enter keeps *): ").strip()
         if not text:
             return design
@@ -176,8 +174,9 @@ def replay_review(designer: Designer, design: Design, events: list[dict[str, Any
         if event.event == "feedback":
             new = designer.feedback(event.text or "", design)
         else:
-            if event.event == "edit":
-                new, findings = designer.edit(spec, design, event.diff or "")
+            if event.event == "edit":  # the diff is made again, not taken from the cassette: report.md shows it
+                new, findings = designer.edit(spec, design, spec_diff(design.spec, spec, ("before the edit",
+                                                                                          "after the edit")))
             else:
                 try:
                     new, findings = designer.switch((event.candidate or 0) - 1, design)

@@ -6,8 +6,10 @@ from __future__ import annotations
 import time
 from typing import Callable
 
+from ..limits import SHOWN_LINE
 from ..train.progress import duration
 from ..units import format_count
+from ..untrusted import one_line
 from .leaderboard import Candidate
 
 
@@ -53,7 +55,7 @@ class Progress:
 
     def note(self, text: str) -> None:
         if self.bar is not None:
-            self.bar.console.print(text, markup=False, highlight=False)
+            self.bar.console.print(one_line(text, SHOWN_LINE), markup=False, highlight=False)
         else:
             self.say(text)
 

@@ -29,6 +29,7 @@ from ..latency import estimate
 from ..output import write_atomic
 from ..render import render_checked
 from ..spec.walk import totals, walk
+from ..untrusted import one_line
 from ..validators import Task
 from . import leaderboard
 from .hashing import structure_hash, summary
@@ -141,7 +142,8 @@ class _Search:
     def _admit(self, p: Proposal, number: int) -> Trial:
         row = Candidate(index=len(self.trials) + 1, round=number, hash=None, origin=p.origin, parent=p.parent,
                         change=p.change, dropped=p.dropped,
-                        findings=[f"{f.kind}: {f.why}"[:SHOWN_FINDING] for f in p.findings if f.severity == "repair"])
+                        findings=[one_line(f"{f.kind}: {f.why}", SHOWN_FINDING) for f in p.findings
+                                  if f.severity == "repair"])
         trial = Trial(row, p.spec, p.original)
         if p.spec is not None:
             h = structure_hash(p.spec)

@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from .. import limits
+from ..units import plural
 from . import expr
 from .grammar import check_number
 from .graph import Call, Concat, Gate, ModelSpec, ModuleSpec, Residual
@@ -118,7 +119,7 @@ def run_node(node: Any, shape: Shape, modules: dict[str, ModuleSpec], costs: boo
         takes = getattr(node, node.channel_in) if node.channel_in else None
         if type(takes) is int and shape and shape[0] is not None and takes != shape[0]:
             # repairs align the top level first; inside a module or branch this is a model torch would refuse
-            raise SpecError(f"{node.signature()} takes {takes} channels but gets a {fmt_shape(shape)} input")
+            raise SpecError(f"{node.signature()} takes {plural(takes, 'channel')} but gets a {fmt_shape(shape)} input")
         out = node.out_shape(shape)
         if any(d is not None and d <= 0 for d in out):
             raise SpecError(f"{node.signature()} on a {fmt_shape(shape)} input gives {fmt_shape(out)}: the feature "

@@ -150,6 +150,11 @@ class Target(BaseModel):
     def supports(self, op: str) -> bool:
         return op in self.operators
 
+    @property
+    def the_title(self) -> str:
+        """The title in a sentence: `the Qualcomm Snapdragon 855`, but `this machine (...)` for the host profile."""
+        return self.title if self.title.startswith("this ") else f"the {self.title}"
+
 
 def user_dir() -> Path:
     """Where `gptnet calibrate` writes the `host` profile: $GPTNET_HOME/targets, else ~/.gptnet/targets."""

@@ -9,6 +9,7 @@ from typing import Callable
 
 from ..output import check_writable
 from ..report import table_cell
+from ..units import plural
 from .config import TrainConfig
 from .distributed import quiet_unless_main
 from .runner import design_data, input_shape, load_builder, locate, model_name, resnet18_builder, run_training
@@ -65,7 +66,7 @@ def compare(path: Path, config: TrainConfig, baseline: str = "resnet18", out: Pa
 
 
 def markdown(rows: list[Row], config: TrainConfig) -> str:
-    lines = [f"Trained with one recipe on {config.data}: {config.epochs} epochs, batch {config.batch_size}, "
+    lines = [f"Trained with one recipe on {config.data}: {plural(config.epochs, 'epoch')}, batch {config.batch_size}, "
              f"lr {config.lr} (x{config.lr_decay_rate} at {config.lr_decay_stages}), wd {config.wd}; "
              "flops are thop's MACs at 1x3x224x224, as in the article; accuracies are of the last epoch.", "",
              "| model | flops (G) | params (M) | train acc1/5 | test acc1/5 | train images/s |",

@@ -7,7 +7,6 @@ where a mirrored 2 is not a 2."""
 from __future__ import annotations
 
 import pickle
-import textwrap
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
@@ -240,8 +239,7 @@ def _image_folder(value: str, shape, say: Callable[[str], None] | None, terminal
         (xtr, ytr), (xte, yte) = _decode(train, shape, bar), _decode(test, shape, bar)
     mean, std = _channel_stats(xtr)
     pad = max(1, min(h, w) // 8)  # CIFAR's 4 at 32x32, in proportion at other sizes
-    names = textwrap.shorten(", ".join(folder.classes), 80, placeholder=" ...")
-    about = f"image folder: {folder.layout}; classes {names}; scaled and centre-cropped to {h}x{w}, random crop " \
+    about = f"image folder: {folder.layout}; classes {imagefolder.shown_classes(folder.classes, 80)}; scaled and centre-cropped to {h}x{w}, random crop " \
             f"(padding {pad}){' and horizontal flip' if flip else ', no flip'}"
     return Data(Augmented(_Images(xtr, ytr, mean, std, (h, w)), flip=flip, pad=pad),
                 _Images(xte, yte, mean, std, (h, w)), len(folder.classes), flip, tuple(folder.classes), about)

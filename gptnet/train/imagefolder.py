@@ -21,6 +21,7 @@ from textwrap import shorten
 from typing import Callable, Iterator
 
 from ..errors import UsageError
+from ..untrusted import one_line
 
 EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp", ".ppm", ".pgm", ".tif", ".tiff", ".webp")  # torchvision's
 FORMATS = ("JPEG", "PNG", "BMP", "PPM", "TIFF", "WEBP")  # the Pillow decoders for them
@@ -188,6 +189,12 @@ def proposed_input(folder: ImageFolder) -> tuple[tuple[int, int, int], tuple[int
     return (channels, max(1, round(h * scale)), max(1, round(w * scale))), (h, w), count
 
 
+def shown_classes(classes: tuple[str, ...] | list[str], width: int) -> str:
+    """Class folder names as gptnet prints and reports them: inert (they are file names someone else may have
+    chosen), joined, cut to `width`."""
+    return shorten(", ".join(map(one_line, classes)), width, placeholder=" ...")
+
+
 def task_from_folder(root: Path, classes: int | None, input: str | None, say: Callable[[str], None],
                      ) -> tuple[int, str]:
     """`gptnet design --data`: the class count and input shape (`3x32x32`) to design for, the folder's unless
@@ -200,7 +207,7 @@ def task_from_folder(root: Path, classes: int | None, input: str | None, say: Ca
     proposed = "x".join(map(str, shape))
     why = f"{common} of its {len(folder.files)} images are {h}x{w}" + (", scaled down" if (h, w) != shape[1:] else "") \
         + ("; all grayscale" if shape[0] == 1 else "")
-    say(f"From {root}: {count} classes ({shorten(', '.join(folder.classes), 60, placeholder=' ...')}), input "
+    say(f"From {root}: {count} classes ({shown_classes(folder.classes, 60)}), input "
         f"{proposed} ({why}).")
     if classes is not None and classes != count:
         say(f"--classes {classes} wins over the folder's {count} (training on it will need --rebuild-head).")

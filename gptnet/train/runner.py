@@ -15,6 +15,8 @@ from .. import limits
 from ..errors import UsageError
 from ..output import check_writable
 from ..report import without_training
+from ..units import plural
+from ..untrusted import one_line
 from ..verify import load_model, locate
 from .config import TrainConfig
 from .data import NAMES, Data, load_data
@@ -86,9 +88,9 @@ def run_training(build: Callable[[int], nn.Module], data: Data, config: TrainCon
                  ) -> tuple[list[EpochMetrics], bool]:
     """The epochs' metrics, and whether this process is the one that writes (rank 0, or the only one)."""
     say(f"Training on {config.data}{f' ({data.about})' if data.about else ''}: {len(data.train)} train / "
-        f"{len(data.test)} test images, {data.classes} classes, {config.epochs} epochs, batch {config.batch_size}, "
-        f"lr {config.lr} x{config.lr_decay_rate} at {config.lr_decay_stages or 'never'}, wd {config.wd}, "
-        f"{torch.get_num_threads()} CPU threads; writing to {out}")
+        f"{len(data.test)} test images, {data.classes} classes, {plural(config.epochs, 'epoch')}, batch "
+        f"{config.batch_size}, lr {config.lr} x{config.lr_decay_rate} at {config.lr_decay_stages or 'never'}, wd "
+        f"{config.wd}, {torch.get_num_threads()} CPU threads; writing to {out}")
     trainer = Trainer(build, data, config, out, say=say, terminal=terminal)
     if resume:
         trainer.resume()
@@ -103,10 +105,11 @@ def training_section(history: list[EpochMetrics], config: TrainConfig, data: Dat
     last = history[-1]
     best = max(history, key=lambda m: m.test_acc1)
     rel = out.relative_to(folder) if out.is_relative_to(folder) else out
-    names = textwrap.shorten(", ".join(f"{i}: {n}" for i, n in enumerate(data.labels)), 300, placeholder=" ...")
+    names = textwrap.shorten(", ".join(f"{i}: {one_line(n)}" for i, n in enumerate(data.labels)), 300,
+                             placeholder=" ...")  # class folder names: untrusted
     return "\n".join([
         "## Training", "",
-        f"- Data: {config.data}{f' ({data.about})' if data.about else ''}; {last.epoch} epochs, batch "
+        f"- Data: {config.data}{f' ({data.about})' if data.about else ''}; {plural(last.epoch, 'epoch')}, batch "
         f"{config.batch_size}, SGD lr {config.lr} (momentum {config.momentum}, x{config.lr_decay_rate} at epochs "
         f"{config.lr_decay_stages}), weight decay {config.wd}.",
         *([f"- Classifier: {head}."] if head else []),

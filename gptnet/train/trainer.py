@@ -139,9 +139,12 @@ class Trainer:
         if sampler is not None:
             sampler.set_epoch(epoch)
         g = torch.Generator().manual_seed(self.config.seed * 100_003 + epoch)
+        # a last training batch of one image is left out (a different one each epoch, as the order is shuffled):
+        # BatchNorm cannot normalize a single image and torch refuses it, e.g. 9 images in batches of 4
+        lone = train and len(sampler if sampler is not None else dataset) % self.config.batch_size == 1
         return DataLoader(dataset, batch_size=self.config.batch_size, shuffle=train and sampler is None,
                           sampler=sampler, generator=g, num_workers=self.config.workers,
-                          pin_memory=self.cuda, drop_last=False)
+                          pin_memory=self.cuda, drop_last=lone)
 
     def _run(self, loader: DataLoader, train: bool, label: str) -> tuple[float, float, float, float, float]:
         self.net.train(train)

@@ -8,6 +8,8 @@ from typing import Literal, Union
 from pydantic import BaseModel, Field
 
 from ..targets import Target
+from ..limits import SHOWN_LINE
+from ..untrusted import one_line
 
 
 class Finding(BaseModel):
@@ -20,9 +22,10 @@ class Finding(BaseModel):
         "repair", description="repair: gptnet fixed it; error: needs the LLM or the user; note: for information")
 
     def line(self) -> str:
+        """The finding as the terminal shows it: inert, on one line (it quotes the answer and file names)."""
         change = f": {self.before} -> {self.after}" if self.before and self.after else (
             f": {self.before}" if self.before else "")
-        return f"[{self.kind}] {self.where}{change} ({self.why})"
+        return one_line(f"[{self.kind}] {self.where}{change} ({self.why})", SHOWN_LINE)
 
 
 @dataclass(frozen=True)
