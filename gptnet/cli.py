@@ -4,6 +4,7 @@ of DESIGN.md (1: no valid model, 2: bad usage); `--debug` shows the traceback.""
 from __future__ import annotations
 
 import functools
+import os
 import sys
 from pathlib import Path
 from typing import Annotated, Optional
@@ -541,7 +542,9 @@ RebuildHead = Annotated[bool, typer.Option("--rebuild-head", help="train a desig
 
 
 def _trusting(value: bool) -> bool:
-    if value:  # said before any work: the flag turns off the one check between a file and the user's account
+    # said before any work (the flag turns off the one check between a file and the user's account), once: not again
+    # by a command handed on to the LiteRT environment
+    if value and not os.environ.get(litert_env.CHILD):
         err.print("--trust-edits: model.py's code runs as it is, unchecked, with your permissions", markup=False)
     return value
 
