@@ -31,3 +31,10 @@ MAX_PADDING = 64
 MAX_SPATIAL = 8_192  # input height and width, output size of an adaptive pool
 MAX_SCALE = 16  # Upsample's scale factor
 MAX_INPUT_CHANNELS = 64
+
+# the evaluator of whole programs (parse/pyeval): each step is one statement or expression followed
+MAX_EVAL_STEPS = 300_000  # steps to build one answer's model (a ResNet-152 takes about 20,000)
+MAX_CALL_DEPTH = 16  # functions, constructors and methods calling one another
+MAX_EVAL_NESTING = 160  # statements and expressions being followed inside one another, across calls
+MAX_COLLECTION = 100_000  # items in one list, tuple, dict, range walked or string
+MAX_NUMBER = 1 << 62  # magnitude of any number the evaluator computes
