@@ -29,6 +29,7 @@ from ..untrusted import clean_surrogates
 from .answer import Candidate, ParsedAnswer, ParseError
 from .build import KEYWORDS, BuildError, make_node
 from .pyeval.messages import Refused as _Refused
+from .pyeval.program import read_program
 from .pyeval.tensors import Chainer
 from .pyeval.tensors import Tensor as _V
 
@@ -969,9 +970,54 @@ def _concrete(nodes: list, env: dict[str, Any], where: str, notes: list[str]) ->
 
 
 def parse_python(text: str) -> ParsedAnswer:
-    """Module classes, whole-model classes and module-level nn.Sequential models in PyTorch source."""
+    """Module classes, whole-model classes and module-level nn.Sequential models in PyTorch source.
+
+    A program that constructs its model (`model = ResNet18()`, a factory function) is built by the evaluator
+    (`pyeval/`), with the concrete arguments of each call. Otherwise the classes are read symbolically here, which
+    keeps a module's constructor parameters (what stage module:X asks for); a class this reader refuses sends the
+    whole program to the evaluator, and if that refuses too both reasons are given."""
     notes: list[str] = []
     tree, intros = _code(text, notes)
+    introduced = {st.name: intro for st, intro in zip(tree.body, intros) if isinstance(st, (ast.ClassDef,
+                                                                                            ast.FunctionDef))}
+    built = _evaluated(tree, notes, introduced, implicit=False)
+    if isinstance(built, ParsedAnswer):
+        return built
+    if isinstance(built, _Refused):  # the program constructs its model, and building it was refused
+        raise ParseError(f"building the model the program constructs: {built}")
+    try:
+        answer = _read_classes(tree, intros, list(notes))
+    except ParseError as e:
+        answer, why = None, str(e)
+    if answer is not None and answer.models and not any(" refused: " in n for n in answer.notes):
+        return answer
+    found = _evaluated(tree, notes, introduced, implicit=True)
+    if isinstance(found, ParsedAnswer):
+        return found
+    if answer is None:
+        raise ParseError(f"{why}" + (f"; and building the program: {found}" if found else ""))
+    if found:
+        answer.notes.append(f"building the program: {found}")
+    return answer
+
+
+def _evaluated(tree: ast.Module, notes: list[str], intros: dict[str, str], implicit: bool
+               ) -> ParsedAnswer | _Refused | None:
+    """The program built by the evaluator (see `parse_python`); its refusal; or None when it builds no model."""
+    mine = list(notes)
+    try:
+        models, modules = read_program(tree, mine, implicit)
+    except _Refused as e:
+        return e
+    if not models:
+        return None
+    for m in models:
+        m.context = f"{intros.get(m.name, '')}\n{m.context}".strip()
+    return ParsedAnswer(form="python", models=models, modules=modules, notes=list(dict.fromkeys(mine)))
+
+
+def _read_classes(tree: ast.Module, intros: list[str], notes: list[str]) -> ParsedAnswer:
+    """The classes and module-level nn.Sequential models, read symbolically."""
     reader, top = _Reader(tree, notes), _Scope("module level")
     # ("class", scope, chain, intro) / ("seq", variable name, layers, intro), in order
     items: list[tuple[str, Any, list, str]] = []

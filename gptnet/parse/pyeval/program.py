@@ -1,0 +1,219 @@
+"""A whole program of an answer, built as torch would build it: the module level read (imports, constants,
+helper and factory functions, classes), the model found (a module-level `model = X(...)`, a factory, or a
+whole-network class that needs nothing but the class count), constructed with its concrete arguments, and every
+module instance in it traced through its `forward` into a spec module. Instances that trace to the same layers
+share one spec module (`BasicBlock`); others of the same class are numbered (`BasicBlock_2`)."""
+
+from __future__ import annotations
+
+import ast
+import json
+import re
+from typing import Any
+
+from ... import limits
+from ...spec.grammar import check_name
+from ...spec.graph import ModuleSpec
+from ..answer import Candidate
+from .builtins import GLOBALS, IGNORED_IMPORTS, imported
+from .evaluator import src
+from .forward import TENSOR_FUNCTIONS
+from .messages import Refused
+from .objects import Objects
+from .tensors import Chainer, Tensor
+from .values import ClassRef, Container, Function, Instance, Module, describe
+
+NUM_CLASSES = re.compile(r"^(num_?classes|n_?classes|classes|num_class|num_outputs|n_out)$")
+DEFAULT_CLASSES = 100  # a whole-network class whose class count has no default (validators fit the head)
+
+
+class Evaluator(Objects, Chainer):
+    def __init__(self, tree: ast.Module, notes: list[str]) -> None:
+        super().__init__()
+        self.notes, self.tensor_functions = notes, TENSOR_FUNCTIONS
+        self.room = limits.MAX_EXPANDED  # layers the traced forwards may still apply
+        self.applied: list[dict[str, set]] = []  # per forward being traced: the modules and names it applied
+        self.specs: dict[int, str | None] = {}  # id(instance) -> its spec module (None: it is the identity)
+        self.shared: dict[str, str] = {}  # a spec module's class and layers -> its name
+        self.modules: list[ModuleSpec] = []
+        self.out_channels: dict[str, int | None] = {}
+        self.globals = dict(GLOBALS)
+        self.entries: list[ast.Call] = []  # module-level constructions of the model
+        self.load(tree)
+
+    def spend(self, layers: int) -> None:
+        self.room -= layers
+        if self.room < 0:
+            raise Refused(f"the model applies more than {limits.MAX_EXPANDED:,} layers (MAX_EXPANDED)")
+
+    # -- the module level
+    def load(self, tree: ast.Module) -> None:
+        for st in tree.body:
+            if isinstance(st, (ast.Import, ast.ImportFrom)):
+                for a in st.names:
+                    if isinstance(st, ast.Import):  # `import torch.nn` binds torch; `import torch.nn as nn`, nn
+                        key, value = a.asname or a.name.split(".")[0], imported(
+                            a.name if a.asname else a.name.split(".")[0], None, self.tensor_functions)
+                    else:
+                        key, value = a.asname or a.name, imported(st.module or "", a.name, self.tensor_functions)
+                    if value is not None:
+                        self.globals[key] = value
+                    elif (getattr(st, "module", None) or a.name).split(".")[0] not in IGNORED_IMPORTS:
+                        self.notes.append(f"line {st.lineno}: ignored `{src(st)}`")
+            elif isinstance(st, ast.ClassDef):
+                bases = [self.globals.get(b.id) for b in st.bases if isinstance(b, ast.Name)]
+                bases = [b for b in bases if isinstance(b, ClassRef)]
+                names = [src(b) for b in st.bases]
+                kind = "sequential" if any(n.endswith("Sequential") for n in names) else "module" if any(
+                    n.endswith("Module") for n in names) else bases[0].kind if bases else "plain"
+                self.globals[st.name] = ClassRef(st, bases, kind)
+            elif isinstance(st, ast.FunctionDef):
+                self.globals[st.name] = Function(st)
+            elif isinstance(st, (ast.Assign, ast.AnnAssign)) and st.value is not None:
+                if self.constructs(st.value):
+                    self.entries.append(st.value)
+                    continue
+                try:
+                    self.statement(st, self.globals)
+                except Refused as e:  # refused when used, with the reason
+                    for t in st.targets if isinstance(st, ast.Assign) else [st.target]:
+                        if isinstance(t, ast.Name):
+                            self.globals[t.id] = e
+            elif isinstance(st, ast.If) and src(st.test).replace("'", '"') == '__name__ == "__main__"':
+                self.entries += [s.value for s in st.body if isinstance(s, ast.Assign) and self.constructs(s.value)]
+
+    def constructs(self, value: ast.AST) -> bool:
+        """`ResNet18()`, `MobileNetV2(num_classes=10)`: a call of a module class or of a function of the answer."""
+        func = self.globals.get(value.func.id) if isinstance(value, ast.Call) and \
+            isinstance(value.func, ast.Name) else None
+        return isinstance(func, Function) or isinstance(func, ClassRef) and func.kind != "plain"
+
+    # -- spec modules
+    def module_spec(self, instance: Instance) -> str | None:
+        """The spec module an instance specialises to, traced through its forward once."""
+        if id(instance) not in self.specs:
+            if len(self.applied) > limits.MAX_NESTING:
+                raise Refused(f"modules nest more than {limits.MAX_NESTING} deep (MAX_NESTING)")
+            nodes, out = self.trace(instance)
+            if not nodes:
+                self.specs[id(instance)] = None
+                return None
+            from .forward import channels
+
+            body = [n.model_dump(mode="json") for n in nodes]
+            key = json.dumps([instance.cls.name, body], sort_keys=True)
+            if key not in self.shared:
+                same = sum(1 for k in self.shared if json.loads(k)[0] == instance.cls.name)
+                name = instance.cls.name if not same else f"{instance.cls.name}_{same + 1}"
+                try:
+                    check_name(name, "module name")
+                except ValueError as e:
+                    raise Refused(f"class {instance.cls.name}: {e}") from None
+                self.shared[key] = name
+                doc = ast.get_docstring(instance.cls.node)
+                self.modules.append(ModuleSpec(name=name, body=nodes, doc=doc.splitlines()[0] if doc else None))
+                self.out_channels[name] = channels(self, out)
+            self.specs[id(instance)] = self.shared[key]
+        return self.specs[id(instance)]
+
+    def trace(self, module: Module) -> tuple[list, Tensor]:
+        """The layers a module applies, in order, with residual adds, gates and concats; and its output."""
+        from .forward import apply
+
+        inp = Tensor("in")
+        name = module.cls.name if isinstance(module, Instance) else "the model"
+        self.applied.append({"modules": set(), "names": set()})
+        try:
+            forward = module.cls.method("forward") if isinstance(module, Instance) else None
+            if forward is not None:
+                out = self.function(forward, [module, inp], {})
+            elif isinstance(module, Instance) and module.seq is not None:
+                out = apply(self, module.seq, [inp], {})
+            elif isinstance(module, Container):
+                out = apply(self, module, [inp], {})
+            else:
+                raise Refused(f"{name} has no forward")
+            if not isinstance(out, Tensor):
+                raise Refused(f"{name}.forward returns {describe(out)}, not one tensor")
+            nodes = self.chain(out, inp)
+        except Refused as e:
+            if e.line is None:
+                e.message = f"{name}.forward: {e.message}"
+            raise
+        finally:
+            applied = self.applied.pop()
+        if isinstance(module, Instance) and forward is not None:
+            for attr, value in module.attrs.items():
+                if isinstance(value, Module) and id(value) not in applied["modules"] and not (
+                        isinstance(value, Container) and all(id(m) in applied["modules"] for m in value.items)):
+                    self.notes.append(f"{name}: self.{attr} is built in __init__ but never used in forward; left out")
+        return nodes, out
+
+
+def _candidate(ev: Evaluator, model: Any, name: str) -> Candidate:
+    if not isinstance(model, Module):
+        raise Refused(f"{name} makes {describe(model)}, not a model")
+    nodes, _ = ev.trace(model)
+    if not nodes:
+        raise Refused(f"{name} applies no layer")
+    doc = ast.get_docstring(model.cls.node) if isinstance(model, Instance) else None
+    return Candidate(name=name, layers=nodes, context=doc or "")
+
+
+def _whole_networks(ev: Evaluator, tree: ast.Module) -> list[tuple[str, ast.Call]]:
+    """Module classes nothing else names, whose constructor needs at most the class count: each one a model."""
+    named: dict[str, int] = {}
+    for st in tree.body:
+        for n in ast.walk(st):
+            if isinstance(n, ast.Name) and not (isinstance(st, ast.ClassDef) and n.id == st.name):
+                named[n.id] = named.get(n.id, 0) + 1
+    out = []
+    for value in list(ev.globals.values()):
+        if not isinstance(value, ClassRef) or value.kind == "plain" or named.get(value.name) or \
+                value.method("forward") is None and value.kind != "sequential":
+            continue
+        init = value.method("__init__")
+        a = init.node.args if init else None
+        positional = [x.arg for x in a.posonlyargs + a.args][1:] if a else []
+        required = positional[:len(positional) - len(a.defaults)] if a else []
+        if all(map(NUM_CLASSES.match, required)):
+            call = ast.Call(func=ast.Name(value.name, ast.Load()), args=[],
+                            keywords=[ast.keyword(arg=r, value=ast.Constant(DEFAULT_CLASSES)) for r in required])
+            out.append((value.name, ast.fix_missing_locations(ast.copy_location(call, value.node))))
+    return out
+
+
+def read_program(tree: ast.Module, notes: list[str], implicit: bool) -> tuple[list[Candidate], list[ModuleSpec]]:
+    """The models an answer's program builds and the spec modules they use; ([], []) when it builds none that
+    gptnet finds: the model it constructs (a module-level `model = X(...)`, or a factory function that needs no
+    argument), else with `implicit` each whole-network class. Refused, naming the line, when building or tracing
+    one is refused."""
+    ev = Evaluator(tree, notes)
+    entries = [(src(c.func), c) for c in ev.entries]
+    if not entries:  # a factory function that needs no argument: `def ResNet18(): return ResNet(...)`
+        for value in list(ev.globals.values()):
+            if isinstance(value, Function) and any(isinstance(s, ast.Return) and isinstance(s.value, ast.Call)
+                                                   for s in value.node.body) and not _required(value):
+                entries.append((value.node.name, ast.Call(func=ast.Name(value.node.name, ast.Load()), args=[],
+                                                          keywords=[], lineno=value.node.lineno)))
+                break
+    if not entries and implicit:
+        entries = _whole_networks(ev, tree)
+    models, seen = [], set()
+    for name, call in entries:
+        if ast.dump(call) in seen:
+            continue
+        seen.add(ast.dump(call))
+        try:
+            models.append(_candidate(ev, ev.eval(call, {}), name))
+        except Refused as e:
+            e.line = e.line or getattr(call, "lineno", None)
+            raise
+    return models, ev.modules
+
+
+def _required(fn: Function) -> list[str]:
+    a = fn.node.args
+    positional = [x.arg for x in a.posonlyargs + a.args]
+    return positional[:len(positional) - len(a.defaults)] + [x.arg for x, d in zip(a.kwonlyargs, a.kw_defaults)
+                                                              if d is None]

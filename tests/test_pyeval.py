@@ -1,0 +1,124 @@
+"""Whole programs as chat models write them (tests/answers_pyeval/*.md: prose and a fenced program in the style of
+torchvision, kuangliu/pytorch-cifar, pytorchcv), read by the evaluator (gptnet/parse/pyeval) and carried through
+validation, rendering, `gptnet verify` and import. Each is checked against the same program run in real PyTorch
+(the fixtures are the project's own code, so the test may exec them for the oracle): parameter count, MACs (thop),
+output shape and the convolutions (channels, kernel, stride, groups)."""
+
+from __future__ import annotations
+
+import re
+import time
+from pathlib import Path
+
+import pytest
+import torch
+from torch import nn
+
+from conftest import thop_counts
+from gptnet.parse import ParseError, parse_answer
+from gptnet.render import render_checked
+from gptnet.spec.graph import ModelSpec
+from gptnet.targets import load_target
+from gptnet.validators import Task, errors, validate
+from gptnet.verify import load_model
+
+ANSWERS = Path(__file__).parent / "answers_pyeval"
+
+
+def _code(text: str) -> str:
+    return "\n".join(re.findall(r"```python\n(.*?)```", text, re.S))
+
+
+def _convs(model: nn.Module) -> list[tuple]:
+    return sorted((m.in_channels, m.out_channels, m.kernel_size, m.stride, m.groups)
+                  for m in model.modules() if isinstance(m, nn.Conv2d))
+
+
+def _counts(model: nn.Module) -> tuple[int, int]:
+    """thop's parameters and MACs, the layers without weights counted as nothing: thop sees `nn.AvgPool2d` but not
+    the `F.avg_pool2d` an answer wrote, and the generated code writes modules."""
+    import thop
+
+    def nothing(m, x, y):
+        m.total_ops += torch.zeros(1, dtype=torch.float64)
+
+    free = (nn.ReLU, nn.ReLU6, nn.Hardswish, nn.Hardsigmoid, nn.Sigmoid, nn.SiLU, nn.AvgPool2d, nn.MaxPool2d,
+            nn.AdaptiveAvgPool2d, nn.AdaptiveMaxPool2d, nn.Dropout, nn.Flatten, nn.Identity)
+    macs, params = thop.profile(model, inputs=(torch.randn(1, 3, 32, 32),), verbose=False,
+                                custom_ops={t: nothing for t in free})
+    return int(params), int(macs)
+
+
+def build_generated(text: str, classes: int, tmp_path: Path, shape=(3, 32, 32)) -> tuple[nn.Module, list]:
+    """answer -> parse_answer -> validate -> render -> model.py written, verified and imported -> build_model."""
+    answer = parse_answer(text)
+    candidate = answer.models[0]
+    spec = ModelSpec(name=candidate.name or "Model", input=shape, num_classes=classes, layers=candidate.layers,
+                     modules=answer.modules)
+    task = Task(budget=10**9, classes=classes, input=shape, target=load_target("sd855"), fit=False)
+    model, findings = validate(spec, task)
+    assert not errors(findings), findings
+    path = tmp_path / "model.py"
+    path.write_text(render_checked(model, {}, "model.py", "this test"))
+    return load_model(path).build_model(num_classes=classes), answer.notes
+
+
+CASES = {  # fixture -> (the oracle's constructor call, classes)
+    "kuangliu_resnet": ("ResNet18()", 10),
+    "mobilenet_v2": ("MobileNetV2(num_classes=100)", 100),
+    "vgg_cfg": ("VGG('VGG11')", 10),
+    "bottleneck_resnet": ("ResNet50()", 10),
+    "ghostnet": ("ghostnet(num_classes=100)", 100),
+}
+
+
+@pytest.mark.parametrize("name", sorted(CASES))
+def test_a_whole_program_builds_the_same_network_as_pytorch(name: str, tmp_path: Path) -> None:
+    text = (ANSWERS / f"{name}.md").read_text()
+    call, classes = CASES[name]
+    scope: dict = {}
+    exec(compile(_code(text), name, "exec"), scope)  # noqa: S102 - the test's own fixture, the oracle
+    torch.manual_seed(0)
+    expected = eval(call, scope).eval()  # noqa: S307 - the test's own fixture
+    got, notes = build_generated(text, classes, tmp_path)
+    got.eval()
+    x = torch.randn(2, 3, 32, 32)
+    assert got(x).shape == expected(x).shape
+    assert _convs(got) == _convs(expected)
+    assert _counts(got) == _counts(expected)
+    assert thop_counts(got, (3, 32, 32))[0] == thop_counts(expected, (3, 32, 32))[0]
+
+
+REFUSED = {
+    "while": ("    def _make(self):\n        n = 0\n        while n < 3:\n            n += 1\n        return n\n",
+              "while loops are not read"),
+    "exec": ("    def _make(self):\n        exec('import os')\n        return 1\n", "`exec` is not read"),
+    "dunder import": ("    def _make(self):\n        return __import__('os')\n", "`__import__` is not read"),
+    "getattr": ("    def _make(self):\n        return getattr(nn, 'Conv2d')\n", "`getattr` is not read"),
+    "huge range": ("    def _make(self):\n        return len(list(range(10 ** 12)))\n", "larger than gptnet reads"),
+    "recursion": ("    def _make(self):\n        return self._make()\n", "MAX_CALL_DEPTH"),
+    "dunder attribute": ("    def _make(self):\n        return self.__class__\n", "`__class__` is not read"),
+    "long loop": ("    def _make(self):\n        for i in range(90000):\n            for j in range(90000):\n"
+                  "                pass\n", "MAX_EVAL_STEPS"),
+    "huge list": ("    def _make(self):\n        return [0] * 10 ** 9\n", "larger than gptnet reads"),
+    "huge power": ("    def _make(self):\n        return 2 ** 10 ** 9\n", "larger than gptnet reads"),
+}
+
+
+@pytest.mark.parametrize("helper", sorted(REFUSED))
+def test_what_the_evaluator_does_not_read_is_refused_quickly_naming_the_line(helper: str) -> None:
+    body, message = REFUSED[helper]
+    text = ("```python\nimport torch.nn as nn\n\nclass Net(nn.Module):\n    def __init__(self, num_classes=10):\n"
+            "        super().__init__()\n        n = self._make()\n        self.fc = nn.Linear(8, num_classes)\n\n"
+            f"{body}\n    def forward(self, x):\n        return self.fc(x)\n\n\nmodel = Net()\n```")
+    start = time.monotonic()
+    with pytest.raises(ParseError) as e:
+        parse_answer(text)
+    assert time.monotonic() - start < 10
+    assert message in str(e.value) and re.search(r"line \d+: ", str(e.value)), str(e.value)
+
+
+def test_a_recursive_factory_is_refused() -> None:
+    text = ("```python\nimport torch.nn as nn\n\ndef make(n=3):\n    return make(n + 1)\n\nmodel = make()\n```")
+    with pytest.raises(ParseError, match=r"line 4: calls nest more than \d+ deep"):
+        parse_answer(text)
