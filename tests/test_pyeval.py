@@ -66,7 +66,7 @@ def build_generated(text: str, classes: int, tmp_path: Path, shape=(3, 32, 32)) 
 CASES = {  # fixture -> (the oracle's constructor call, classes)
     "kuangliu_resnet": ("ResNet18()", 10),
     "mobilenet_v2": ("MobileNetV2(num_classes=100)", 100),
-    "vgg_cfg": ("VGG('VGG11')", 10),
+    "vgg_cfg": ("VGG()", 10),
     "bottleneck_resnet": ("ResNet50()", 10),
     "ghostnet": ("ghostnet(num_classes=100)", 100),
 }
@@ -119,6 +119,8 @@ def test_what_the_evaluator_does_not_read_is_refused_quickly_naming_the_line(hel
 
 
 def test_a_recursive_factory_is_refused() -> None:
-    text = ("```python\nimport torch.nn as nn\n\ndef make(n=3):\n    return make(n + 1)\n\nmodel = make()\n```")
-    with pytest.raises(ParseError, match=r"line 4: calls nest more than \d+ deep"):
+    text = ("```python\nimport torch.nn as nn\n\nclass Net(nn.Module):\n    def __init__(self, n):\n"
+            "        super().__init__()\n        self.fc = nn.Linear(n, 10)\n\n    def forward(self, x):\n"
+            "        return self.fc(x)\n\ndef make(n=3):\n    return make(n + 1)\n\nmodel = make()\n```")
+    with pytest.raises(ParseError, match=r"line 12: calls nest more than \d+ deep"):
         parse_answer(text)

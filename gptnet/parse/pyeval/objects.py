@@ -48,8 +48,8 @@ class Objects(Core):
             return self.collection_method(owner, name)
         if isinstance(owner, Layer) and hasattr(owner.node, "model_fields") and name in owner.node.model_fields:
             return getattr(owner.node, name)  # conv.out_channels, m.bias (its flag)
-        if isinstance(owner, Layer) and name == "weight":
-            return "weight"  # only ever passed to nn.init, which builds nothing
+        if isinstance(owner, Layer) and name in ("weight", "bias"):
+            return name  # only ever passed to nn.init, which builds nothing
         if isinstance(owner, str) and name in ("lower", "upper", "startswith", "endswith"):
             return Builtin(name, lambda ev, *a: check(getattr(owner, name)(*[str(x) for x in a])))
         if type(owner).__name__ in ("Tensor", "Dim"):
