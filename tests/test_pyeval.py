@@ -124,3 +124,13 @@ def test_a_recursive_factory_is_refused() -> None:
             "        return self.fc(x)\n\ndef make(n=3):\n    return make(n + 1)\n\nmodel = make()\n```")
     with pytest.raises(ParseError, match=r"line 12: calls nest more than \d+ deep"):
         parse_answer(text)
+
+
+def test_break_star_args_and_a_return_in_a_loop_are_followed() -> None:
+    """What the class reader refused (a `break`, *args, a return in a loop) the evaluator follows as Python would."""
+    text = ("```python\nimport torch.nn as nn\n\ndef conv_bn(*args):\n    return nn.Sequential(nn.Conv2d(*args), "
+            "nn.BatchNorm2d(args[1]))\n\ndef build():\n    layers = []\n    for i in range(3):\n        if i == 1:\n"
+            "            break\n        layers.append(nn.ReLU())\n        for j in range(2):\n"
+            "            return nn.Sequential(conv_bn(3, 8, 1), *layers)\n\nmodel = build()\n```")
+    (model,) = parse_answer(text).models
+    assert [n.signature() for n in model.layers] == ["Conv2d(3, 8, kernel_size=1)", "BatchNorm2d(8)", "ReLU()"]

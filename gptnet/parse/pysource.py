@@ -29,7 +29,7 @@ from ..untrusted import clean_surrogates
 from .answer import Candidate, ParsedAnswer, ParseError
 from .build import KEYWORDS, BuildError, make_node
 from .pyeval.messages import Refused as _Refused
-from .pyeval.program import read_program
+from .pyeval.program import lift_graph, read_program
 from .pyeval.tensors import Chainer
 from .pyeval.tensors import Tensor as _V
 
@@ -1061,14 +1061,7 @@ def _read_classes(tree: ast.Module, intros: list[str], notes: list[str]) -> Pars
                 env[p] = expr.evaluate(rule, env) if env[p] is None else env[p]
             except Exception:  # it needs a required parameter: stays None
                 pass
-        layers = []
-        for node in _concrete(chain, env, owner.name, notes):
-            if isinstance(node, (Residual, Concat, Gate)):  # a top-level add/concat/mul becomes a generated module
-                block = f"{owner.name}Block{len(generated) + 1}"
-                generated.append(ModuleSpec(name=block, body=[node], doc=f"the {node.op} in {owner.name}.forward"))
-                notes.append(f"{owner.name}: the top-level {node.op} in forward is the generated module {block}")
-                node = Call(module=block, name=block.lower())
-            layers.append(node)
+        layers = lift_graph(owner.name, _concrete(chain, env, owner.name, notes), generated, notes)
         answer.models.append(Candidate(name=owner.name, layers=layers, context=f"{intro}\n{owner.doc or ''}"))
     answer.modules += generated
     answer.notes = list(dict.fromkeys(answer.notes))  # a statement ignored in a loop is noted once

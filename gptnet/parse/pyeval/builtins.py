@@ -157,6 +157,12 @@ def _nothing(ev, *args, **kwargs):
     return None  # print(), nn.init.*: nothing the model's structure depends on
 
 
+def _init(name: str):
+    def run(ev, *args, **kwargs):
+        ev.notes.append(f"ignored {name}(...): gptnet reads the layers, not their initial weights")
+    return run
+
+
 _FUNCS = {
     "range": _range, "len": _len, "round": _round, "max": _minmax(max), "min": _minmax(min), "sum": _sum,
     "abs": lambda ev, x: abs(_number("abs", x)), "isinstance": _isinstance, "divmod": _divmod,
@@ -185,7 +191,7 @@ def attribute(ns: Namespace, name: str, tensor_functions: dict[str, Builtin]) ->
     if ns.name == "nn" and (name in CONTAINERS or lookup(name) is not None):
         return LayerCtor(name)
     if ns.name == "nn.init":
-        return Builtin(full, _nothing)
+        return Builtin(full, _init(full))
     if ns.name == "math" and name in _MATH:
         return _MATH[name]
     if ns.name == "math" and name in _MATH_CONSTANTS:

@@ -38,18 +38,23 @@ class Objects(Core):
                 return False  # the graph gptnet reads is the one a model runs for inference
             if name == "modules":
                 return Builtin("modules", lambda ev: list(self.walk(owner)))
-            found = self.class_attribute(owner.cls, name)
+            try:
+                found = self.class_attribute(owner.cls, name)
+            except Refused:
+                if name in ("weight", "bias"):
+                    return name  # a weight-init loop over self.modules() reaching the model itself
+                raise
             return Bound(found, owner) if isinstance(found, Function) else found
         if isinstance(owner, ClassRef):
             return self.class_attribute(owner, name)
         if isinstance(owner, Super) and name == "__init__":
             return Builtin("super().__init__", lambda ev, *args, **kwargs: self.super_init(owner, args, kwargs))
+        if isinstance(owner, Module) and name in ("weight", "bias"):
+            return name  # only ever passed to nn.init, which builds nothing
         if isinstance(owner, (list, dict, Container)):
             return self.collection_method(owner, name)
         if isinstance(owner, Layer) and hasattr(owner.node, "model_fields") and name in owner.node.model_fields:
             return getattr(owner.node, name)  # conv.out_channels, m.bias (its flag)
-        if isinstance(owner, Layer) and name in ("weight", "bias"):
-            return name  # only ever passed to nn.init, which builds nothing
         if isinstance(owner, str) and name in ("lower", "upper", "startswith", "endswith"):
             return Builtin(name, lambda ev, *a: check(getattr(owner, name)(*[str(x) for x in a])))
         if type(owner).__name__ in ("Tensor", "Dim"):

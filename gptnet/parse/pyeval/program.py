@@ -13,7 +13,7 @@ from typing import Any
 
 from ... import limits
 from ...spec.grammar import check_name
-from ...spec.graph import ModuleSpec
+from ...spec.graph import Call, Concat, Gate, ModuleSpec, Residual
 from ..answer import Candidate
 from .builtins import GLOBALS, IGNORED_IMPORTS, imported
 from .evaluator import src
@@ -39,6 +39,7 @@ class Evaluator(Objects, Chainer):
         self.out_channels: dict[str, int | None] = {}
         self.globals = dict(GLOBALS)
         self.entries: list[ast.Call] = []  # module-level constructions of the model
+        self.sequentials: list[tuple[str, int]] = []  # module-level `net = nn.Sequential(...)`: name, line
         self.load(tree)
 
     def spend(self, layers: int) -> None:
@@ -73,6 +74,10 @@ class Evaluator(Objects, Chainer):
                 if self.constructs(st.value):
                     self.entries.append(st.value)
                     continue
+                target = st.targets[0] if isinstance(st, ast.Assign) else st.target
+                if isinstance(st.value, ast.Call) and src(st.value.func).endswith("Sequential") and \
+                        isinstance(target, ast.Name):
+                    self.sequentials.append((target.id, st.lineno))
                 try:
                     self.statement(st, self.globals)
                 except Refused as e:  # refused when used, with the reason
@@ -150,14 +155,29 @@ class Evaluator(Objects, Chainer):
         return nodes, out
 
 
+def lift_graph(owner: str, nodes: list, generated: list[ModuleSpec], notes: list[str]) -> list:
+    """A model's top-level add, concat or gate as a generated module of its own (`ResNetTinyBlock1`), so that the
+    model stays one chain of layers and calls."""
+    out = []
+    for node in nodes:
+        if isinstance(node, (Residual, Concat, Gate)):
+            block = f"{owner}Block{len(generated) + 1}"
+            generated.append(ModuleSpec(name=block, body=[node], doc=f"the {node.op} in {owner}.forward"))
+            notes.append(f"{owner}: the top-level {node.op} in forward is the generated module {block}")
+            node = Call(module=block, name=block.lower())
+        out.append(node)
+    return out
+
+
 def _candidate(ev: Evaluator, model: Any, name: str) -> Candidate:
     if not isinstance(model, Module):
         raise Refused(f"{name} makes {describe(model)}, not a model")
     nodes, _ = ev.trace(model)
     if not nodes:
         raise Refused(f"{name} applies no layer")
+    owner = model.cls.name if isinstance(model, Instance) else name
     doc = ast.get_docstring(model.cls.node) if isinstance(model, Instance) else None
-    return Candidate(name=name, layers=nodes, context=doc or "")
+    return Candidate(name=name, layers=lift_graph(owner, nodes, ev.modules, ev.notes), context=doc or "")
 
 
 def _whole_networks(ev: Evaluator, tree: ast.Module) -> list[tuple[str, ast.Call]]:
@@ -193,12 +213,14 @@ def read_program(tree: ast.Module, notes: list[str], implicit: bool) -> tuple[li
     if not entries:  # a factory function that needs no argument: `def ResNet18(): return ResNet(...)`
         for value in list(ev.globals.values()):
             if isinstance(value, Function) and any(isinstance(s, ast.Return) and isinstance(s.value, ast.Call)
-                                                   for s in value.node.body) and not _required(value):
+                                                   for s in value.node.body) and not _required(value) \
+                    and value.node.args.vararg is None:
                 entries.append((value.node.name, ast.Call(func=ast.Name(value.node.name, ast.Load()), args=[],
                                                           keywords=[], lineno=value.node.lineno)))
                 break
     if not entries and implicit:
-        entries = _whole_networks(ev, tree)
+        entries = [(name, ast.Name(name, ast.Load(), lineno=line)) for name, line in ev.sequentials] or \
+            _whole_networks(ev, tree)
     models, seen = [], set()
     for name, call in entries:
         if ast.dump(call) in seen:
