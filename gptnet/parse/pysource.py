@@ -1009,6 +1009,8 @@ def _evaluated(tree: ast.Module, notes: list[str], intros: dict[str, str], impli
         models, modules = read_program(tree, mine, implicit)
     except _Refused as e:
         return e
+    except (RecursionError, MemoryError) as e:  # bounded before either can happen; kept as a refusal if one does
+        return _Refused(f"the program is too deep or too large to build ({type(e).__name__})")
     if not models:
         return None
     for m in models:

@@ -22,6 +22,8 @@ _BINOPS = {ast.Add: operator.add, ast.Sub: operator.sub, ast.Mult: operator.mul,
            ast.FloorDiv: operator.floordiv, ast.Mod: operator.mod, ast.Pow: operator.pow,
            ast.LShift: operator.lshift, ast.RShift: operator.rshift, ast.BitAnd: operator.and_,
            ast.BitOr: operator.or_, ast.BitXor: operator.xor}
+_SYMBOLS = {ast.Add: "+", ast.Sub: "-", ast.Mult: "*", ast.Div: "/", ast.FloorDiv: "//", ast.Mod: "%", ast.Pow: "**",
+            ast.LShift: "<<", ast.RShift: ">>", ast.BitAnd: "&", ast.BitOr: "|", ast.BitXor: "^", ast.MatMult: "@"}
 _CMPOPS = {ast.Eq: operator.eq, ast.NotEq: operator.ne, ast.Lt: operator.lt, ast.LtE: operator.le,
            ast.Gt: operator.gt, ast.GtE: operator.ge, ast.Is: operator.is_, ast.IsNot: operator.is_not,
            ast.In: lambda a, b: a in b, ast.NotIn: lambda a, b: a not in b}
@@ -183,6 +185,10 @@ class Core:
         except Refused as e:
             e.line = e.line or getattr(node, "lineno", None)
             raise
+        except (ArithmeticError, IndexError, KeyError, RecursionError, TypeError, ValueError) as e:
+            # what Python itself would raise on these values (an unhashable key, self-nesting lists compared)
+            raise Refused(f"`{src(node)}`: {type(e).__name__}: {str(e)[:80]}", getattr(node, "lineno", None)) \
+                from None
         finally:
             self.nesting -= 1
 
@@ -267,15 +273,14 @@ class Core:
             self.step(len(a) + len(b))
             return a + b
         if not numbers or type(op) not in _BINOPS:
-            raise Refused(f"`{ast.unparse(op).strip() or type(op).__name__}` of {type(a).__name__} and "
-                          f"{type(b).__name__} is not read")
+            raise Refused(f"`{_SYMBOLS.get(type(op), '?')}` of {type(a).__name__} and {type(b).__name__} is not read")
         if isinstance(op, ast.Pow) and (abs(b) > 64 or isinstance(b, int) and b < 0 and a == 0) or \
                 isinstance(op, (ast.LShift, ast.RShift)) and not 0 <= b <= 62:
-            raise Refused(messages.too_large(f"{a!r:.20} ** {b!r:.20}"))
+            raise Refused(messages.too_large(f"{a!r:.20} {_SYMBOLS[type(op)]} {b!r:.20}"))
         try:
             return check(_BINOPS[type(op)](a, b))
         except (ArithmeticError, TypeError, ValueError) as e:
-            raise Refused(f"{a!r:.20} {type(op).__name__} {b!r:.20}: {e}") from None
+            raise Refused(f"{a!r:.20} {_SYMBOLS[type(op)]} {b!r:.20}: {e}") from None
 
     def ex_Compare(self, node: ast.Compare, env: dict) -> bool:
         left = self.eval(node.left, env)

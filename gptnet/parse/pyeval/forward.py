@@ -128,7 +128,8 @@ def tensor_binop(ev, op: ast.operator, a: Any, b: Any) -> Any:
     if not isinstance(a, Tensor) and not isinstance(b, Tensor):
         return Dim("a size computed from the input's")
     what = "two tensors" if isinstance(a, Tensor) and isinstance(b, Tensor) else "a tensor and a number"
-    raise Refused(f"`{type(op).__name__}` of {what} is not a layer gptnet has (it reads x + f(x) and x * gate(x))")
+    raise Refused(f"`{ast.unparse(ast.BinOp(ast.Name('a'), op, ast.Name('b')))[2:-2]}` of {what} is not a layer gptnet "
+                  "has (it reads x + f(x) and x * gate(x))")
 
 
 def tensor_index(ev, t: Tensor, key: Any, node: ast.AST) -> Tensor:

@@ -8,6 +8,7 @@ import ast
 from typing import Any
 
 from ... import limits
+from ...spec.grammar import ALLOWED_STRINGS
 from ..build import BuildError, make_node
 from . import messages
 from .builtins import CONTAINERS, attribute, refuse_unsafe
@@ -260,6 +261,8 @@ class Objects(Core):
                 if not isinstance(x, PLAIN):
                     raise Refused(f"{name}(...) takes numbers, strings and flags, not a "
                                   f"{type(x).__name__ if not isinstance(x, Module) else 'module'}")
+                if isinstance(x, str) and x.lower() not in ALLOWED_STRINGS:  # never a size expression: all is known
+                    raise Refused(f"{name}(...) takes the string {x[:20]!r}, which is not one of its options")
         self.step()
         try:
             return Layer(make_node(name, [list(a) if isinstance(a, list) else a for a in args], kwargs,

@@ -11,10 +11,12 @@ import json
 import re
 from typing import Any
 
+from pydantic import ValidationError
+
 from ... import limits
 from ...spec.grammar import check_name
 from ...spec.graph import Call, Concat, Gate, ModuleSpec, Residual
-from ..answer import Candidate
+from ..answer import Candidate, flat_errors
 from .builtins import GLOBALS, IGNORED_IMPORTS, imported
 from .evaluator import src
 from .forward import TENSOR_FUNCTIONS
@@ -116,7 +118,10 @@ class Evaluator(Objects, Chainer):
                     raise Refused(f"class {instance.cls.name}: {e}") from None
                 self.shared[key] = name
                 doc = ast.get_docstring(instance.cls.node)
-                self.modules.append(ModuleSpec(name=name, body=nodes, doc=doc.splitlines()[0] if doc else None))
+                try:
+                    self.modules.append(ModuleSpec(name=name, body=nodes, doc=doc.splitlines()[0] if doc else None))
+                except ValidationError as e:
+                    raise Refused(f"class {instance.cls.name}: {flat_errors(e)}") from None
                 self.out_channels[name] = channels(self, out)
             self.specs[id(instance)] = self.shared[key]
         return self.specs[id(instance)]
@@ -177,7 +182,10 @@ def _candidate(ev: Evaluator, model: Any, name: str) -> Candidate:
         raise Refused(f"{name} applies no layer")
     owner = model.cls.name if isinstance(model, Instance) else name
     doc = ast.get_docstring(model.cls.node) if isinstance(model, Instance) else None
-    return Candidate(name=name, layers=lift_graph(owner, nodes, ev.modules, ev.notes), context=doc or "")
+    try:
+        return Candidate(name=name, layers=lift_graph(owner, nodes, ev.modules, ev.notes), context=doc or "")
+    except ValidationError as e:
+        raise Refused(f"{name}: {flat_errors(e)}") from None
 
 
 def _whole_networks(ev: Evaluator, tree: ast.Module) -> list[tuple[str, ast.Call]]:
