@@ -147,7 +147,7 @@ class Evaluator(Objects, Chainer):
                 raise Refused(f"{name}.forward returns {describe(out)}, not one tensor")
             nodes = self.chain(out, inp)
         except Refused as e:
-            if e.line is None:
+            if e.line is None and not e.message.startswith(name):
                 e.message = f"{name}.forward: {e.message}"
             raise
         finally:
