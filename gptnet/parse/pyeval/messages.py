@@ -24,7 +24,6 @@ NOT_READ = {
     "While": "while loops are not read (write a for loop over a range or a list)",
     "Try": "try/except is not read",
     "With": "with blocks are not read",
-    "Lambda": "lambda is not read (define a function with def)",
     "Global": "global is not read", "Nonlocal": "nonlocal is not read",
     "Import": "imports inside a function are not read", "ImportFrom": "imports inside a function are not read",
     "Delete": "del is not read", "Yield": "generators are not read", "YieldFrom": "generators are not read",

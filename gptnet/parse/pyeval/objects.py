@@ -45,7 +45,7 @@ class Objects(Core):
                 if name in ("weight", "bias"):
                     return name  # a weight-init loop over self.modules() reaching the model itself
                 raise
-            return Bound(found, owner) if isinstance(found, Function) else found
+            return Bound(found, owner) if isinstance(found, Function) and not found.static else found
         if isinstance(owner, ClassRef):
             return self.class_attribute(owner, name)
         if isinstance(owner, Super) and name == "__init__":
@@ -170,9 +170,14 @@ class Objects(Core):
         try:
             if self.calls > limits.MAX_CALL_DEPTH:
                 raise Refused(messages.too_deep())
+            for d in getattr(fn.node, "decorator_list", []):
+                if not (isinstance(d, ast.Name) and d.id == "staticmethod"):
+                    raise Refused(f"the decorator @{src(d)} of {fn.name} is not read", d.lineno)
             env = self.bind(fn, args, kwargs)
             if fn.owner is not None:
                 env["__class__"] = fn.owner
+            if isinstance(fn.node, ast.Lambda):
+                return self.eval(fn.node.body, {**fn.closure, **env})
             try:
                 self.run(fn.node.body, env)
             except Return as r:
@@ -183,7 +188,7 @@ class Objects(Core):
 
     def bind(self, fn: Function, args: list, kwargs: dict) -> dict[str, Any]:
         """A call's arguments bound to the function's parameters, as Python binds them."""
-        a, name = fn.node.args, fn.node.name
+        a, name = fn.node.args, fn.name
         positional = [x.arg for x in a.posonlyargs + a.args]
         defaults = dict(zip(positional[len(positional) - len(a.defaults):], a.defaults))
         defaults.update({x.arg: d for x, d in zip(a.kwonlyargs, a.kw_defaults) if d is not None})
@@ -213,9 +218,10 @@ class Objects(Core):
                 env[p] = self.eval(defaults[p], {})
         return env
 
+    def ex_Lambda(self, node: ast.Lambda, env: dict) -> Function:
+        return Function(node, closure=env)
+
     def instantiate(self, cls: ClassRef, args: list, kwargs: dict) -> Instance:
-        if cls.kind == "plain":
-            raise Refused(f"{cls.name} is not an nn.Module; gptnet builds only modules from classes")
         instance = Instance(cls)
         init = cls.method("__init__")
         if init is not None:

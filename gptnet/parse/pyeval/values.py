@@ -37,10 +37,20 @@ def check(value: Any) -> Any:
 
 @dataclass(eq=False)
 class Function:
-    """A `def` of the answer (module level, or a method when `owner` is its class)."""
+    """A `def` of the answer (module level, or a method when `owner` is its class), or a lambda with the locals
+    it was written among (`closure`)."""
 
-    node: ast.FunctionDef
+    node: ast.FunctionDef | ast.Lambda
     owner: ClassRef | None = None
+    closure: dict[str, Any] | None = None
+
+    @property
+    def name(self) -> str:
+        return getattr(self.node, "name", "lambda")
+
+    @property
+    def static(self) -> bool:
+        return any(isinstance(d, ast.Name) and d.id == "staticmethod" for d in getattr(self.node, "decorator_list", []))
 
 
 @dataclass(eq=False)
@@ -161,7 +171,7 @@ def describe(value: Any) -> str:
     if isinstance(value, (list, tuple, dict, range)):
         return f"a {type(value).__name__}"
     return {Instance: lambda v: f"a {v.cls.name}", ClassRef: lambda v: f"class {v.name}",
-            Function: lambda v: f"function {v.node.name}", LayerCtor: lambda v: f"nn.{v.name}",
+            Function: lambda v: f"function {v.name}", LayerCtor: lambda v: f"nn.{v.name}",
             Layer: lambda v: f"a {getattr(v.node, 'op', 'layer')} layer", Container: lambda v: f"an nn.{v.kind}",
             Namespace: lambda v: v.name, Builtin: lambda v: v.name, Dim: lambda v: "a tensor size",
             }.get(type(value), lambda v: "a tensor")(value)
