@@ -186,6 +186,8 @@ def apply(ev, module: Module, args: list, kwargs: dict) -> Tensor:
         for item in module.items:
             x = apply(ev, item, [x], {})
         return x
+    if isinstance(module, Instance) and module.seq is not None and module.cls.method("forward") is None:
+        return apply(ev, module.seq, [x], {})  # an nn.Sequential subclass (ConvBNReLU): its layers, inline
     seen = ev.applied[-1] if ev.applied else None
     name = module.attr if module.attr and seen is not None and module.attr not in seen["names"] else None
     if isinstance(module, Layer):

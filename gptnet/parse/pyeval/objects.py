@@ -15,7 +15,7 @@ from .builtins import CONTAINERS, attribute, refuse_unsafe
 from .evaluator import Core, Return, src
 from .messages import Refused
 from .values import (PLAIN, Bound, Builtin, ClassRef, Container, External, Function, Instance, Layer, LayerCtor,
-                     Module, Namespace, Super, check)
+                     Module, Namespace, Super, check, describe)
 
 
 class Objects(Core):
@@ -222,7 +222,8 @@ class Objects(Core):
         return Function(node, closure=env)
 
     def instantiate(self, cls: ClassRef, args: list, kwargs: dict) -> Instance:
-        instance = Instance(cls)
+        shown = [describe(a) for a in args] + [f"{k}={describe(v)}" for k, v in kwargs.items()]
+        instance = Instance(cls, built=f"{cls.name}({', '.join(shown)})")
         init = cls.method("__init__")
         if init is not None:
             result = self.function(init, [instance, *args], kwargs)

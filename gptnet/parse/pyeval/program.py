@@ -117,9 +117,11 @@ class Evaluator(Objects, Chainer):
                 except ValueError as e:
                     raise Refused(f"class {instance.cls.name}: {e}") from None
                 self.shared[key] = name
-                doc = ast.get_docstring(instance.cls.node)
+                doc = (ast.get_docstring(instance.cls.node) or "").strip().splitlines()
+                lead = doc[0].rstrip(".") + ", as" if doc else "As the answer builds it:"
+                doc = f"{lead} {instance.built[:200]}."
                 try:
-                    self.modules.append(ModuleSpec(name=name, body=nodes, doc=doc.splitlines()[0] if doc else None))
+                    self.modules.append(ModuleSpec(name=name, body=nodes, doc=doc))
                 except ValidationError as e:
                     raise Refused(f"class {instance.cls.name}: {flat_errors(e)}") from None
                 self.out_channels[name] = channels(self, out)

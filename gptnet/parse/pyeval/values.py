@@ -122,6 +122,7 @@ class Instance(Module):
 
     cls: ClassRef
     attrs: dict[str, Any] = field(default_factory=dict)
+    built: str = ""  # how the answer constructed it, for the spec module's doc: `BasicBlock(64, 128, 2)`
     seq: Container | None = None  # an nn.Sequential subclass: what it passed to super().__init__
 
 
