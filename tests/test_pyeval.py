@@ -6,6 +6,7 @@ output shape and the convolutions (channels, kernel, stride, groups)."""
 
 from __future__ import annotations
 
+import json
 import re
 import time
 from pathlib import Path
@@ -72,6 +73,8 @@ CASES = {  # fixture -> (the oracle's constructor call, classes)
     "bottleneck_resnet": ("ResNet50()", 10),
     "ghostnet": ("ghostnet(num_classes=100)", 100),
     "mobilenet_v3": ("mobilenet_v3_small(num_classes=100)", 100),
+    "densenet": ("densenet_cifar()", 10),
+    "squeezenet": ("SqueezeNet()", 100),
 }
 
 
@@ -137,3 +140,38 @@ def test_break_star_args_and_a_return_in_a_loop_are_followed() -> None:
             "            return nn.Sequential(conv_bn(3, 8, 1), *layers)\n\nmodel = build()\n```")
     (model,) = parse_answer(text).models
     assert [n.signature() for n in model.layers] == ["Conv2d(3, 8, kernel_size=1)", "BatchNorm2d(8)", "ReLU()"]
+
+
+def _line(text: str, needle: str) -> int:
+    return next(k for k, line in enumerate(_code(text).splitlines(), 1) if needle in line)
+
+
+@pytest.mark.parametrize(("edits", "needle", "message"), [
+    ([], "return x[:, :c, :, :]", r"`x\[:, :c, :, :\]` takes a part of the channels \(a channel split\)"),
+    ([("x1, x2 = self.split(x)", "x1, x2 = x.chunk(2, dim=1)")], "x.chunk", "`chunk` splits channels"),
+    ([("x1, x2 = self.split(x)", "x1, x2 = x, x")], "x.view(N, g", "a reshape to 5 dimensions is not a layer"),
+])
+def test_a_shufflenet_is_refused_naming_the_line_it_cannot_be_a_layer_at(edits, needle: str, message: str) -> None:
+    text = (ANSWERS / "shufflenet_v2.md").read_text()
+    for old, new in edits:
+        text = text.replace(old, new)
+    with pytest.raises(ParseError, match=f"line {_line(text, needle)}: {message}"):
+        parse_answer(text)
+
+
+def test_a_refusal_reaches_the_llm_in_the_revise_turn() -> None:
+    from gptnet.agent.cassette import Cassette, Turn
+    from gptnet.agent.llm import ReplayLLM
+    from gptnet.agent.pipeline import Designer
+    from gptnet.design import Options, make_task
+
+    refused = (ANSWERS / "kuangliu_resnet.md").read_text().replace(
+        "        for stride in strides:\n", "        while False:\n            pass\n        for stride in strides:\n")
+    fixed = (ANSWERS / "vgg_cfg.md").read_text()
+    llm = ReplayLLM(Cassette(turns=[Turn(stage="model", response=refused), Turn(stage="revise", response=fixed)]),
+                    "test")
+    task = make_task(Options(budget="20M", target="sd855", classes=10, input="3x32x32"))
+    designer = Designer(task, llm, budget_text="20M", max_revisions=1)
+    designer.start()
+    (revise,) = [t for t in designer.conversation.turns if t.stage == "revise"]
+    assert f"line {_line(refused, 'while False')}: while loops are not read" in json.dumps(revise.request)

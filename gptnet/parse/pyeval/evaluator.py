@@ -326,7 +326,7 @@ class Core:
 
     def ex_Slice(self, node: ast.Slice, env: dict) -> slice:
         parts = [None if p is None else self.eval(p, env) for p in (node.lower, node.upper, node.step)]
-        if not all(p is None or isinstance(p, int) for p in parts) or parts[2] == 0:
+        if not all(p is None or isinstance(p, (int, Dim)) for p in parts) or parts[2] == 0:
             raise Refused(f"the slice `{src(node)}` is not of numbers")
         return slice(*parts)
 

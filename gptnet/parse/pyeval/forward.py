@@ -145,6 +145,9 @@ def tensor_index(ev, t: Tensor, key: Any, node: ast.AST) -> Tensor:
             return t
         raise Refused(f"`{ast.unparse(node)}` keeps {key[1].stop} of {have or 'its'} channels: gptnet has no layer "
                       "that drops channels (make the branches add up to the channels wanted)")
+    if len(key) >= 2 and key[0] == full and isinstance(key[1], slice):
+        raise Refused(f"`{ast.unparse(node)}` takes a part of the channels (a channel split): gptnet has no layer "
+                      "that drops channels")
     raise Refused(f"indexing a tensor (`{ast.unparse(node)}`) is not a layer gptnet has")
 
 

@@ -15,7 +15,10 @@ from .builtins import CONTAINERS, attribute, refuse_unsafe
 from .evaluator import Core, Return, src
 from .messages import Refused
 from .values import (PLAIN, Bound, Builtin, ClassRef, Container, External, Function, Instance, Layer, LayerCtor,
-                     Module, Namespace, Super, check, describe)
+                     Dim, Module, Namespace, Super, check, describe)
+
+
+_NUMERIC = {"int", "float", "round", "max", "min", "abs", "math.ceil", "math.floor"}
 
 
 class Objects(Core):
@@ -145,6 +148,8 @@ class Objects(Core):
 
     def call(self, func: Any, args: list, kwargs: dict, node: ast.AST) -> Any:
         if isinstance(func, Builtin):
+            if func.name in _NUMERIC and any(isinstance(a, Dim) for a in args):
+                return Dim(f"{func.name} of a tensor size")  # int(x.size(1) * 0.5): known when the model runs
             try:
                 return func.run(self, *args, **kwargs)
             except TypeError as e:  # the wrong number of arguments for the builtin
