@@ -13,9 +13,9 @@ from pathlib import Path
 
 import pytest
 import torch
+from conftest import thop_counts
 from torch import nn
 
-from conftest import thop_counts
 from gptnet.parse import ParseError, parse_answer
 from gptnet.render import render_checked
 from gptnet.spec.graph import ModelSpec
@@ -75,6 +75,7 @@ CASES = {  # fixture -> (the oracle's constructor call, classes)
     "mobilenet_v3": ("mobilenet_v3_small(num_classes=100)", 100),
     "densenet": ("densenet_cifar()", 10),
     "squeezenet": ("SqueezeNet()", 100),
+    "preact_resnet": ("PreActResNet18()", 10),
 }
 
 
@@ -175,3 +176,15 @@ def test_a_refusal_reaches_the_llm_in_the_revise_turn() -> None:
     designer.start()
     (revise,) = [t for t in designer.conversation.turns if t.stage == "revise"]
     assert f"line {_line(refused, 'while False')}: while loops are not read" in json.dumps(revise.request)
+
+
+def test_a_module_the_program_uses_but_does_not_define_is_asked_for() -> None:
+    text = ("```python\nimport torch.nn as nn\n\nclass Net(nn.Module):\n    def __init__(self, num_classes=10):\n"
+            "        super().__init__()\n        self.body = nn.Sequential(*[DepthwiseConv2d(c, 2 * c, kernel_size=3) "
+            "for c in (8, 16)])\n        self.fc = nn.Linear(32, num_classes)\n\n    def forward(self, x):\n"
+            "        return self.fc(self.body(x).mean([2, 3]))\n\nmodel = Net()\n```")
+    answer = parse_answer(text)
+    assert [n.signature() for n in answer.models[0].layers] == [
+        "DepthwiseConv2d(8, 16, kernel_size=3)", "DepthwiseConv2d(16, 32, kernel_size=3)", "AdaptiveAvgPool2d(1)",
+        "Flatten()", "Linear(32, 10)"]
+    assert not answer.modules

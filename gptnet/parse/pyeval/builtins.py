@@ -6,17 +6,28 @@ Everything else an answer names (`exec`, `__import__`, `getattr`, `open`, `os` .
 
 from __future__ import annotations
 
+import ast
 import math
 from typing import Any
 
 from ...spec.registry import lookup
 from . import messages
 from .messages import Refused
-from .values import PLAIN, Builtin, ClassRef, Container, Instance, Layer, LayerCtor, Namespace, check
+from .values import (
+    PLAIN,
+    Builtin,
+    ClassRef,
+    Container,
+    Instance,
+    Layer,
+    LayerCtor,
+    Namespace,
+    check,
+)
 
 UNSAFE = frozenset({"os", "sys", "subprocess", "shutil", "socket", "importlib", "pickle", "requests", "urllib",
                     "builtins", "eval", "exec", "compile", "open", "__import__", "getattr", "setattr", "delattr",
-                    "hasattr", "globals", "locals", "vars", "input", "breakpoint", "exit", "quit", "type", "object",
+                    "globals", "locals", "vars", "input", "breakpoint", "exit", "quit", "type", "object",
                     "memoryview", "help", "dir", "id", "hash", "iter", "next", "classmethod",
                     "staticmethod", "property"})
 CONTAINERS = {"Sequential", "ModuleList", "Identity"}  # torch.nn classes that are not layers of the registry
@@ -35,7 +46,7 @@ def _number(name: str, x: Any) -> Any:
     return x
 
 
-def _items(ev, value: Any) -> list:
+def items_of(ev, value: Any) -> list:
     """What a for loop, list() or zip() goes through (each item a step, so nothing long runs unbounded)."""
     if isinstance(value, Container):
         value = value.items
@@ -62,7 +73,7 @@ def _minmax(f):
     def run(ev, *args, key=None, default=None):
         if key is not None:
             raise Refused(f"{f.__name__}(key=...) is not read")
-        items = _items(ev, args[0]) if len(args) == 1 else list(args)
+        items = items_of(ev, args[0]) if len(args) == 1 else list(args)
         if not items:
             return default
         try:
@@ -74,7 +85,7 @@ def _minmax(f):
 
 def _sum(ev, items, start=0):
     total = start
-    for x in _items(ev, items):
+    for x in items_of(ev, items):
         total = check(total + _number("sum", x))
     return total
 
@@ -98,9 +109,9 @@ def _convert(name: str):
             return _TYPES[name]()
         value = args[0]
         if name in ("list", "tuple"):
-            return _TYPES[name](_items(ev, value))
+            return _TYPES[name](items_of(ev, value))
         if name == "dict":
-            return dict(value) if isinstance(value, dict) else dict(_items(ev, value))
+            return dict(value) if isinstance(value, dict) else dict(items_of(ev, value))
         if not isinstance(value, PLAIN):
             raise Refused(f"{name}() of {type(value).__name__} is not read")
         if name == "str" and isinstance(value, str) is False and not isinstance(value, (int, float, bool)):
@@ -115,14 +126,14 @@ def _convert(name: str):
 def _sequence(name: str):
     def run(ev, *args):
         if name == "zip":
-            return list(zip(*[_items(ev, a) for a in args]))
+            return list(zip(*[items_of(ev, a) for a in args]))
         if name == "enumerate":
-            return list(enumerate(_items(ev, args[0]), *_ints("enumerate", args[1:])))
+            return list(enumerate(items_of(ev, args[0]), *_ints("enumerate", args[1:])))
         if name == "reversed":
-            return _items(ev, args[0])[::-1]
+            return items_of(ev, args[0])[::-1]
         if name == "sorted":
-            return sorted(_items(ev, args[0]))
-        return {"any": any, "all": all}[name](_items(ev, args[0]))
+            return sorted(items_of(ev, args[0]))
+        return {"any": any, "all": all}[name](items_of(ev, args[0]))
     return run
 
 
@@ -150,7 +161,24 @@ def _math(f):
 
 
 def _ordered(ev, items=(), **kwargs):
-    return {**(dict(items) if isinstance(items, dict) else dict(_items(ev, items))), **kwargs}
+    return {**(dict(items) if isinstance(items, dict) else dict(items_of(ev, items))), **kwargs}
+
+
+def _partial(ev, func, *bound, **named):
+    """functools.partial(nn.BatchNorm2d, eps=0.001): a call with these arguments first."""
+    return Builtin("partial", lambda ev2, *args, **kwargs: ev2.call(func, [*bound, *args], {**named, **kwargs},
+                                                                    ast.Name("partial")))
+
+
+def _hasattr(ev, owner, name):
+    """hasattr(self, "shortcut"): of an instance of the answer's class only, with a name given as a string."""
+    if not isinstance(owner, Instance) or not isinstance(name, str):
+        raise Refused("hasattr() is read only of an instance of the answer's class, with a string")
+    try:
+        ev.attribute(owner, name)
+    except Refused:
+        return False
+    return True
 
 
 def _nothing(ev, *args, **kwargs):
@@ -168,24 +196,25 @@ _FUNCS = {
     "abs": lambda ev, x: abs(_number("abs", x)), "isinstance": _isinstance, "divmod": _divmod,
     **{name: _convert(name) for name in _TYPES}, **{name: _sequence(name) for name in (
         "zip", "enumerate", "reversed", "sorted", "any", "all")},
-    "print": _nothing, "OrderedDict": _ordered,
+    "print": _nothing, "OrderedDict": _ordered, "partial": _partial, "hasattr": _hasattr,
 }
 BUILTINS = {name: Builtin(name, f) for name, f in _FUNCS.items()}
 _MATH = {name: Builtin(f"math.{name}", _math(getattr(math, name)))
          for name in ("ceil", "floor", "sqrt", "log", "log2", "exp", "gcd", "trunc")}
 _MATH_CONSTANTS = {"pi": math.pi, "e": math.e}
 MODULES = {"torch": Namespace("torch"), "torch.nn": Namespace("nn"), "torch.nn.functional": Namespace("F"),
-           "math": Namespace("math"), "collections": Namespace("collections"), "torch.nn.init": Namespace("nn.init")}
+           "math": Namespace("math"), "collections": Namespace("collections"), "torch.nn.init": Namespace("nn.init"),
+           "functools": Namespace("functools")}
 GLOBALS = {"torch": MODULES["torch"], "nn": MODULES["torch.nn"], "F": MODULES["torch.nn.functional"],
            "math": MODULES["math"]}  # what an answer that leaves out its imports means by these names
-IGNORED_IMPORTS = {"typing", "__future__", "dataclasses", "functools", "warnings", "torchvision", "numpy",
+IGNORED_IMPORTS = {"typing", "__future__", "dataclasses", "warnings", "torchvision", "numpy",
                    "torchsummary", "thop"}
 
 
 def attribute(ns: Namespace, name: str, tensor_functions: dict[str, Builtin]) -> Any:
     """`nn.Conv2d`, `F.relu`, `math.ceil`, `torch.nn`, `nn.init.kaiming_normal_` ..."""
     full = {"torch": "torch", "nn": "torch.nn", "F": "torch.nn.functional", "math": "math",
-            "collections": "collections", "nn.init": "torch.nn.init"}[ns.name] + "." + name
+            "collections": "collections", "nn.init": "torch.nn.init", "functools": "functools"}[ns.name] + "." + name
     if full in MODULES:
         return MODULES[full]
     if ns.name == "nn" and (name in CONTAINERS or lookup(name) is not None):
@@ -196,8 +225,8 @@ def attribute(ns: Namespace, name: str, tensor_functions: dict[str, Builtin]) ->
         return _MATH[name]
     if ns.name == "math" and name in _MATH_CONSTANTS:
         return _MATH_CONSTANTS[name]
-    if ns.name == "collections" and name == "OrderedDict":
-        return BUILTINS["OrderedDict"]
+    if ns.name == "collections" and name == "OrderedDict" or ns.name == "functools" and name == "partial":
+        return BUILTINS[name]
     if ns.name in ("torch", "F") and name in tensor_functions:
         return tensor_functions[name]
     what = "a layer gptnet knows" if ns.name == "nn" else "read"

@@ -14,9 +14,11 @@ from typing import Any
 
 from ... import limits
 from . import messages
-from .builtins import BUILTINS, refuse_unsafe
+from .builtins import BUILTINS, items_of, refuse_unsafe
+from .forward import tensor_binop, tensor_index
 from .messages import NOT_READ, Refused
-from .values import PLAIN, Container, Dim, check
+from .tensors import Tensor
+from .values import PLAIN, Container, Dim, External, check
 
 _BINOPS = {ast.Add: operator.add, ast.Sub: operator.sub, ast.Mult: operator.mul, ast.Div: operator.truediv,
            ast.FloorDiv: operator.floordiv, ast.Mod: operator.mod, ast.Pow: operator.pow,
@@ -162,14 +164,13 @@ class Core:
     def truth(self, value: Any, node: ast.AST) -> bool:
         if isinstance(value, (*PLAIN, list, tuple, dict, range)):
             return bool(value)
-        if isinstance(value, Dim) or type(value).__name__ == "Tensor":
+        if isinstance(value, (Dim, Tensor)):
             raise Refused(f"`{src(node)}` depends on the input tensor, which is not known until the model runs")
         return True  # a module, a class, a function
 
     def iterate(self, value: Any) -> list:
-        from .builtins import _items
 
-        return _items(self, value)
+        return items_of(self, value)
 
     # -- expressions
     def eval(self, node: ast.AST, env: dict[str, Any]) -> Any:
@@ -205,6 +206,8 @@ class Core:
                 if isinstance(value, Refused):  # a module-level name whose value was refused: say why
                     raise Refused(f"`{node.id}` cannot be read ({value})")
                 return value
+        if node.id[:1].isupper() and isinstance(node.ctx, ast.Load):
+            return External(node.id)  # a module the answer uses but does not define: asked for as module:X
         raise Refused(messages.unknown_name(node.id))
 
     def ex_List(self, node: ast.List, env: dict) -> list:
@@ -257,9 +260,7 @@ class Core:
         return self.binop(node.op, self.eval(node.left, env), self.eval(node.right, env))
 
     def binop(self, op: ast.operator, a: Any, b: Any) -> Any:
-        from .forward import tensor_binop
-
-        if type(a).__name__ in ("Tensor", "Dim") or type(b).__name__ in ("Tensor", "Dim"):
+        if isinstance(a, (Tensor, Dim)) or isinstance(b, (Tensor, Dim)):
             return tensor_binop(self, op, a, b)
         numbers = all(isinstance(x, (int, float)) for x in (a, b))
         if isinstance(op, ast.Mult) and not numbers:
@@ -286,7 +287,7 @@ class Core:
         left = self.eval(node.left, env)
         for op, comp in zip(node.ops, node.comparators):
             right = self.eval(comp, env)
-            if any(isinstance(x, Dim) or type(x).__name__ == "Tensor" for x in (left, right)):
+            if any(isinstance(x, (Dim, Tensor)) for x in (left, right)):
                 raise Refused(f"`{src(node)}` depends on the input tensor, which is not known until the model runs")
             if isinstance(op, (ast.In, ast.NotIn)) and isinstance(right, Container):
                 right = right.items
@@ -299,10 +300,8 @@ class Core:
         return True
 
     def ex_Subscript(self, node: ast.Subscript, env: dict) -> Any:
-        from .forward import tensor_index
-
         owner, key = self.eval(node.value, env), self.eval(node.slice, env)
-        if type(owner).__name__ == "Tensor":
+        if isinstance(owner, Tensor):
             return tensor_index(self, owner, key, node)
         if isinstance(owner, Container):
             return Container(owner.items[key], owner.kind) if isinstance(key, slice) else \

@@ -13,10 +13,27 @@ from ..build import BuildError, make_node
 from . import messages
 from .builtins import CONTAINERS, attribute, refuse_unsafe
 from .evaluator import Core, Return, src
+from .forward import apply, tensor_attribute
 from .messages import Refused
-from .values import (PLAIN, Bound, Builtin, ClassRef, Container, External, Function, Instance, Layer, LayerCtor,
-                     Dim, Module, Namespace, Super, check, describe)
-
+from .tensors import Tensor
+from .values import (
+    PLAIN,
+    Bound,
+    Builtin,
+    ClassRef,
+    Container,
+    Dim,
+    External,
+    Function,
+    Instance,
+    Layer,
+    LayerCtor,
+    Module,
+    Namespace,
+    Super,
+    check,
+    describe,
+)
 
 _NUMERIC = {"int", "float", "round", "max", "min", "abs", "math.ceil", "math.floor"}
 
@@ -31,8 +48,6 @@ class Objects(Core):
         return self.attribute(self.eval(node.value, env), node.attr)
 
     def attribute(self, owner: Any, name: str) -> Any:
-        from .forward import tensor_attribute
-
         if isinstance(owner, Namespace):
             return attribute(owner, name, self.tensor_functions)
         if isinstance(owner, Instance):
@@ -61,7 +76,7 @@ class Objects(Core):
             return getattr(owner.node, name)  # conv.out_channels, m.bias (its flag)
         if isinstance(owner, str) and name in ("lower", "upper", "startswith", "endswith"):
             return Builtin(name, lambda ev, *a: check(getattr(owner, name)(*[str(x) for x in a])))
-        if type(owner).__name__ in ("Tensor", "Dim"):
+        if isinstance(owner, (Tensor, Dim)):
             return tensor_attribute(self, owner, name)
         raise Refused(f"`.{name}` of {type(owner).__name__ if isinstance(owner, PLAIN) else 'that'} is not read")
 
@@ -165,8 +180,6 @@ class Objects(Core):
         if isinstance(func, External):
             return self.layer(func.name, args, kwargs)
         if isinstance(func, Module):
-            from .forward import apply
-
             return apply(self, func, args, kwargs)
         raise Refused(f"`{src(node)}` calls something that is not a function, a class or a layer")
 

@@ -19,7 +19,7 @@ from ...spec.graph import Call, Concat, Gate, ModuleSpec, Residual
 from ..answer import Candidate, flat_errors
 from .builtins import GLOBALS, IGNORED_IMPORTS, imported
 from .evaluator import src
-from .forward import TENSOR_FUNCTIONS
+from .forward import TENSOR_FUNCTIONS, apply, channels
 from .messages import Refused
 from .objects import Objects
 from .tensors import Chainer, Tensor
@@ -105,8 +105,6 @@ class Evaluator(Objects, Chainer):
             if not nodes:
                 self.specs[id(instance)] = None
                 return None
-            from .forward import channels
-
             body = [n.model_dump(mode="json") for n in nodes]
             key = json.dumps([instance.cls.name, body], sort_keys=True)
             if key not in self.shared:
@@ -130,8 +128,6 @@ class Evaluator(Objects, Chainer):
 
     def trace(self, module: Module) -> tuple[list, Tensor]:
         """The layers a module applies, in order, with residual adds, gates and concats; and its output."""
-        from .forward import apply
-
         inp = Tensor("in")
         name = module.cls.name if isinstance(module, Instance) else "the model"
         self.applied.append({"modules": set(), "names": set()})
