@@ -244,6 +244,8 @@ class Objects(Core):
         instance = Instance(cls, built=f"{cls.name}({', '.join(shown)})")
         init = cls.method("__init__")
         if init is not None:
+            bound = self.bind(init, [instance, *args], kwargs)
+            instance.params = {k: v for k, v in list(bound.items())[1:] if isinstance(v, (int, float, bool))}
             result = self.function(init, [instance, *args], kwargs)
             if result is not None:
                 raise Refused(f"{cls.name}.__init__ returns a value")

@@ -20,6 +20,7 @@ from ..answer import Candidate, flat_errors
 from .builtins import GLOBALS, IGNORED_IMPORTS, imported
 from .evaluator import src
 from .forward import TENSOR_FUNCTIONS, apply, channels
+from .generalize import generalize
 from .messages import Refused
 from .objects import Objects
 from .tensors import Chainer, Tensor
@@ -39,6 +40,8 @@ class Evaluator(Objects, Chainer):
         self.shared: dict[str, str] = {}  # a spec module's class and layers -> its name
         self.modules: list[ModuleSpec] = []
         self.out_channels: dict[str, int | None] = {}
+        self.classes: dict[str, str] = {}  # spec module -> the class it specialises
+        self.params: dict[str, dict[str, Any]] = {}  # spec module -> its instance's numeric arguments
         self.globals = dict(GLOBALS)
         self.entries: list[ast.Call] = []  # module-level constructions of the model
         self.sequentials: list[tuple[str, int]] = []  # module-level `net = nn.Sequential(...)`: name, line
@@ -123,6 +126,7 @@ class Evaluator(Objects, Chainer):
                 except ValidationError as e:
                     raise Refused(f"class {instance.cls.name}: {flat_errors(e)}") from None
                 self.out_channels[name] = channels(self, out)
+                self.classes[name], self.params[name] = instance.cls.name, instance.params
             self.specs[id(instance)] = self.shared[key]
         return self.specs[id(instance)]
 
@@ -237,7 +241,13 @@ def read_program(tree: ast.Module, notes: list[str], implicit: bool) -> tuple[li
         except Refused as e:
             e.line = e.line or getattr(call, "lineno", None)
             raise
-    return models, ev.modules
+    try:
+        modules, chains = generalize(ev.modules, ev.classes, ev.params, [m.layers for m in models])
+        models = [Candidate.model_validate({**m.model_dump(), "layers": c}) for m, c in zip(models, chains)]
+    except (ValueError, ValidationError) as e:  # the folds are for reading; the specialisations are exact
+        ev.notes.append(f"the modules are left one per construction ({str(e)[:80]})")
+        modules = ev.modules
+    return models, modules
 
 
 def _required(fn: Function) -> list[str]:

@@ -123,6 +123,7 @@ class Instance(Module):
     cls: ClassRef
     attrs: dict[str, Any] = field(default_factory=dict)
     built: str = ""  # how the answer constructed it, for the spec module's doc: `BasicBlock(64, 128, 2)`
+    params: dict[str, Any] = field(default_factory=dict)  # its constructor's numeric arguments, by parameter
     seq: Container | None = None  # an nn.Sequential subclass: what it passed to super().__init__
 
 
