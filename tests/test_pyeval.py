@@ -188,3 +188,12 @@ def test_a_module_the_program_uses_but_does_not_define_is_asked_for() -> None:
         "DepthwiseConv2d(8, 16, kernel_size=3)", "DepthwiseConv2d(16, 32, kernel_size=3)", "AdaptiveAvgPool2d(1)",
         "Flatten()", "Linear(32, 10)"]
     assert not answer.modules
+
+
+def test_deep_nesting_across_calls_is_refused_before_python_recurses_too_deep() -> None:
+    helpers = "".join(f"def f{i}(n):\n    return {'[' * 50}f{i + 1}(n){']' * 50}\n" for i in range(5))
+    text = (f"```python\nimport torch.nn as nn\n{helpers}def f5(n):\n    return 1\n\nclass Net(nn.Module):\n"
+            "    def __init__(self):\n        super().__init__()\n        self.fc = nn.Linear(f0(1), 10)\n\n"
+            "    def forward(self, x):\n        return self.fc(x)\n\nmodel = Net()\n```")
+    with pytest.raises(ParseError, match=r"line \d+: statements and expressions nest more than \d+ deep"):
+        parse_answer(text)

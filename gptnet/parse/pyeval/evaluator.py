@@ -72,7 +72,7 @@ class Core:
         self.nesting += 1
         try:
             if self.nesting > limits.MAX_EVAL_NESTING:
-                raise Refused(messages.too_deep())
+                raise Refused(messages.too_nested())
             method = getattr(self, f"st_{type(st).__name__}", None)
             if method is None:
                 raise Refused(NOT_READ.get(type(st).__name__, f"`{src(st)}` is not read"))
@@ -178,7 +178,7 @@ class Core:
         self.nesting += 1
         try:
             if self.nesting > limits.MAX_EVAL_NESTING:
-                raise Refused(messages.too_deep())
+                raise Refused(messages.too_nested())
             method = getattr(self, f"ex_{type(node).__name__}", None)
             if method is None:
                 raise Refused(NOT_READ.get(type(node).__name__, f"`{src(node)}` is not read"))

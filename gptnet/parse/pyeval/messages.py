@@ -51,5 +51,10 @@ def too_deep() -> str:
     return f"calls nest more than {limits.MAX_CALL_DEPTH} deep (MAX_CALL_DEPTH; a recursive function?)"
 
 
+def too_nested() -> str:
+    return f"statements and expressions nest more than {limits.MAX_EVAL_NESTING} deep, across calls " \
+           "(MAX_EVAL_NESTING)"
+
+
 def too_large(what: str) -> str:
     return f"{what} is larger than gptnet reads (MAX_COLLECTION {limits.MAX_COLLECTION:,} items, MAX_NUMBER)"
