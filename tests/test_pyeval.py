@@ -57,7 +57,7 @@ def build_generated(text: str, classes: int, tmp_path: Path, shape=(3, 32, 32)) 
     spec = ModelSpec(name=candidate.name or "Model", input=shape, num_classes=classes, layers=candidate.layers,
                      modules=answer.modules)
     target = load_target("sd855")  # every operator the answers use, so that validation repairs nothing
-    target = target.model_copy(update={"operators": [*target.operators, "Hardswish", "Hardsigmoid"]})
+    target = target.model_copy(update={"operators": [*target.operators, "Hardswish", "Hardsigmoid", "SiLU"]})
     task = Task(budget=10**9, classes=classes, input=shape, target=target, fit=False)
     model, findings = validate(spec, task)
     assert not errors(findings), findings
@@ -76,6 +76,7 @@ CASES = {  # fixture -> (the oracle's constructor call, classes)
     "densenet": ("densenet_cifar()", 10),
     "squeezenet": ("SqueezeNet()", 100),
     "preact_resnet": ("PreActResNet18()", 10),
+    "efficientnet": ("EfficientNet(width_mult=1.0, depth_mult=1.0, num_classes=100)", 100),
 }
 
 
@@ -197,3 +198,21 @@ def test_deep_nesting_across_calls_is_refused_before_python_recurses_too_deep() 
             "    def forward(self, x):\n        return self.fc(x)\n\nmodel = Net()\n```")
     with pytest.raises(ParseError, match=r"line \d+: statements and expressions nest more than \d+ deep"):
         parse_answer(text)
+
+
+@pytest.mark.parametrize(("name", "modules"), [
+    ("kuangliu_resnet", ["BasicBlock(64)", "BasicBlock_2(64, 128)"]),
+    ("mobilenet_v2", ["InvertedResidual()", "InvertedResidual_2(16, 24, 1)", "InvertedResidual_3(24)"]),
+    ("efficientnet", ["SqueezeExcite()", "MBConv()", "SqueezeExcite_2(in_chs * 6)", "MBConv_2(16, 24, 3, 1)",
+                      "MBConv_3(24, 3)"]),
+])
+def test_constructions_of_a_class_fold_into_parametrised_modules(name: str, modules: list[str]) -> None:
+    """One spec module per structure of a class, with the sizes its constructor's arguments explain: model.py
+    stays as readable as the answer (the oracle test above checks the folded model is the same network)."""
+    answer = parse_answer((ANSWERS / name).with_suffix(".md").read_text())
+    calls = {}
+    for node in [n for m in answer.modules for n in m.body] + answer.models[0].layers:
+        for call in [node, *getattr(node, "body", []), *getattr(node, "shortcut", [])]:
+            if call.op == "call":
+                calls.setdefault(call.module, call.signature())
+    assert [calls.get(m.name, m.name) for m in answer.modules] == modules

@@ -16,27 +16,29 @@ from pydantic import ValidationError
 from ...spec.grammar import check_name
 from ...spec.graph import ModuleSpec
 
-_FACTORS = range(2, 9)
-
-
 def _leaves(node: Any, path: tuple = ()) -> list[tuple[tuple, Any]]:
-    """The numbers of a dumped body that may become expressions: ints outside lists and tuples."""
+    """The numbers of a dumped body that may become expressions: ints, outside a layer's (h, w) pairs."""
     if isinstance(node, dict):
         return [leaf for k, v in node.items() for leaf in _leaves(v, (*path, k))]
-    if isinstance(node, list) and any(isinstance(x, (dict, list)) for x in node):
+    if isinstance(node, list) and (_items(path) or any(isinstance(x, (dict, list)) for x in node)):
         return [leaf for k, v in enumerate(node) for leaf in _leaves(v, (*path, k))]
     return [(path, node)] if isinstance(node, int) and not isinstance(node, bool) else []
 
 
 def _shape(body: list) -> str:
     """The structure of a dumped body: every number that may vary left out."""
-    def blank(node: Any) -> Any:
+    def blank(node: Any, path: tuple) -> Any:
         if isinstance(node, dict):
-            return {k: blank(v) for k, v in node.items()}
-        if isinstance(node, list) and any(isinstance(x, (dict, list)) for x in node):
-            return [blank(v) for v in node]
+            return {k: blank(v, (*path, k)) for k, v in node.items()}
+        if isinstance(node, list) and (_items(path) or any(isinstance(x, (dict, list)) for x in node)):
+            return [blank(v, (*path, k)) for k, v in enumerate(node)]
         return "#" if isinstance(node, int) and not isinstance(node, bool) else node
-    return json.dumps(blank(body), sort_keys=True)
+    return json.dumps(blank(body, ()), sort_keys=True)
+
+
+def _items(path: tuple) -> bool:
+    """A call's arguments are each a number of their own (a layer's (h, w) pair stays one value)."""
+    return bool(path) and path[-1] == "args"
 
 
 def _explain(values: list[int], params: dict[str, list]) -> str | None:
@@ -45,12 +47,13 @@ def _explain(values: list[int], params: dict[str, list]) -> str | None:
     for p, v in ints.items():
         if v == values:
             return p
-    for k in _FACTORS:
-        for p, v in ints.items():
-            if [x * k for x in v] == values:
-                return f"{p} * {k}"
-            if [x // k for x in v] == values:
-                return f"{p} // {k}"
+    for p, v in ints.items():  # a small factor, or one read off the first value; checked against all
+        ups = [*range(2, 9), values[0] // v[0] if v[0] else 0]
+        downs = [*range(2, 9), v[0] // values[0] if values[0] > 0 else 0]
+        for k in (k for k in ups if k > 1 and [x * k for x in v] == values):
+            return f"{p} * {k}"
+        for k in (k for k in downs if k > 1 and [x // k for x in v] == values):
+            return f"{p} // {k}"
     for p, v in ints.items():
         for q, w in ints.items():
             if [a * b for a, b in zip(v, w)] == values:
@@ -88,18 +91,31 @@ def generalize(modules: list[ModuleSpec], classes: dict[str, str], params: dict[
         for name in (n for n in dumps if classes.get(n) == cls):
             groups.setdefault(_shape(dumps[name]["body"]), []).append(name)
         renamed: dict[str, tuple[str, list]] = {}
-        for members in groups.values():
+        for members in (c for g in groups.values() for c in _clusters(cls, g, dumps, params, taken)):
             folded = _fold(cls, members, dumps, params, taken)
             if folded is not None:
                 spec, calls = folded
                 for name in members:
                     dumps.pop(name)
                 dumps[spec["name"]] = spec
+                taken.add(spec["name"])
                 renamed.update(calls)
         if renamed:
             dumps = {n: _calls(d, renamed) for n, d in dumps.items()}
             layers = [_calls(chain, renamed) for chain in layers]
     return [ModuleSpec.model_validate(d) for d in dumps.values()], layers
+
+
+def _clusters(cls: str, members: list[str], dumps: dict, params: dict, taken: set[str]) -> list[list[str]]:
+    """Members of one structure split, in order, into runs that one set of expressions explains."""
+    out: list[list[str]] = []
+    for m in members:
+        home = next((c for c in out if _fold(cls, [*c, m], dumps, params, taken) is not None), None)
+        if home is None:
+            out.append([m])
+        else:
+            home.append(m)
+    return out
 
 
 def _fold(cls: str, members: list[str], dumps: dict, params: dict, taken: set[str]):
@@ -132,6 +148,5 @@ def _fold(cls: str, members: list[str], dumps: dict, params: dict, taken: set[st
         spec = ModuleSpec(name=name, params=order, body=body, doc=doc).model_dump(mode="json")
     except (ValueError, ValidationError):
         return None
-    taken.add(name)
     return spec, {m: (name, [params[m][p] for p in order]) for m in members}
 
