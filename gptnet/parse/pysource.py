@@ -28,8 +28,10 @@ from ..spec.registry import lookup
 from ..untrusted import clean_surrogates
 from .answer import Candidate, ParsedAnswer, ParseError
 from .build import KEYWORDS, BuildError, make_node
+from .pyeval.builtins import UNSAFE
+from .pyeval.forward import FUNCTIONAL
 from .pyeval.messages import Refused as _Refused
-from .pyeval.program import lift_graph, read_program
+from .pyeval.program import NUM_CLASSES, lift_graph, read_program
 from .pyeval.tensors import Chainer
 from .pyeval.tensors import Tensor as _V
 
@@ -38,18 +40,10 @@ _LOOKS = re.compile(r"\bclass\s+\w+\s*\(\s*[\w.]*(?:Module|Sequential)\s*\)|\bnn
 _FENCE = re.compile(r"```[ \t]*([\w+-]*)[^\n]*(?:\n|\Z)(.*?)(?:```|\Z)", re.S)
 _START = re.compile(r"(?m)^[ \t]*(?:import|from|class)\b|(?<![\w.])(?:import\s+torch|from\s+torch|class\s+\w+\s*\()"
                     r"|^.*\bnn\.Sequential\s*\(")
-_UNSAFE = {"os", "sys", "subprocess", "shutil", "socket", "importlib", "pickle", "requests", "urllib", "builtins",
-           "eval", "exec", "compile", "open", "__import__", "getattr", "setattr", "delattr", "globals", "locals",
-           "vars", "input", "breakpoint", "exit", "quit"}
-# functional forms and tensor methods in forward -> layer kind
-_FUNCTIONAL = {"relu": "ReLU", "relu6": "ReLU6", "sigmoid": "Sigmoid", "tanh": "Tanh", "gelu": "GELU",
-               "silu": "SiLU", "hardswish": "Hardswish", "hardsigmoid": "Hardsigmoid", "leaky_relu": "LeakyReLU",
-               "max_pool2d": "MaxPool2d", "avg_pool2d": "AvgPool2d", "adaptive_avg_pool2d": "AdaptiveAvgPool2d",
-               "adaptive_max_pool2d": "AdaptiveMaxPool2d", "dropout": "Dropout", "flatten": "Flatten",
-               "softmax": "Softmax", "log_softmax": "LogSoftmax", "mish": "Mish", "elu": "ELU"}
+_UNSAFE = UNSAFE
+_FUNCTIONAL = FUNCTIONAL  # functional forms and tensor methods in forward -> layer kind
 _RESHAPES = {"view", "reshape", "flatten", "squeeze"}
 _SAME = {"contiguous", "expand_as"}  # tensor methods that leave the values as they are (a gate broadcasts anyway)
-_NUM_CLASSES = re.compile(r"^(num_?classes|n_?classes|classes|num_class|num_outputs|n_out)$")
 _EXPR_FUNCS = {"True", "False", "None", "int", "round", "min", "max"}
 
 
@@ -1053,7 +1047,7 @@ def _read_classes(tree: ast.Module, intros: list[str], notes: list[str]) -> Pars
             continue
         required = [p for p in owner.params if p not in owner.defaults and p not in owner.derived]
         # a whole network: nothing calls it, and it needs no size but the class count (or ends in a classifier)
-        if owner.name in used or not (all(map(_NUM_CLASSES.match, required)) or isinstance(chain[-1], Linear)):
+        if owner.name in used or not (all(map(NUM_CLASSES.match, required)) or isinstance(chain[-1], Linear)):
             answer.modules.append(ModuleSpec(name=owner.name, params=owner.params, defaults=owner.defaults,
                                              derived=owner.derived, body=chain, doc=owner.doc))
             continue

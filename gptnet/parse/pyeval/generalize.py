@@ -16,6 +16,7 @@ from pydantic import ValidationError
 from ...spec.grammar import check_name
 from ...spec.graph import ModuleSpec
 
+
 def _leaves(node: Any, path: tuple = ()) -> list[tuple[tuple, Any]]:
     """The numbers of a dumped body that may become expressions: ints, outside a layer's (h, w) pairs."""
     if isinstance(node, dict):
@@ -142,6 +143,8 @@ def _fold(cls: str, members: list[str], dumps: dict, params: dict, taken: set[st
     try:
         for p in order:
             check_name(p, "parameter")
+            if p in dumps or p == cls or p.startswith(f"{cls}_"):  # a parameter may not take a module's name
+                return None
         doc = dumps[members[0]]["doc"] or ""
         doc = f"{doc.split(', as ')[0] if ', as ' in doc else 'The answer' + chr(39) + 's ' + cls}, with the sizes " \
               "each construction gives it."
