@@ -216,3 +216,22 @@ def test_constructions_of_a_class_fold_into_parametrised_modules(name: str, modu
             if call.op == "call":
                 calls.setdefault(call.module, call.signature())
     assert [calls.get(m.name, m.name) for m in answer.modules] == modules
+
+
+def test_a_refused_class_the_model_uses_is_refused_with_its_reason_not_asked_for_again() -> None:
+    """A Ghost module whose slice drops channels: the reason reaches the LLM, not a module:X question."""
+    text = ("```python\nimport torch\nimport torch.nn as nn\nimport torch.nn.functional as F\n\n"
+            "class Ghost(nn.Module):\n    def __init__(self, inp, oup):\n        super().__init__()\n"
+            "        self.oup = oup\n        self.a = nn.Conv2d(inp, oup // 2 + 1, 1)\n"
+            "        self.b = nn.Conv2d(oup // 2 + 1, oup // 2 + 1, 3, padding=1)\n\n    def forward(self, x):\n"
+            "        x1 = self.a(x)\n        return torch.cat([x1, self.b(x1)], 1)[:, :self.oup]\n\n"
+            "class Net(nn.Module):\n    def __init__(self, num_classes=10):\n        super().__init__()\n"
+            "        self.g = Ghost(3, 16)\n        self.fc = nn.Linear(16, num_classes)\n\n"
+            "    def forward(self, x):\n        return self.fc(torch.flatten(F.adaptive_avg_pool2d(self.g(x), 1), 1))\n"
+            "```")
+    with pytest.raises(ParseError, match=r"class Ghost refused: .*; and building the program: line 14: "
+                                         r"`torch.cat\(\[x1, self.b\(x1\)\], 1\)\[:, :self.oup\]` keeps 16 of 18"):
+        parse_answer(text)
+    with pytest.raises(ParseError, match=r"line 30: `out\[:, :self.oup, :, :\]` keeps 16 of 18 channels"):
+        parse_answer((ANSWERS / "ghostnet.md").read_text().replace(
+            "init_channels = math.ceil(oup / ratio)", "init_channels = math.ceil(oup / ratio) + 1"))

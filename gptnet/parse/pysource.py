@@ -988,8 +988,14 @@ def parse_python(text: str) -> ParsedAnswer:
     found = _evaluated(tree, notes, introduced, implicit=True)
     if isinstance(found, ParsedAnswer):
         return found
+    building = f"; and building the program: {found}" if found else ""
     if answer is None:
-        raise ParseError(f"{why}" + (f"; and building the program: {found}" if found else ""))
+        raise ParseError(f"{why}{building}")
+    # a module the models use but whose class was refused would be asked for again, its reason lost: say it now
+    used = {n for c in answer.models for n in _calls(c.layers)} - {m.name for m in answer.modules}
+    lost = [n for n in answer.notes if (m := re.match(r"class (\w+) refused: ", n)) and m.group(1) in used]
+    if lost:
+        raise ParseError("; ".join(lost) + building)
     if found:
         answer.notes.append(f"building the program: {found}")
     return answer
