@@ -235,3 +235,18 @@ def test_a_refused_class_the_model_uses_is_refused_with_its_reason_not_asked_for
     with pytest.raises(ParseError, match=r"line 30: `out\[:, :self.oup, :, :\]` keeps 16 of 18 channels"):
         parse_answer((ANSWERS / "ghostnet.md").read_text().replace(
             "init_channels = math.ceil(oup / ratio)", "init_channels = math.ceil(oup / ratio) + 1"))
+
+
+def test_gptnet_design_replays_a_whole_program_to_a_verified_model(tmp_path: Path) -> None:
+    from conftest import run_cli, write_cassette
+
+    article = json.loads((Path(__file__).parents[1] / "gptnet" / "data" / "article.json").read_text())
+    ops = next(t["response"] for t in article["turns"] if t["stage"] == "ops")
+    cassette = write_cassette(tmp_path / "kuangliu.json", [
+        {"stage": "ops", "response": ops}, {"stage": "model", "response": (ANSWERS / "kuangliu_resnet.md").read_text()}])
+    r = run_cli("design", "--replay", str(cassette), "--target", "sd855", "--budget", "12M", "--classes", "10",
+                "--yes", "--out", str(tmp_path / "out"), cwd=tmp_path)
+    assert r.returncode == 0, r.stderr
+    assert "11.17M params (11,173,962" in r.stdout and "BasicBlock_2(64, 128)" in r.stdout
+    r = run_cli("verify", str(tmp_path / "out"), cwd=tmp_path)
+    assert r.returncode == 0 and "passes" in r.stdout, r.stderr
