@@ -38,3 +38,4 @@ MAX_CALL_DEPTH = 16  # functions, constructors and methods calling one another
 MAX_EVAL_NESTING = 160  # statements and expressions being followed inside one another, across calls
 MAX_COLLECTION = 100_000  # items in one list, tuple, dict, range walked or string
 MAX_NUMBER = 1 << 62  # magnitude of any number the evaluator computes
+MAX_SPECIALISATIONS = 400  # distinct instances of the answer's classes, before they are folded (MAX_MODULES after)

@@ -17,6 +17,9 @@ from ...spec.grammar import check_name
 from ...spec.graph import ModuleSpec
 
 
+_TRIES = 8  # runs a construction is tried against
+
+
 def _leaves(node: Any, path: tuple = ()) -> list[tuple[tuple, Any]]:
     """The numbers of a dumped body that may become expressions: ints, outside a layer's (h, w) pairs."""
     if isinstance(node, dict):
@@ -111,7 +114,8 @@ def _clusters(cls: str, members: list[str], dumps: dict, params: dict, taken: se
     """Members of one structure split, in order, into runs that one set of expressions explains."""
     out: list[list[str]] = []
     for m in members:
-        home = next((c for c in out if _fold(cls, [*c, m], dumps, params, taken) is not None), None)
+        tries = out[-_TRIES:]  # bounded, so that many constructions cannot make this quadratic
+        home = next((c for c in tries if _fold(cls, [*c, m], dumps, params, taken) is not None), None)
         if home is None:
             out.append([m])
         else:

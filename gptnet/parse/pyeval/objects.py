@@ -57,6 +57,8 @@ class Objects(Core):
                 return False  # the graph gptnet reads is the one a model runs for inference
             if name == "modules":
                 return Builtin("modules", lambda ev: list(self.walk(owner)))
+            if name == "add_module":  # self.add_module("conv1", layer) is self.conv1 = layer
+                return Builtin(name, lambda ev, key, value: self.set_attribute(owner, check(key), value))
             try:
                 found = self.class_attribute(owner.cls, name)
             except Refused:

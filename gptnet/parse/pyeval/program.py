@@ -2,7 +2,8 @@
 helper and factory functions, classes), the model found (a module-level `model = X(...)`, a factory, or a
 whole-network class that needs nothing but the class count), constructed with its concrete arguments, and every
 module instance in it traced through its `forward` into a spec module. Instances that trace to the same layers
-share one spec module (`BasicBlock`); others of the same class are numbered (`BasicBlock_2`)."""
+share one spec module (`BasicBlock`); others of the same class are numbered (`BasicBlock_2`) until
+generalize.py folds those its constructor's arguments explain into one parametrised module."""
 
 from __future__ import annotations
 
@@ -111,6 +112,9 @@ class Evaluator(Objects, Chainer):
             body = [n.model_dump(mode="json") for n in nodes]
             key = json.dumps([instance.cls.name, body], sort_keys=True)
             if key not in self.shared:
+                if len(self.modules) >= limits.MAX_SPECIALISATIONS:
+                    raise Refused(f"the model's classes are built in more than {limits.MAX_SPECIALISATIONS} "
+                                  "different ways (MAX_SPECIALISATIONS)")
                 same = sum(1 for k in self.shared if json.loads(k)[0] == instance.cls.name)
                 name = instance.cls.name if not same else f"{instance.cls.name}_{same + 1}"
                 try:
