@@ -250,3 +250,21 @@ def test_gptnet_design_replays_a_whole_program_to_a_verified_model(tmp_path: Pat
     assert "11.17M params (11,173,962" in r.stdout and "BasicBlock_2(64, 128)" in r.stdout
     r = run_cli("verify", str(tmp_path / "out"), cwd=tmp_path)
     assert r.returncode == 0 and "passes" in r.stdout, r.stderr
+
+
+def test_weight_init_and_prints_in_init_build_nothing_and_are_not_refused() -> None:
+    text = ("```python\nimport math\nimport torch.nn as nn\n\nclass Net(nn.Module):\n"
+            "    def __init__(self, num_classes=10):\n        super().__init__()\n"
+            "        self.conv = nn.Conv2d(3, 8, 3)\n        self.bn = nn.BatchNorm2d(8)\n"
+            "        self.fc = nn.Linear(8, num_classes)\n        print(f'{num_classes:.2f} classes')\n"
+            "        for m in self.modules():\n            if isinstance(m, nn.Conv2d):\n"
+            "                n = m.kernel_size[0] * m.kernel_size[1] * m.out_channels\n"
+            "                m.weight.data.normal_(0, math.sqrt(2. / n))\n"
+            "            elif isinstance(m, nn.BatchNorm2d):\n                m.weight.data.fill_(1)\n"
+            "                m.bias.data.zero_()\n        self.apply(self._init)\n\n    def _init(self, m):\n"
+            "        pass\n\n    def forward(self, x):\n        return self.fc(self.bn(self.conv(x)).mean([2, 3]))\n\n"
+            "model = Net()\n```")
+    answer = parse_answer(text)
+    assert [n.signature() for n in answer.models[0].layers] == [
+        "Conv2d(3, 8, kernel_size=3)", "BatchNorm2d(8)", "AdaptiveAvgPool2d(1)", "Flatten()", "Linear(8, 10)"]
+    assert answer.notes == ["ignored self.apply(...): gptnet reads the layers, not their initial weights"]

@@ -13,17 +13,7 @@ from typing import Any
 from ...spec.registry import lookup
 from . import messages
 from .messages import Refused
-from .values import (
-    PLAIN,
-    Builtin,
-    ClassRef,
-    Container,
-    Instance,
-    Layer,
-    LayerCtor,
-    Namespace,
-    check,
-)
+from .values import PLAIN, Builtin, ClassRef, Container, Instance, Layer, LayerCtor, Namespace, check
 
 UNSAFE = frozenset({"os", "sys", "subprocess", "shutil", "socket", "importlib", "pickle", "requests", "urllib",
                     "builtins", "eval", "exec", "compile", "open", "__import__", "getattr", "setattr", "delattr",

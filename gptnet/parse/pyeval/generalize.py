@@ -16,7 +16,6 @@ from pydantic import ValidationError
 from ...spec.grammar import check_name
 from ...spec.graph import ModuleSpec
 
-
 _TRIES = 8  # runs a construction is tried against
 
 

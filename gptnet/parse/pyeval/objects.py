@@ -9,6 +9,7 @@ from typing import Any
 
 from ... import limits
 from ...spec.grammar import ALLOWED_STRINGS
+from ...spec.layers import pair
 from ..build import BuildError, make_node
 from . import messages
 from .builtins import CONTAINERS, attribute, refuse_unsafe
@@ -16,25 +17,10 @@ from .evaluator import Core, Return, src
 from .forward import apply, tensor_attribute
 from .messages import Refused
 from .tensors import Tensor
-from .values import (
-    PLAIN,
-    Bound,
-    Builtin,
-    ClassRef,
-    Container,
-    Dim,
-    External,
-    Function,
-    Instance,
-    Layer,
-    LayerCtor,
-    Module,
-    Namespace,
-    Super,
-    check,
-    describe,
-)
+from .values import (PLAIN, Bound, Builtin, ClassRef, Container, Dim, External, Function, Instance, Layer, LayerCtor,
+                     Module, Namespace, Super, Weights, check, describe)
 
+_PAIRS = {"kernel_size", "stride", "padding", "dilation"}
 _NUMERIC = {"int", "float", "round", "max", "min", "abs", "math.ceil", "math.floor"}
 
 
@@ -59,23 +45,27 @@ class Objects(Core):
                 return Builtin("modules", lambda ev: list(self.walk(owner)))
             if name == "add_module":  # self.add_module("conv1", layer) is self.conv1 = layer
                 return Builtin(name, lambda ev, key, value: self.set_attribute(owner, check(key), value))
+            if name == "apply":  # self.apply(self._init_weights): initial weights, nothing built
+                return Builtin(name, lambda ev, fn: self.notes.append("ignored self.apply(...): gptnet reads the "
+                                                                      "layers, not their initial weights"))
             try:
                 found = self.class_attribute(owner.cls, name)
             except Refused:
                 if name in ("weight", "bias"):
-                    return name  # a weight-init loop over self.modules() reaching the model itself
+                    return Weights()  # a weight-init loop over self.modules() reaching the model itself
                 raise
             return Bound(found, owner) if isinstance(found, Function) and not found.static else found
         if isinstance(owner, ClassRef):
             return self.class_attribute(owner, name)
         if isinstance(owner, Super) and name == "__init__":
             return Builtin("super().__init__", lambda ev, *args, **kwargs: self.super_init(owner, args, kwargs))
-        if isinstance(owner, Module) and name in ("weight", "bias"):
-            return name  # only ever passed to nn.init, which builds nothing
+        if isinstance(owner, Module) and name in ("weight", "bias") or isinstance(owner, Weights):
+            return Weights()  # passed to nn.init, or initialized in place: nothing the structure depends on
         if isinstance(owner, (list, dict, Container)):
             return self.collection_method(owner, name)
         if isinstance(owner, Layer) and hasattr(owner.node, "model_fields") and name in owner.node.model_fields:
-            return getattr(owner.node, name)  # conv.out_channels, m.bias (its flag)
+            value = getattr(owner.node, name)  # conv.out_channels; m.kernel_size a pair, as torch keeps it
+            return pair(value) if name in _PAIRS and isinstance(value, int) else value
         if isinstance(owner, str) and name in ("lower", "upper", "startswith", "endswith"):
             return Builtin(name, lambda ev, *a: check(getattr(owner, name)(*[str(x) for x in a])))
         if isinstance(owner, (Tensor, Dim)):
@@ -181,6 +171,8 @@ class Objects(Core):
             return self.layer(func.name, args, kwargs)
         if isinstance(func, External):
             return self.layer(func.name, args, kwargs)
+        if isinstance(func, Weights):
+            return None
         if isinstance(func, Module):
             return apply(self, func, args, kwargs)
         raise Refused(f"`{src(node)}` calls something that is not a function, a class or a layer")

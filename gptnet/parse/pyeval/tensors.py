@@ -9,14 +9,7 @@ from __future__ import annotations
 from ... import limits
 from ...spec import expr
 from ...spec.graph import Concat, Gate, Residual
-from ...spec.layers import (
-    ACTIVATIONS,
-    AdaptiveAvgPool2d,
-    AdaptiveMaxPool2d,
-    Conv2d,
-    Flatten,
-    Linear,
-)
+from ...spec.layers import ACTIVATIONS, AdaptiveAvgPool2d, AdaptiveMaxPool2d, Conv2d, Flatten, Linear
 from .messages import Refused
 
 

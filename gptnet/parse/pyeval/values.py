@@ -160,6 +160,12 @@ class Super:
 
 
 @dataclass(eq=False)
+class Weights:
+    """A layer's `weight` or `bias` in a weight-init loop (`m.weight.data.normal_(0, 0.01)`): whatever is done
+    to it builds nothing."""
+
+
+@dataclass(eq=False)
 class Dim:
     """A size of a tensor in forward (`x.size(0)`, `x.shape[2]`): known only when the model runs."""
 
@@ -176,4 +182,5 @@ def describe(value: Any) -> str:
             Function: lambda v: f"function {v.name}", LayerCtor: lambda v: f"nn.{v.name}",
             Layer: lambda v: f"a {getattr(v.node, 'op', 'layer')} layer", Container: lambda v: f"an nn.{v.kind}",
             Namespace: lambda v: v.name, Builtin: lambda v: v.name, Dim: lambda v: "a tensor size",
+            Weights: lambda v: "a layer's weights",
             }.get(type(value), lambda v: "a tensor")(value)
