@@ -63,7 +63,7 @@ class Objects(Core):
             return Weights()  # passed to nn.init, or initialized in place: nothing the structure depends on
         if isinstance(owner, (list, dict, Container)):
             return self.collection_method(owner, name)
-        if isinstance(owner, Layer) and hasattr(owner.node, "model_fields") and name in owner.node.model_fields:
+        if isinstance(owner, Layer) and name in type(owner.node).model_fields and name not in ("op", "name"):
             value = getattr(owner.node, name)  # conv.out_channels; m.kernel_size a pair, as torch keeps it
             return pair(value) if name in _PAIRS and isinstance(value, int) else value
         if isinstance(owner, str) and name in ("lower", "upper", "startswith", "endswith"):
