@@ -10,7 +10,7 @@ import ast
 from typing import Any
 
 from ...spec.graph import Call
-from ...spec.layers import Flatten, check_identifier
+from ...spec.layers import ACTIVATIONS, Flatten, check_identifier
 from .messages import Refused
 from .tensors import Tensor
 from .values import Builtin, Container, Dim, Instance, Layer, Module
@@ -29,9 +29,8 @@ _NOT_LAYERS = {"chunk": "splits channels (a channel split)", "split": "splits ch
                "div": "divides tensors", "pow": "raises a tensor to a power", "exp": "exponentiates a tensor",
                "roll": "rolls a tensor", "pad": "pads a tensor", "interpolate": "resizes a map",
                "repeat": "repeats a tensor", "expand": "expands a tensor"}
-_PARAMETERLESS = {"Flatten", "Dropout", "Identity", "MaxPool2d", "AvgPool2d", "AdaptiveAvgPool2d", "AdaptiveMaxPool2d",
-                  "Softmax", "LogSoftmax", "Upsample", "ReLU", "ReLU6", "LeakyReLU", "GELU", "SiLU", "Hardswish",
-                  "Hardsigmoid", "Sigmoid", "Tanh", "Mish", "ELU"}
+_PARAMETERLESS = {*ACTIVATIONS, "Flatten", "Dropout", "Identity", "MaxPool2d", "AvgPool2d", "AdaptiveAvgPool2d",
+                  "AdaptiveMaxPool2d", "Softmax", "LogSoftmax", "Upsample"}  # may be applied more than once
 
 
 def _tensor(value: Any, what: str) -> Tensor:

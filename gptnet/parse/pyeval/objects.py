@@ -44,7 +44,7 @@ class Objects(Core):
             if name == "modules":
                 return Builtin("modules", lambda ev: list(self.walk(owner)))
             if name == "add_module":  # self.add_module("conv1", layer) is self.conv1 = layer
-                return Builtin(name, lambda ev, key, value: self.set_attribute(owner, check(key), value))
+                return Builtin(name, lambda ev, key, value: self.set_attribute(owner, key, value))
             if name == "apply":  # self.apply(self._init_weights): initial weights, nothing built
                 return Builtin(name, lambda ev, fn: self.notes.append("ignored self.apply(...): gptnet reads the "
                                                                       "layers, not their initial weights"))
@@ -88,6 +88,8 @@ class Objects(Core):
         return method
 
     def set_attribute(self, owner: Any, name: str, value: Any) -> None:
+        if not isinstance(name, str) or not name.isidentifier():
+            raise Refused(f"the attribute name {describe(name)} is not an identifier")
         refuse_unsafe(name)
         if not isinstance(owner, Instance):
             raise Refused(f"setting `.{name}` on other than an instance of the answer's class is not read")
