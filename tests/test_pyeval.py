@@ -268,3 +268,13 @@ def test_weight_init_and_prints_in_init_build_nothing_and_are_not_refused() -> N
     assert [n.signature() for n in answer.models[0].layers] == [
         "Conv2d(3, 8, kernel_size=3)", "BatchNorm2d(8)", "AdaptiveAvgPool2d(1)", "Flatten()", "Linear(8, 10)"]
     assert answer.notes == ["ignored self.apply(...): gptnet reads the layers, not their initial weights"]
+
+
+def test_a_main_that_trains_is_passed_over_and_a_moved_model_is_the_model() -> None:
+    net = ("```python\nimport torch.nn as nn\n\nclass TinyNet(nn.Module):\n    def __init__(self, num_classes=10):\n"
+           "        super().__init__()\n        self.fc = nn.Linear(8, num_classes)\n\n    def forward(self, x):\n"
+           "        return self.fc(x)\n\ndef main():\n    model = TinyNet()\n    return train(model, epochs=90)\n")
+    (model,) = parse_answer(net + "\ndef build():\n    return TinyNet(num_classes=5)\n```").models
+    assert [n.signature() for n in model.layers] == ["Linear(8, 5)"]
+    (model,) = parse_answer(net + "\nmodel = TinyNet(num_classes=7).to('cpu').eval()\n```").models
+    assert [n.signature() for n in model.layers] == ["Linear(8, 7)"]

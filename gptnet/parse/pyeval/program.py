@@ -28,12 +28,14 @@ from .tensors import Chainer, Tensor
 from .values import ClassRef, Container, Function, Instance, Module, describe
 
 NUM_CLASSES = re.compile(r"^(num_?classes|n_?classes|classes|num_class|num_outputs|n_out)$")
+_MOVES = {"to", "cuda", "cpu", "eval", "train", "float", "half", "double"}  # methods that build nothing
 DEFAULT_CLASSES = 100  # a whole-network class whose class count has no default (validators fit the head)
 
 
 class Evaluator(Objects, Chainer):
-    def __init__(self, tree: ast.Module, notes: list[str]) -> None:
+    def __init__(self, tree: ast.Module, notes: list[str], steps: int = 0) -> None:
         super().__init__()
+        self.steps = steps  # one budget for every attempt at one answer
         self.notes, self.tensor_functions = notes, TENSOR_FUNCTIONS
         self.room = limits.MAX_EXPANDED  # layers the traced forwards may still apply
         self.applied: list[dict[str, set]] = []  # per forward being traced: the modules and names it applied
@@ -78,7 +80,7 @@ class Evaluator(Objects, Chainer):
                 self.globals[st.name] = Function(st)
             elif isinstance(st, (ast.Assign, ast.AnnAssign)) and st.value is not None:
                 if self.constructs(st.value):
-                    self.entries.append(st.value)
+                    self.entries.append(self.construction(st.value))
                     continue
                 target = st.targets[0] if isinstance(st, ast.Assign) else st.target
                 if isinstance(st.value, ast.Call) and src(st.value.func).endswith("Sequential") and \
@@ -91,10 +93,19 @@ class Evaluator(Objects, Chainer):
                         if isinstance(t, ast.Name):
                             self.globals[t.id] = e
             elif isinstance(st, ast.If) and src(st.test).replace("'", '"') == '__name__ == "__main__"':
-                self.entries += [s.value for s in st.body if isinstance(s, ast.Assign) and self.constructs(s.value)]
+                self.entries += [self.construction(s.value) for s in st.body
+                                 if isinstance(s, ast.Assign) and self.constructs(s.value)]
+
+    @staticmethod
+    def construction(value: ast.AST) -> ast.AST:
+        """`Net().to(device).eval()` is `Net()` for what it builds."""
+        while isinstance(value, ast.Call) and isinstance(value.func, ast.Attribute) and value.func.attr in _MOVES:
+            value = value.func.value
+        return value
 
     def constructs(self, value: ast.AST) -> bool:
         """`ResNet18()`, `MobileNetV2(num_classes=10)`: a call of a module class or of a function of the answer."""
+        value = self.construction(value)
         func = self.globals.get(value.func.id) if isinstance(value, ast.Call) and \
             isinstance(value.func, ast.Name) else None
         return isinstance(func, Function) or isinstance(func, ClassRef) and func.kind != "plain"
@@ -219,22 +230,39 @@ def _whole_networks(ev: Evaluator, tree: ast.Module) -> list[tuple[str, ast.Call
 
 def read_program(tree: ast.Module, notes: list[str], implicit: bool) -> tuple[list[Candidate], list[ModuleSpec]]:
     """The models an answer's program builds and the spec modules they use; ([], []) when it builds none that
-    gptnet finds: the model it constructs (a module-level `model = X(...)`, or a factory function that needs no
-    argument), else with `implicit` each whole-network class. Refused, naming the line, when building or tracing
-    one is refused."""
-    ev = Evaluator(tree, notes)
-    entries = [(src(c.func), c) for c in ev.entries]
-    if not entries:  # a factory function that needs no argument: `def ResNet18(): return ResNet(...)`
-        for value in list(ev.globals.values()):
-            if isinstance(value, Function) and any(isinstance(s, ast.Return) and isinstance(s.value, ast.Call)
-                                                   for s in value.node.body) and not _required(value) \
-                    and value.node.args.vararg is None:
-                entries.append((value.node.name, ast.Call(func=ast.Name(value.node.name, ast.Load()), args=[],
-                                                          keywords=[], lineno=value.node.lineno)))
-                break
-    if not entries and implicit:
-        entries = [(name, ast.Name(name, ast.Load(), lineno=line)) for name, line in ev.sequentials] or \
-            _whole_networks(ev, tree)
+    gptnet finds: the model it constructs (a module-level `model = X(...)`), else the first factory function that
+    needs no argument and builds a model (`def ResNet18(): ...`; a `main()` that trains is passed over), else with
+    `implicit` a module-level nn.Sequential or each whole-network class. Refused, naming the line, when building
+    one is refused (a factory's refusal only when nothing else builds)."""
+    probe = Evaluator(tree, [])
+    if probe.entries:
+        return _build(Evaluator(tree, [], probe.steps), notes, [(src(c.func), c) for c in probe.entries])
+    failure, steps = None, probe.steps
+    for fn in (v for v in list(probe.globals.values()) if isinstance(v, Function) and _factory(v)):
+        call = ast.Call(func=ast.Name(fn.name, ast.Load()), args=[], keywords=[], lineno=fn.node.lineno)
+        ev = Evaluator(tree, [], steps)
+        try:
+            return _build(ev, notes, [(fn.name, call)])
+        except Refused as e:
+            failure, steps = failure or e, ev.steps
+    if not implicit:
+        return [], []
+    entries = [(name, ast.Name(name, ast.Load(), lineno=line)) for name, line in probe.sequentials] or \
+        _whole_networks(probe, tree)
+    if not entries and failure:
+        raise failure
+    return _build(Evaluator(tree, [], steps), notes, entries) if entries else ([], [])
+
+
+def _factory(fn: Function) -> bool:
+    """`def ResNet18(): return ResNet(BasicBlock, [2, 2, 2, 2])`: returns a call, needs no argument."""
+    return any(isinstance(s, ast.Return) and isinstance(s.value, ast.Call) for s in fn.node.body) and \
+        not _required(fn) and fn.node.args.vararg is None
+
+
+def _build(ev: Evaluator, notes: list[str], entries: list[tuple[str, ast.AST]]
+           ) -> tuple[list[Candidate], list[ModuleSpec]]:
+    """The models the entries construct, each traced, in a fresh evaluator; its notes added to `notes`."""
     models, seen = [], set()
     for name, call in entries:
         if ast.dump(call) in seen:
@@ -251,6 +279,7 @@ def read_program(tree: ast.Module, notes: list[str], implicit: bool) -> tuple[li
     except (ValueError, ValidationError) as e:  # the folds are for reading; the specialisations are exact
         ev.notes.append(f"the modules are left one per construction ({str(e)[:80]})")
         modules = ev.modules
+    notes += ev.notes
     return models, modules
 
 
