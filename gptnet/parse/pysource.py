@@ -9,7 +9,11 @@ symbolically: a value is the input, layers applied to a value, a sum, a concat o
 over a layer container or a literal range written out), and the graph is rebuilt as a chain with residual adds and
 concats. A statement in `__init__` that is not a layer (e.g. `os.system(...)`) is ignored and noted; layers built
 under another condition or loop (`range(n)` of a parameter), or a forward statement that cannot be followed,
-refuse the class with the reason."""
+refuse the class with the reason.
+
+This symbolic reader keeps a module's constructor parameters, which stage module:X wants. A whole program (one
+that constructs its model, or whose classes this reader refuses) is built instead by the evaluator in `pyeval/`,
+with the concrete arguments of each call; `parse_python` chooses."""
 
 from __future__ import annotations
 
