@@ -186,7 +186,7 @@ def program_answers(draw) -> str:
             f"    def forward(self, x):\n        c = 8\n        {forward}\n        return x\n\n\n"
             f"class Net(nn.Module):\n    def __init__(self, num_classes=10):\n        super().__init__()\n"
             f"        self.stem = nn.Conv2d(3, 8, 3, padding=1)\n        layers = []\n"
-            f"        for i in range({depth}):\n            layers.append(Block(8, 1))\n"
+            f"        for i in range({depth}):\n            layers.append(Block(8, 1 + i % 2))\n"
             f"        self.blocks = nn.Sequential(*layers)\n        self.fc = nn.Linear(8, num_classes)\n\n"
             f"    def forward(self, x):\n        x = self.blocks(F.relu(self.stem(x)))\n"
             f"        return self.fc(torch.flatten(F.adaptive_avg_pool2d(x, 1), 1))\n\n\n"
