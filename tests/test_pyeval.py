@@ -108,6 +108,9 @@ REFUSED = {
     "dunder attribute": ("    def _make(self):\n        return self.__class__\n", "`__class__` is not read"),
     "long loop": ("    def _make(self):\n        for i in range(90000):\n            for j in range(90000):\n"
                   "                pass\n", "MAX_EVAL_STEPS"),
+    "linear work per step": ("    def _make(self):\n        big = [0] * 50000\n        for i in range(1000):\n"
+                             "            for j in range(1000):\n                big.insert(0, i in big)\n",
+                             "MAX_EVAL_STEPS"),
     "huge list": ("    def _make(self):\n        return [0] * 10 ** 9\n", "larger than gptnet reads"),
     "huge power": ("    def _make(self):\n        return 2 ** 10 ** 9\n", "larger than gptnet reads"),
 }

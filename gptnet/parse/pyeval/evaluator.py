@@ -293,6 +293,7 @@ class Core:
                 raise Refused(f"`{src(node)}` depends on the input tensor, which is not known until the model runs")
             if isinstance(op, (ast.In, ast.NotIn)) and isinstance(right, Container):
                 right = right.items
+            self.step(sum(len(x) for x in (left, right) if isinstance(x, (list, tuple, str, dict))))  # O(n)
             try:
                 if not _CMPOPS[type(op)](left, right):
                     return False
@@ -341,6 +342,7 @@ class Core:
             if not isinstance(value, PLAIN) or part.conversion != -1 or part.format_spec is not None:
                 raise Refused(f"the f-string `{src(node)}` formats other than a plain value")
             out.append(str(value))
+        self.step(sum(map(len, out)))
         return check("".join(out))
 
     def ex_ListComp(self, node: ast.ListComp, env: dict) -> list:

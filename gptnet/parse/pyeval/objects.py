@@ -101,6 +101,7 @@ class Objects(Core):
         items = owner.items if isinstance(owner, Container) else owner
 
         def add(ev, *args):
+            self.step(len(items) if name in ("insert", "pop") else 1)  # shifting the items is linear
             if name == "append":
                 items.append(args[0])
             elif name == "extend":
