@@ -147,7 +147,7 @@ class Evaluator(Objects, Chainer):
 
     def trace(self, module: Module) -> tuple[list, Tensor]:
         """The layers a module applies, in order, with residual adds, gates and concats; and its output."""
-        inp = Tensor("in")
+        inp, forward = Tensor("in"), None
         name = module.cls.name if isinstance(module, Instance) else "the model"
         self.applied.append({"modules": set(), "names": set()})
         try:
@@ -166,6 +166,7 @@ class Evaluator(Objects, Chainer):
         except Refused as e:
             if e.line is None and not e.message.startswith(name):
                 e.message = f"{name}.forward: {e.message}"
+            e.line = e.line or (forward.node.lineno if forward is not None else None)
             raise
         finally:
             applied = self.applied.pop()
