@@ -281,3 +281,16 @@ def test_a_main_that_trains_is_passed_over_and_a_moved_model_is_the_model() -> N
     assert [n.signature() for n in model.layers] == ["Linear(8, 5)"]
     (model,) = parse_answer(net + "\nmodel = TinyNet(num_classes=7).to('cpu').eval()\n```").models
     assert [n.signature() for n in model.layers] == ["Linear(8, 7)"]
+
+
+def test_a_block_constructed_to_try_it_is_read_as_its_class_for_stage_module() -> None:
+    """An answer to stage module:X that ends with `m = X(32, 64)` to show it works defines X, with parameters."""
+    text = ("```python\nimport torch\nimport torch.nn as nn\n\nclass DepthwiseConv2d(nn.Module):\n"
+            "    def __init__(self, in_channels, out_channels, kernel_size=3, stride=1, padding=1):\n"
+            "        super().__init__()\n        self.depthwise = nn.Conv2d(in_channels, in_channels, kernel_size, "
+            "stride, padding, groups=in_channels)\n        self.pointwise = nn.Conv2d(in_channels, out_channels, 1)\n\n"
+            "    def forward(self, x):\n        return self.pointwise(self.depthwise(x))\n\n"
+            "if __name__ == '__main__':\n    m = DepthwiseConv2d(32, 64)\n    print(m(torch.randn(1, 32, 8, 8)).shape)\n```")
+    answer = parse_answer(text)
+    (module,) = answer.modules
+    assert module.name == "DepthwiseConv2d" and module.params[:2] == ["in_channels", "out_channels"]

@@ -35,7 +35,7 @@ from .build import KEYWORDS, BuildError, make_node
 from .pyeval.builtins import UNSAFE
 from .pyeval.forward import FUNCTIONAL
 from .pyeval.messages import Refused as _Refused
-from .pyeval.program import NUM_CLASSES, lift_graph, read_program
+from .pyeval.program import NUM_CLASSES, has_head, lift_graph, read_program
 from .pyeval.tensors import Chainer
 from .pyeval.tensors import Tensor as _V
 
@@ -979,7 +979,7 @@ def parse_python(text: str) -> ParsedAnswer:
     introduced = {st.name: intro for st, intro in zip(tree.body, intros) if isinstance(st, (ast.ClassDef,
                                                                                             ast.FunctionDef))}
     built = _evaluated(tree, notes, introduced, implicit=False)
-    if isinstance(built, ParsedAnswer):
+    if isinstance(built, ParsedAnswer) and any(has_head(m.layers, built.modules) for m in built.models):
         return built
     if isinstance(built, _Refused):  # the program constructs its model, and building it was refused
         raise ParseError(f"building the model the program constructs: {built}")
@@ -987,6 +987,8 @@ def parse_python(text: str) -> ParsedAnswer:
         answer = _read_classes(tree, intros, list(notes))
     except ParseError as e:
         answer, why = None, str(e)
+    if isinstance(built, ParsedAnswer):  # it constructs a block to try it (`m = DepthwiseConv2d(32, 64)`), not a
+        return answer if answer is not None and answer.modules else built  # model: its class, as stage module:X wants
     if answer is not None and answer.models and not any(" refused: " in n for n in answer.notes):
         return answer
     found = _evaluated(tree, notes, introduced, implicit=True)

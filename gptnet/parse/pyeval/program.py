@@ -16,7 +16,8 @@ from pydantic import ValidationError
 
 from ... import limits
 from ...spec.grammar import check_name
-from ...spec.graph import Call, Concat, Gate, ModuleSpec, Residual
+from ...spec.graph import Call, Concat, Gate, ModuleSpec, Residual, branches
+from ...spec.layers import AdaptiveAvgPool2d, AdaptiveMaxPool2d, Flatten, Linear
 from ..answer import Candidate, flat_errors
 from .builtins import GLOBALS, IGNORED_IMPORTS, imported
 from .evaluator import src
@@ -190,6 +191,22 @@ def lift_graph(owner: str, nodes: list, generated: list[ModuleSpec], notes: list
             node = Call(module=block, name=block.lower())
         out.append(node)
     return out
+
+
+def has_head(nodes: list, modules: list[ModuleSpec]) -> bool:
+    """Whether a chain ends as a classifier does, somewhere: a Linear, a Flatten or a global pool (what a model
+    has and a block constructed to try it has not)."""
+    bodies = {m.name: m.body for m in modules}
+    todo, seen = list(nodes), set()
+    while todo:
+        node = todo.pop()
+        if isinstance(node, (Linear, Flatten, AdaptiveAvgPool2d, AdaptiveMaxPool2d)):
+            return True
+        if isinstance(node, Call) and node.module in bodies and node.module not in seen:
+            seen.add(node.module)
+            todo += bodies[node.module]
+        todo += [n for b in branches(node) for n in b]
+    return False
 
 
 def _candidate(ev: Evaluator, model: Any, name: str) -> Candidate:
