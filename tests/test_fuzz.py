@@ -160,7 +160,8 @@ EXPRS = ["c", "s", "2", "c * 2", "c // 2", "max(c, 8)", "int(c * 0.5)", "math.ce
 INIT = ["n = {e}", "self.k = {e}", "for i in range({i}):\n            n = {e}", "if {e}:\n            n = 1\n"
         "        else:\n            n = 2", "while True:\n            pass", "self.extra = nn.Sequential(*[nn.ReLU()] * {i})",
         "layers = [nn.Conv2d(c, c, 1) for _ in range({i})]", "assert {e}", "self.bn = nn.BatchNorm2d({e})",
-        "exec({e!r})", "del c", "import os", "self.conv2 = nn.Conv2d(c, {e}, 3, padding=1)"]
+        "exec({e!r})", "del c", "import os", "self.conv2 = nn.Conv2d(c, {e}, 3, padding=1)", "break",
+        "return {e}"]
 FORWARD = ["x = x + self.conv(x)", "x = x * torch.sigmoid(self.conv(x))", "x = torch.cat([x, self.conv(x)], 1)",
            "x = torch.cat([x, self.conv(x)], 1)[:, :c]", "x = x.view(x.size(0), -1, 2, 2, 2)", "x = self.conv(x)",
            "x = F.relu(self.conv(x)) + x", "x = self.conv(self.conv(x))", "x = x.chunk(2, dim=1)[0]",

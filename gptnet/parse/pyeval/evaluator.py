@@ -43,10 +43,13 @@ class Return(Exception):
 
 
 class Break(Exception):
-    pass
+    """`break` (and, below, `continue`), raised to the loop; `line` says where, if none catches it."""
+
+    def __init__(self, line: int) -> None:
+        self.line = line
 
 
-class Continue(Exception):
+class Continue(Break):
     pass
 
 
@@ -119,17 +122,17 @@ class Core:
             self.assign(st.target, item, env)
             try:
                 self.run(st.body, env)
-            except Break:
-                return
             except Continue:
                 continue
+            except Break:
+                return
         self.run(st.orelse, env)
 
     def st_Break(self, st: ast.Break, env: dict) -> None:
-        raise Break
+        raise Break(st.lineno)
 
     def st_Continue(self, st: ast.Continue, env: dict) -> None:
-        raise Continue
+        raise Continue(st.lineno)
 
     def st_Return(self, st: ast.Return, env: dict) -> None:
         raise Return(None if st.value is None else self.eval(st.value, env))

@@ -13,7 +13,7 @@ from ...spec.layers import pair
 from ..build import BuildError, make_node
 from . import messages
 from .builtins import CONTAINERS, attribute, refuse_unsafe
-from .evaluator import Core, Return, src
+from .evaluator import Break, Core, Return, src
 from .forward import apply, tensor_attribute
 from .messages import Refused
 from .tensors import Tensor
@@ -197,6 +197,8 @@ class Objects(Core):
                 self.run(fn.node.body, env)
             except Return as r:
                 return r.value
+            except Break as b:  # Python's compiler refuses this; ast.parse lets it through
+                raise Refused(f"break or continue outside a loop in {fn.name}", b.line) from None
             return None
         finally:
             self.calls -= 1
