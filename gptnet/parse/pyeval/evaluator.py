@@ -15,7 +15,7 @@ from typing import Any
 from ... import limits
 from . import messages
 from .builtins import BUILTINS, items_of, refuse_unsafe
-from .forward import tensor_binop, tensor_index
+from .forward import tensor_binop
 from .messages import NOT_READ, Refused
 from .tensors import Tensor
 from .values import PLAIN, Container, Dim, External, check
@@ -54,7 +54,7 @@ class Continue(Break):
 
 
 class Core:
-    """Statements and expressions; calls, attributes and objects are in objects.py (`Evaluator`)."""
+    """Statements and expressions; collections are in literals.py, calls, attributes and objects in objects.py."""
 
     def __init__(self) -> None:
         self.steps, self.nesting, self.calls = 0, 0, 0
@@ -215,33 +215,6 @@ class Core:
             return External(node.id)  # a module the answer uses but does not define: asked for as module:X
         raise Refused(messages.unknown_name(node.id))
 
-    def ex_List(self, node: ast.List, env: dict) -> list:
-        out = []
-        for e in node.elts:
-            if isinstance(e, ast.Starred):
-                out += self.iterate(self.eval(e.value, env))
-            else:
-                out.append(self.eval(e, env))
-        return check(out)
-
-    def ex_Tuple(self, node: ast.Tuple, env: dict) -> tuple:
-        return tuple(self.ex_List(node, env))
-
-    def ex_Dict(self, node: ast.Dict, env: dict) -> dict:
-        out = {}
-        for k, v in zip(node.keys, node.values):
-            if k is None:
-                value = self.eval(v, env)
-                if not isinstance(value, dict):
-                    raise Refused(f"`**{src(v)}` is not a dict")
-                out.update(value)
-                continue
-            key = self.eval(k, env)
-            if not isinstance(key, (*PLAIN, tuple)):
-                raise Refused(f"the dict key `{src(k)}` is not a number or a string")
-            out[key] = self.eval(v, env)
-        return check(out)
-
     def ex_IfExp(self, node: ast.IfExp, env: dict) -> Any:
         return self.eval(node.body if self.truth(self.eval(node.test, env), node.test) else node.orelse, env)
 
@@ -304,68 +277,3 @@ class Core:
                 raise Refused(f"`{src(node)}` compares values that do not compare") from None
             left = right
         return True
-
-    def ex_Subscript(self, node: ast.Subscript, env: dict) -> Any:
-        owner, key = self.eval(node.value, env), self.eval(node.slice, env)
-        if isinstance(owner, Tensor):
-            return tensor_index(self, owner, key, node)
-        if isinstance(owner, Container):
-            return Container(owner.items[key], owner.kind) if isinstance(key, slice) else \
-                self.index(owner.items, key, node)
-        if isinstance(owner, dict):
-            if not isinstance(key, (*PLAIN, tuple)) or key not in owner:
-                raise Refused(f"`{src(node)}`: no such key")
-            return owner[key]
-        if not isinstance(owner, (list, tuple, str, range)):
-            raise Refused(f"`{src(node)}` indexes {type(owner).__name__}")
-        if isinstance(key, slice):
-            self.step(len(owner))
-            return owner[key]
-        return self.index(owner, key, node)
-
-    @staticmethod
-    def index(items: Any, key: Any, node: ast.AST) -> Any:
-        if not isinstance(key, int) or isinstance(key, bool) or not -len(items) <= key < len(items):
-            raise Refused(f"`{src(node)}`: index {key!r:.20} is not within its {len(items)} items")
-        return items[key]
-
-    def ex_Slice(self, node: ast.Slice, env: dict) -> slice:
-        parts = [None if p is None else self.eval(p, env) for p in (node.lower, node.upper, node.step)]
-        if not all(p is None or isinstance(p, (int, Dim)) for p in parts) or parts[2] == 0:
-            raise Refused(f"the slice `{src(node)}` is not of numbers")
-        return slice(*parts)
-
-    def ex_JoinedStr(self, node: ast.JoinedStr, env: dict) -> str:
-        out = []
-        for part in node.values:
-            if isinstance(part, ast.Constant):
-                out.append(str(part.value))
-                continue
-            value = self.eval(part.value, env)
-            if not isinstance(value, PLAIN) or part.conversion != -1 or part.format_spec is not None:
-                raise Refused(f"the f-string `{src(node)}` formats other than a plain value")
-            out.append(str(value))
-        self.step(sum(map(len, out)))
-        return check("".join(out))
-
-    def ex_ListComp(self, node: ast.ListComp, env: dict) -> list:
-        out: list = []
-        self.comprehension(node.generators, 0, dict(env), lambda scope: out.append(self.eval(node.elt, scope)))
-        return check(out)
-
-    ex_GeneratorExp = ex_ListComp
-
-    def ex_DictComp(self, node: ast.DictComp, env: dict) -> dict:
-        out: dict = {}
-        self.comprehension(node.generators, 0, dict(env),
-                           lambda scope: out.__setitem__(self.eval(node.key, scope), self.eval(node.value, scope)))
-        return check(out)
-
-    def comprehension(self, gens: list[ast.comprehension], k: int, scope: dict, emit) -> None:
-        if k == len(gens):
-            return emit(scope)
-        for item in self.iterate(self.eval(gens[k].iter, scope)):
-            self.assign(gens[k].target, item, scope)
-            if all(self.truth(self.eval(c, scope), c) for c in gens[k].ifs):
-                self.comprehension(gens, k + 1, scope, emit)
-        return None

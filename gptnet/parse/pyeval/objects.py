@@ -13,8 +13,9 @@ from ...spec.layers import pair
 from ..build import BuildError, make_node
 from . import messages
 from .builtins import CONTAINERS, attribute, refuse_unsafe
-from .evaluator import Break, Core, Return, src
+from .evaluator import Break, Return, src
 from .forward import apply, tensor_attribute
+from .literals import Literals
 from .messages import Refused
 from .tensors import Tensor
 from .values import (PLAIN, Bound, Builtin, ClassRef, Container, Dim, External, Function, Instance, Layer, LayerCtor,
@@ -24,7 +25,7 @@ _PAIRS = {"kernel_size", "stride", "padding", "dilation"}
 _NUMERIC = {"int", "float", "round", "max", "min", "abs", "math.ceil", "math.floor"}
 
 
-class Objects(Core):
+class Objects(Literals):
     notes: list[str]
     tensor_functions: dict[str, Builtin]
 
