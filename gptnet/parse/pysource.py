@@ -44,8 +44,6 @@ _LOOKS = re.compile(r"\bclass\s+\w+\s*\(\s*[\w.]*(?:Module|Sequential)\s*\)|\bnn
 _FENCE = re.compile(r"```[ \t]*([\w+-]*)[^\n]*(?:\n|\Z)(.*?)(?:```|\Z)", re.S)
 _START = re.compile(r"(?m)^[ \t]*(?:import|from|class)\b|(?<![\w.])(?:import\s+torch|from\s+torch|class\s+\w+\s*\()"
                     r"|^.*\bnn\.Sequential\s*\(")
-_UNSAFE = UNSAFE
-_FUNCTIONAL = FUNCTIONAL  # functional forms and tensor methods in forward -> layer kind
 _RESHAPES = {"view", "reshape", "flatten", "squeeze"}
 _SAME = {"contiguous", "expand_as"}  # tensor methods that leave the values as they are (a gate broadcasts anyway)
 _EXPR_FUNCS = {"True", "False", "None", "int", "round", "min", "max"}
@@ -244,7 +242,7 @@ def _src(node: ast.AST) -> str:
 
 def _unsafe(node: ast.AST) -> str | None:
     calls = [_dotted(n.func) for n in ast.walk(node) if isinstance(n, ast.Call)]
-    return next((c for c in calls if c.split(".")[0] in _UNSAFE), None)
+    return next((c for c in calls if c.split(".")[0] in UNSAFE), None)
 
 
 def _ignored(st: ast.stmt) -> str:
@@ -394,7 +392,7 @@ class _Reader(Chainer):
             if last not in ("Sequential", "ModuleList") and lookup(last) is None:
                 raise _Refused(f"{root}.{last} is not a layer gptnet knows")
             return last
-        if root or not last or last in _UNSAFE:
+        if root or not last or last in UNSAFE:
             return None
         return last if last in self.classes or last in self.bare or last[:1].isupper() else None
 
@@ -823,9 +821,9 @@ class _Reader(Chainer):
             return _V(f.attr, [self.eval(scope, f.value, env, depth), *tensors(args)])  # x.mul(s)
         if last == "mean" and (root in self.functional or isinstance(f, ast.Attribute)):
             return self.mean(scope, node, env, depth)
-        known = lookup(_FUNCTIONAL.get(f.attr if isinstance(f, ast.Attribute) else "", "?"))  # a kind, registered
+        known = lookup(FUNCTIONAL.get(f.attr if isinstance(f, ast.Attribute) else "", "?"))  # a kind, registered
         if root in self.functional and known and args:
-            rest, kind = args[1:], _FUNCTIONAL[last]
+            rest, kind = args[1:], FUNCTIONAL[last]
             kwargs = {k.arg: k.value for k in node.keywords if k.arg not in ("training", "input", None)}
             if kind == "Flatten":
                 rest, kwargs = [], {}
@@ -838,7 +836,7 @@ class _Reader(Chainer):
         if isinstance(f, ast.Attribute) and (f.attr in _RESHAPES or known or f.attr in _SAME):
             src = self.eval(scope, f.value, env, depth)  # a tensor method: x.view(x.size(0), -1), x.relu()
             layer = Flatten() if f.attr in _RESHAPES else None if f.attr in _SAME else \
-                self.make(_FUNCTIONAL[f.attr], [], {})
+                self.make(FUNCTIONAL[f.attr], [], {})
             return _V("apply", [src], [layer] if layer else [])
         raise _Refused(f"forward cannot follow `{_src(node)}`")
 
