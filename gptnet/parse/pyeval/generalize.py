@@ -3,8 +3,10 @@
 The evaluator makes a spec module per distinct instance (`BasicBlock(64, 128, 2)` and `BasicBlock(128, 256, 2)`
 trace to different numbers). Instances of a class whose layers have the same structure and whose numbers are
 each explained by the constructor's arguments (a parameter, `p * k`, `p // k` or `p * q`, found from the values
-alone) become one module with those parameters, and each call passes its instance's arguments. Any expression
-found is exact for every call it serves, so the model is the same; what cannot be explained stays numbered."""
+alone) become one module with those parameters, and each call passes its instance's arguments; instances that
+differ only in whether they add their input share one module whose residual holds under a condition found the same
+way (`inp == oup`). Any expression found is exact for every call it serves, so the model is the same; what cannot
+be explained stays numbered."""
 
 from __future__ import annotations
 
@@ -17,6 +19,7 @@ from ...spec.grammar import check_name
 from ...spec.graph import ModuleSpec
 
 _TRIES = 8  # runs a construction is tried against
+_ATOMS = 64  # comparisons a residual's condition is made of
 
 
 def _leaves(node: Any, path: tuple = ()) -> list[tuple[tuple, Any]]:
@@ -25,7 +28,12 @@ def _leaves(node: Any, path: tuple = ()) -> list[tuple[tuple, Any]]:
         return [leaf for k, v in node.items() for leaf in _leaves(v, (*path, k))]
     if isinstance(node, list) and (_items(path) or any(isinstance(x, (dict, list)) for x in node)):
         return [leaf for k, v in enumerate(node) for leaf in _leaves(v, (*path, k))]
-    return [(path, node)] if isinstance(node, int) and not isinstance(node, bool) else []
+    return [(path, node)] if isinstance(node, int) and not isinstance(node, bool) or _switch(path, node) else []
+
+
+def _switch(path: tuple, node: Any) -> bool:
+    """A residual's `when` while folding: True where the instance adds its input, False where it does not."""
+    return bool(path) and path[-1] == "when" and isinstance(node, bool)
 
 
 def _shape(body: list) -> str:
@@ -35,7 +43,7 @@ def _shape(body: list) -> str:
             return {k: blank(v, (*path, k)) for k, v in node.items()}
         if isinstance(node, list) and (_items(path) or any(isinstance(x, (dict, list)) for x in node)):
             return [blank(v, (*path, k)) for k, v in enumerate(node)]
-        return "#" if isinstance(node, int) and not isinstance(node, bool) else node
+        return "#" if isinstance(node, int) and not isinstance(node, bool) or _switch(path, node) else node
     return json.dumps(blank(body, ()), sort_keys=True)
 
 
@@ -61,6 +69,24 @@ def _explain(values: list[int], params: dict[str, list]) -> str | None:
         for q, w in ints.items():
             if [a * b for a, b in zip(v, w)] == values:
                 return f"{p} * {q}"
+    return None
+
+
+def _explain_switch(values: list[bool], params: dict[str, list]) -> str | None:
+    """The simplest condition over the parameters that holds exactly where the input is added: `stride == 1`,
+    `inp == oup`, or two such joined by `and`."""
+    ints = {p: v for p, v in params.items() if all(isinstance(x, int) and not isinstance(x, bool) for x in v)}
+    atoms = [(f"{p} == {k}", [x == k for x in v]) for p, v in ints.items() for k in sorted(set(v))]
+    atoms += [(f"{p} == {q}", [a == b for a, b in zip(v, w)]) for i, (p, v) in enumerate(ints.items())
+              for q, w in list(ints.items())[i + 1:]]
+    atoms = atoms[:_ATOMS]
+    for text, v in atoms:
+        if v == values:
+            return text
+    for i, (a, va) in enumerate(atoms):
+        for b, vb in atoms[i + 1:]:
+            if [x and y for x, y in zip(va, vb)] == values:
+                return f"{a} and {b}"
     return None
 
 
@@ -90,6 +116,7 @@ def generalize(modules: list[ModuleSpec], classes: dict[str, str], params: dict[
     layers = [[n.model_dump(mode="json") for n in chain] for chain in models]
     taken = set(dumps)
     for cls in dict.fromkeys(classes[m.name] for m in modules if m.name in classes):
+        _switchable([dumps[n] for n in dumps if classes.get(n) == cls])
         groups: dict[str, list[str]] = {}
         for name in (n for n in dumps if classes.get(n) == cls):
             groups.setdefault(_shape(dumps[name]["body"]), []).append(name)
@@ -106,7 +133,34 @@ def generalize(modules: list[ModuleSpec], classes: dict[str, str], params: dict[
         if renamed:
             dumps = {n: _calls(d, renamed) for n, d in dumps.items()}
             layers = [_calls(chain, renamed) for chain in layers]
+    for d in dumps.values():
+        d["body"] = _settled(d["body"])
     return [ModuleSpec.model_validate(d) for d in dumps.values()], layers
+
+
+def _settled(body: list) -> list:
+    """A residual whose condition stayed a constant: always on, or its layers written out."""
+    first = body[0] if body else {}
+    if not isinstance(first.get("when"), bool):
+        return body
+    return [{**first, "when": None}, *body[1:]] if first["when"] else first["body"] + body[1:]
+
+
+def _switchable(specs: list[dict]) -> None:
+    """Instances of a class that add their input (a residual first, with no shortcut layers) and instances that
+    do not, but otherwise apply the same layers (MobileNetV2's `if self.use_res_connect`), made one structure: the
+    residual's `when` True in the first, a residual with `when` False around the same layers in the others."""
+    added = [d for d in specs if d["body"] and d["body"][0].get("op") == "add" and not d["body"][0]["shortcut"]
+             and d["body"][0]["when"] is None]
+    if not added:
+        return
+    shapes = {_shape(d["body"][0]["body"] + d["body"][1:]): len(d["body"][0]["body"]) for d in added}
+    for d in added:
+        d["body"][0]["when"] = True
+    for d in specs:
+        cut = shapes.get(_shape(d["body"])) if d not in added else None
+        if cut:
+            d["body"] = [{"op": "add", "body": d["body"][:cut], "shortcut": [], "when": False}, *d["body"][cut:]]
 
 
 def _clusters(cls: str, members: list[str], dumps: dict, params: dict, taken: set[str]) -> list[list[str]]:
@@ -135,7 +189,7 @@ def _fold(cls: str, members: list[str], dumps: dict, params: dict, taken: set[st
         values = [first] + [v for _, v in others]
         if len(set(values)) == 1:
             continue
-        text = _explain(values, args)
+        text = _explain_switch(values, args) if _switch(path, first) else _explain(values, args)
         if text is None:
             return None
         used |= {p for p in args if p in text.replace("*", " ").replace("/", " ").split()}
@@ -151,7 +205,7 @@ def _fold(cls: str, members: list[str], dumps: dict, params: dict, taken: set[st
         doc = dumps[members[0]]["doc"] or ""
         doc = f"{doc.split(', as ')[0] if ', as ' in doc else 'The answer' + chr(39) + 's ' + cls}, with the sizes " \
               "each construction gives it."
-        spec = ModuleSpec(name=name, params=order, body=body, doc=doc).model_dump(mode="json")
+        spec = ModuleSpec(name=name, params=order, body=_settled(body), doc=doc).model_dump(mode="json")
     except (ValueError, ValidationError):
         return None
     return spec, {m: (name, [params[m][p] for p in order]) for m in members}
