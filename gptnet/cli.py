@@ -12,6 +12,7 @@ import typer
 from rich.console import Console
 from rich.markup import escape
 
+from . import litert_env
 from .errors import GptnetError, unexpected
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False, rich_markup_mode=None,
@@ -22,8 +23,7 @@ err = Console(stderr=True, highlight=False, soft_wrap=True)
 
 # optional imports -> the extra that installs them (pyproject.toml)
 EXTRAS = {"torchvision": "train", "matplotlib": "train", "sklearn": "train", "mlxtend": "train", "PIL": "train",
-          "onnx": "export", "onnxruntime": "export", "onnxscript": "export", "litert_torch": "tflite",
-          "ai_edge_litert": "tflite", "torchao": "tflite"}
+          "onnx": "export", "onnxruntime": "export", "onnxscript": "export"}
 
 
 def _friendly(fn):
@@ -53,6 +53,12 @@ def _friendly(fn):
             _fail(message, hint, code)
 
     return wrapper
+
+
+def _exit_with(code: int | None) -> None:
+    """End with the exit code a command handed on to a subprocess returned (None: it ran here)."""
+    if code:
+        raise typer.Exit(code)
 
 
 def _fail(message: str, hint: str, code: int) -> None:
@@ -307,6 +313,11 @@ def export(
             raise UsageError("--int8 quantizes LiteRT models only", "add --format tflite")
         t = load_target(target)
         if format == "tflite":
+            if not litert_env.here("litert_torch"):  # the converter has an environment of its own
+                return litert_env.run_there("litert_torch", [
+                    "export", str(path), "--format", "tflite", "--target", target, "--data-dir", str(data_dir),
+                    *(["--int8"] if int8 else []), *(["--data", data] if data else []),
+                    *(["--trust-edits"] if trust_edits else []), *(["--debug"] if debug else [])])
             _export_tflite(path, t, int8, data, data_dir, trust_edits)
             return
         from .export import TOLERANCE, export_onnx
@@ -320,7 +331,7 @@ def export(
             judged = "; ".join(f"{b}: {v.backends[b]}" for b in backends)
             out.print(f"  {v.onnx_op} x{v.count} ({v.target_op or 'not in the profile'}): {judged}", markup=False)
 
-    _friendly(run)(debug=debug)
+    _exit_with(_friendly(run)(debug=debug))
 
 
 def _export_tflite(path, t, int8, data, data_dir, trust_edits) -> None:
@@ -462,6 +473,9 @@ def bench(
     def run():
         import platform
 
+        if not litert_env.here("ai_edge_litert"):  # the runtime, in the LiteRT environment if not here
+            return litert_env.run_there("ai_edge_litert", ["bench", str(path), "--threads", str(threads), "--runs",
+                                                           str(runs), *(["--debug"] if debug else [])])
         from .litert import bench as run_bench
 
         r = run_bench(path, threads, runs)
@@ -469,7 +483,7 @@ def bench(
                   f"(XNNPACK), {r.threads} thread{'s' * (r.threads != 1)}, input {'x'.join(map(str, r.input))} "
                   f"{r.dtype}, on this machine ({platform.machine()}, not a phone)", markup=False)
 
-    _friendly(run)(debug=debug)
+    _exit_with(_friendly(run)(debug=debug))
 
 
 @app.command()

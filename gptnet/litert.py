@@ -3,7 +3,8 @@ through litert-torch, fp32 or int8 post-training quantized from training images;
 LiteRT interpreter and checked against PyTorch in the same command; and the converted graph's operators placed on
 the target's LiteRT backends (CPU, GPU delegate, Hexagon delegate) the way those delegates decide.
 
-Needs the `tflite` extra (litert-torch, ai-edge-litert); imported only by the commands that use it."""
+Needs the `tflite` extra (litert-torch, ai-edge-litert), which lives in the LiteRT environment (litert_env.py: the
+commands hand themselves on to it); imported only by the commands that use it."""
 
 from __future__ import annotations
 

@@ -51,3 +51,11 @@ def test_search_gain_then_proxy_rank_over_its_search(tmp_path: Path) -> None:
     assert all(len(row.split("|")[3].split("/")) == 2 for row in rows)  # two proxy seeds each
     for title in ("the search's candidates", "the ladder of budgets", "both"):
         assert re.search(rf"^{re.escape(title)}, \d+ models: proxy seed 0 vs longer mean Spearman", ranked, re.M)
+
+
+def test_answers_benchmark_reports_each_share_and_the_reasons() -> None:
+    out = bench("answers.py", "simple_cnn_sequential", "resnet18_kuangliu")
+    assert "exact: 1 of 2 (50%)" in out
+    assert "refused: 1 of 2 (50%)\n  resnet18_kuangliu: " in out
+    assert "wrong: 0 of 2 (0%)" in out
+    assert re.search(r"median parse time per answer: [\d.]+ ms\nmedian design time per answer: [\d.]+ ms", out)

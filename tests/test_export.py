@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import sys
 from pathlib import Path
 
 import onnx
@@ -41,20 +42,31 @@ def test_bad_export_requests_are_usage_errors(tmp_path: Path) -> None:
     assert not (ROOT / "generated" / "cnn_gpt" / "model.onnx").exists()
 
 
-def test_tflite_without_the_extra_names_it(tmp_path: Path) -> None:
-    # litert-torch and ai-edge-litert made unimportable, as in an install without the [tflite] extra
-    (tmp_path / "sitecustomize.py").write_text(
-        "import sys\n"
-        "class Block:\n"
-        "    def find_spec(self, name, path=None, target=None):\n"
-        "        if name.split('.')[0] in ('litert_torch', 'ai_edge_litert'):\n"
-        "            raise ModuleNotFoundError(f'No module named {name!r}', name=name)\n"
-        "sys.meta_path.insert(0, Block())\n")
+BLOCK_LITERT = ("import sys\n"
+                "class Block:\n"
+                "    def find_spec(self, name, path=None, target=None):\n"
+                "        if name.split('.')[0] in ('litert_torch', 'ai_edge_litert'):\n"
+                "            raise ModuleNotFoundError(f'No module named {name!r}', name=name)\n"
+                "sys.meta_path.insert(0, Block())\n")
+
+
+def test_tflite_without_a_litert_environment_says_how_to_make_one(tmp_path: Path) -> None:
+    # gptnet installed outside a clone (a copy of the package on PYTHONPATH) without LiteRT: nowhere to hand on to
+    (tmp_path / "sitecustomize.py").write_text(BLOCK_LITERT)
+    shutil.copytree(ROOT / "gptnet", tmp_path / "site" / "gptnet", ignore=shutil.ignore_patterns("__pycache__"))
     design = Path(shutil.copytree(ROOT / "generated" / "cnn_gpt", tmp_path / "cnn_gpt"))
-    env = clean_env(PYTHONPATH=os.pathsep.join([str(tmp_path), str(ROOT)]))
+    env = clean_env(PYTHONPATH=os.pathsep.join([str(tmp_path), str(tmp_path / "site")]))
+    env.pop("GPTNET_LITERT_PYTHON", None)
+    (tmp_path / "m.tflite").write_bytes(b"")
     for args in (["export", str(design), "--format", "tflite"], ["bench", str(tmp_path / "m.tflite")]):
-        (tmp_path / "m.tflite").write_bytes(b"")
         r = run_cli(*args, cwd=tmp_path, env=env)
         assert r.returncode == 2 and "Traceback" not in r.stderr, r.stderr
-        assert "this command needs" in r.stderr and 'pip install -e ".[tflite]"' in r.stderr
+        assert "which runs in an environment of its own" in r.stderr and "scripts/litert-env.sh" in r.stderr
+        assert "GPTNET_LITERT_PYTHON" in r.stderr
+    # an environment named that is not a Python, and one that lacks LiteRT too: each one line, nothing written
+    for python, words in ((tmp_path / "missing" / "python", "which is not a file"),
+                          (Path(sys.executable), "cannot import litert_torch")):
+        env["GPTNET_LITERT_PYTHON"] = str(python)
+        r = run_cli("export", str(design), "--format", "tflite", cwd=tmp_path, env=env)
+        assert r.returncode == 2 and words in r.stderr and "Traceback" not in r.stderr, r.stderr
     assert not (design / "model.tflite").exists()

@@ -1,20 +1,32 @@
 """LiteRT export (`gptnet export --format tflite`, fp32 and --int8) of the article's model, checked against PyTorch
-by an interpreter of the test's own; operator placement on the GPU and Hexagon delegates; `gptnet bench`. Skipped
-where the tflite extra is not installed (CI installs it)."""
+by an interpreter of the test's own; operator placement on the GPU and Hexagon delegates; `gptnet bench`. The converter runs in the LiteRT
+environment (scripts/litert-env.sh; the commands hand on to it); the tests read its output with the LiteRT runtime of
+the test environment. Skipped without that environment, except in CI, which makes one."""
 
 from __future__ import annotations
 
+import json
+import os
 import re
 import shutil
+import subprocess
+import sys
 from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
 
-from conftest import ROOT, load_model_module, run_cli
+from conftest import ROOT, clean_env, load_model_module, run_cli
+from gptnet import litert_env
 
-litert_torch = pytest.importorskip("litert_torch", reason='the tflite extra is not installed: pip install -e ".[tflite]"')
-interpreter = pytest.importorskip("ai_edge_litert.interpreter", reason="the tflite extra is not installed")
+# the interpreter that converts: this one where the converter is installed, else the LiteRT environment
+LITERT = Path(sys.executable) if litert_env.here("litert_torch") else litert_env.python()
+if LITERT is None:
+    if os.environ.get("CI"):
+        pytest.fail(f"CI has no LiteRT environment: {litert_env.SETUP}", pytrace=False)
+    pytest.skip(f"no LiteRT environment: {litert_env.SETUP}", allow_module_level=True)
+interpreter = pytest.importorskip("ai_edge_litert.interpreter", reason='ai-edge-litert is not installed: pip install '
+                                  '-e ".[test]"')
 
 
 @pytest.fixture(scope="module")
@@ -97,23 +109,34 @@ def test_int8_export_reports_agreement_and_the_accuracy_drop(tmp_path: Path) -> 
     assert it.get_input_details()[0]["dtype"].__name__ == "int8"
 
 
+ODD = """import json, sys
+import torch
+from torch import nn
+
+from gptnet.litert import _quantized, placements
+from gptnet.targets import load_target
+
+
+class Odd(nn.Module):  # a 5x5 depthwise conv (Hexagon takes width 3 only) and atan2 (no GPU kernel)
+    def __init__(self) -> None:
+        super().__init__()
+        self.dw = nn.Conv2d(8, 8, 5, padding=2, groups=8)
+
+    def forward(self, x):
+        return torch.atan2(self.dw(x), x + 2)
+
+
+_quantized(Odd().eval(), (8, 16, 16), torch.randn(4, 8, 16, 16)).export(sys.argv[1])
+print(json.dumps({p.op: p.delegates for p in placements(sys.argv[1], load_target("sd855"))}))
+"""
+
+
 def test_delegate_constraints_send_operators_back_to_the_cpu(tmp_path: Path) -> None:
-    import torch
-    from torch import nn
-
-    from gptnet.litert import _quantized, placements
-    from gptnet.targets import load_target
-
-    class Odd(nn.Module):  # a 5x5 depthwise conv (Hexagon takes width 3 only) and atan2 (no GPU kernel)
-        def __init__(self) -> None:
-            super().__init__()
-            self.dw = nn.Conv2d(8, 8, 5, padding=2, groups=8)
-
-        def forward(self, x):
-            return torch.atan2(self.dw(x), x + 2)
-
-    net = Odd().eval()
-    _quantized(net, (8, 16, 16), torch.randn(4, 8, 16, 16)).export(str(tmp_path / "odd.tflite"))
-    found = {p.op: p.delegates for p in placements(tmp_path / "odd.tflite", load_target("sd855"))}
+    # quantized and placed by gptnet.litert in the environment that has the converter
+    (tmp_path / "odd.py").write_text(ODD)
+    r = subprocess.run([str(LITERT), str(tmp_path / "odd.py"), str(tmp_path / "odd.tflite")], capture_output=True,
+                       text=True, timeout=600, env=clean_env(PYTHONPATH=str(ROOT)))
+    assert r.returncode == 0, r.stderr
+    found = json.loads(r.stdout.strip().splitlines()[-1])
     assert found["DEPTHWISE_CONV_2D"]["hexagon"].startswith("CPU: depthwise filter 5x5")
     assert found["ATAN2"]["gpu"] == "CPU: not an operator the GPU delegate implements"

@@ -14,19 +14,24 @@ from ..untrusted import COMMENT, STRING, TooDeep, clean_surrogates, json_spans, 
 from pydantic import ValidationError
 
 from .answer import Candidate, ParsedAnswer, ParseError, flat_errors
-from .build import BuildError, make_node
+from .build import BuildError, make_nodes
 
 _FENCE = re.compile(r"```(?:json|JSON)?[ \t]*\n(.*?)```", re.DOTALL)
-_OP_KEYS = ("op", "type", "layer", "kind", "operator", "class", "module")
+_OP_KEYS = ("op", "type", "layer", "kind", "operator", "class", "module", "class_name")
 _ARG_KEYS = ("args", "params", "parameters", "config", "arguments", "kwargs")
 
 
-_RELAX = re.compile(rf"({STRING})|{COMMENT}|,(?=\s*[}}\]])")
+# a comment outside strings: JSON has none, so `#` there starts one too; removed before the trailing commas, so that a
+# comma before a comment before the bracket is trailing as well
+_COMMENTS = re.compile(rf"({STRING})|{COMMENT}|#[^\n]*")
+_TRAILING = re.compile(rf"({STRING})|,(?=\s*[}}\]])")
 
 
 def _relaxed(text: str) -> str:
-    """JSON as LLMs also write it: with // and /* */ comments and trailing commas, which are dropped."""
-    return _RELAX.sub(lambda m: m.group(1) or "", text)
+    """JSON as LLMs also write it: with //, /* */ and # comments and trailing commas, which are dropped (a comment
+    becomes a space, so that it never joins two tokens)."""
+    text = _COMMENTS.sub(lambda m: m.group(1) or " ", text)
+    return _TRAILING.sub(lambda m: m.group(1) or "", text)
 
 
 def find_json(text: str) -> Any | None:
@@ -58,14 +63,23 @@ def _op_of(item: dict[str, Any]) -> tuple[str | None, str | None]:
     return None, None
 
 
-def _node(item: Any, notes: list[str], where: str):
+# Keras layers whose arguments mean something else in torch: BatchNormalization's momentum weighs the running mean's
+# old value, torch's the new one
+_KERAS_MOMENTUM = {"batchnormalization"}
+# Keras' input layer only states the input shape, which is the task's (--input)
+_INPUT_LAYERS = {"input", "inputlayer"}
+
+
+def _nodes(item: Any, notes: list[str], where: str) -> list:
+    """The nodes one JSON layer stands for: one, or two for a Keras layer with `"activation"`, or none for an input
+    layer."""
     if isinstance(item, str):  # "ReLU" or "Conv2d(3, 32, 3)" inside a JSON list
         from .layerlist import parse_layer_list
 
         layers = [n for c in parse_layer_list(item).models for n in c.layers]
         if len(layers) != 1:
             raise ParseError(f"{where}: cannot read {one_line(item, 80)!r} as one layer")
-        return layers[0]
+        return layers
     if not isinstance(item, dict):
         raise ParseError(f"{where}: expected a layer object, got {json.dumps(item)[:80]}")
     key, op = _op_of(item)
@@ -81,21 +95,28 @@ def _node(item: Any, notes: list[str], where: str):
     attr = rest.pop("name", None) if key != "name" else None
     low = op.lower()
     if low in ("add", "residual", "shortcut", "skip"):
-        return Residual(body=_chain(rest.get("body") or rest.get("layers") or [], notes, where),
-                        shortcut=_chain(rest.get("shortcut") or [], notes, where), when=rest.get("when"))
+        return [Residual(body=_chain(rest.get("body") or rest.get("layers") or [], notes, where),
+                         shortcut=_chain(rest.get("shortcut") or [], notes, where), when=rest.get("when"))]
     if low in ("mul", "multiply", "gate", "scale"):  # x * gate(x), squeeze-excite
-        return Gate(gate=_chain(rest.get("gate") or rest.get("body") or rest.get("layers") or [], notes, where))
+        return [Gate(gate=_chain(rest.get("gate") or rest.get("body") or rest.get("layers") or [], notes, where))]
     if low in ("concat", "cat", "concatenate"):
         branches = rest.get("branches", [])
         if not isinstance(branches, list):
             raise ParseError(f"{where}: a concat's \"branches\" is a list of layer lists")
-        return Concat(branches=[_chain(b, notes, where) for b in branches])
+        return [Concat(branches=[_chain(b, notes, where) for b in branches])]
+    if low in _INPUT_LAYERS:
+        notes.append(f"{where}: {op} left out; the input shape is the task's (--input)")
+        return []
+    if low == "activation" and isinstance(rest.get("activation"), str):  # Keras: {"type": "Activation", ...}
+        op = rest.pop("activation")
+    if low in _KERAS_MOMENTUM and isinstance(rest.get("momentum"), (int, float)) and 0 <= rest["momentum"] <= 1:
+        rest["momentum"] = round(1 - rest["momentum"], 6)
     if low == "call":
         op, args, rest = rest.pop("module", None), rest.pop("args", args), rest.pop("kwargs", rest)
         if not isinstance(op, str) or not isinstance(args, list) or not isinstance(rest, dict):
             raise ParseError(f"{where}: a call names its \"module\", with \"args\" a list and \"kwargs\" an object")
     try:
-        return make_node(op, args, rest, attr=attr, notes=notes)
+        return make_nodes(op, args, rest, attr=attr, notes=notes)
     except (BuildError, ValueError) as e:
         raise ParseError(f"{where}: {e}") from None
 
@@ -103,7 +124,7 @@ def _node(item: Any, notes: list[str], where: str):
 def _chain(items: Any, notes: list[str], where: str) -> list:
     if not isinstance(items, list):
         raise ParseError(f"{where}: expected a list of layers")
-    return [_node(item, notes, f"{where} layer {i}") for i, item in enumerate(items)]
+    return [node for i, item in enumerate(items) for node in _nodes(item, notes, f"{where} layer {i}")]
 
 
 def _module(item: Any, notes: list[str]) -> ModuleSpec:
@@ -197,8 +218,9 @@ def parse_json(text: str) -> ParsedAnswer:
             and not _op_of(data)[1]:
         models, modules = [], [data]  # a lone module definition
     else:
-        keys = one_line(", ".join(map(str, data)), 80) if isinstance(data, dict) else "a list"
-        raise ParseError(f"JSON answer has no \"layers\" list (keys: {keys})")
+        keys = one_line(", ".join(f'"{k}"' for k in data), 120)
+        raise ParseError(f"JSON answer: found an object with keys {keys}; expected a \"layers\" list or a list of "
+                         f"layers")
     modules = _as_list(modules)
     for i, model in enumerate(models):
         if not _is_model(model):
