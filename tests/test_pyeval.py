@@ -285,6 +285,25 @@ def test_a_main_that_trains_is_passed_over_and_a_moved_model_is_the_model() -> N
     assert [n.signature() for n in model.layers] == ["Linear(8, 7)"]
 
 
+def test_helpers_in_init_casts_unknown_norms_in_isinstance_and_a_training_script_are_read() -> None:
+    """MobileNet's `def conv_bn` inside __init__, torchvision's `cast(int, v)` and `isinstance(m, (nn.BatchNorm2d,
+    nn.GroupNorm))`, and a `train()` whose default argument reads torch.cuda around the model it constructs."""
+    text = ("```python\nfrom typing import cast\nimport torch\nimport torch.nn as nn\n\nclass Net(nn.Module):\n"
+            "    def __init__(self, num_classes=10):\n        super().__init__()\n        width = 8\n"
+            "        def conv_bn(inp, oup):\n            return nn.Sequential(nn.Conv2d(inp, oup, 3), "
+            "nn.BatchNorm2d(oup))\n        self.body = conv_bn(3, cast(int, width))\n"
+            "        self.fc = nn.Linear(width, num_classes)\n        for m in self.modules():\n"
+            "            if isinstance(m, (nn.BatchNorm2d, nn.GroupNorm)):\n                nn.init.ones_(m.weight)\n\n"
+            "    def forward(self, x):\n        return self.fc(self.body(x).mean([2, 3]))\n\n"
+            "def train(device='cuda' if torch.cuda.is_available() else 'cpu'):\n    model = Net().to(device)\n"
+            "    return model\n\nif __name__ == '__main__':\n    model = train()\n```")
+    (model,) = parse_answer(text).models
+    assert [n.signature() for n in model.layers] == [
+        "Conv2d(3, 8, kernel_size=3)", "BatchNorm2d(8)", "AdaptiveAvgPool2d(1)", "Flatten()", "Linear(8, 10)"]
+    with pytest.raises(ParseError, match=r"`nn.GroupNorm` is not a layer gptnet knows"):
+        parse_answer(text.replace("nn.BatchNorm2d(oup)", "nn.GroupNorm(2, oup)"))
+
+
 def test_a_block_constructed_to_try_it_is_read_as_its_class_for_stage_module() -> None:
     """An answer to stage module:X that ends with `m = X(32, 64)` to show it works defines X, with parameters."""
     text = ("```python\nimport torch\nimport torch.nn as nn\n\nclass DepthwiseConv2d(nn.Module):\n"

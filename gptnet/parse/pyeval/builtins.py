@@ -207,8 +207,8 @@ def attribute(ns: Namespace, name: str, tensor_functions: dict[str, Builtin]) ->
             "collections": "collections", "nn.init": "torch.nn.init", "functools": "functools"}[ns.name] + "." + name
     if full in MODULES:
         return MODULES[full]
-    if ns.name == "nn" and (name in CONTAINERS or lookup(name) is not None):
-        return LayerCtor(name)
+    if ns.name == "nn" and (name in CONTAINERS or lookup(name) is not None or name[:1].isupper()):
+        return LayerCtor(name)  # one gptnet lacks (nn.GroupNorm) is refused where it is called, not in isinstance
     if ns.name == "nn.init":
         return Builtin(full, _init(full))
     if ns.name == "math" and name in _MATH:
@@ -228,6 +228,8 @@ def imported(module: str, name: str | None, tensor_functions: dict[str, Builtin]
     None for a module gptnet has no use for (a use of the name is then refused as unknown)."""
     if name is None:
         return MODULES.get(module)
+    if (module, name) == ("typing", "cast"):  # cast(int, v) is v: a hint for the type checker
+        return Builtin("cast", lambda ev, _type, value: value)
     if f"{module}.{name}" in MODULES:
         return MODULES[f"{module}.{name}"]
     if module in MODULES:

@@ -18,7 +18,7 @@ from .builtins import BUILTINS, items_of, refuse_unsafe
 from .forward import tensor_binop
 from .messages import NOT_READ, Refused
 from .tensors import Tensor
-from .values import PLAIN, Container, Dim, External, check
+from .values import PLAIN, Container, Dim, External, Function, check
 
 _BINOPS = {ast.Add: operator.add, ast.Sub: operator.sub, ast.Mult: operator.mul, ast.Div: operator.truediv,
            ast.FloorDiv: operator.floordiv, ast.Mod: operator.mod, ast.Pow: operator.pow,
@@ -93,6 +93,11 @@ class Core:
 
     def st_Pass(self, st: ast.Pass, env: dict) -> None:
         pass
+
+    def st_FunctionDef(self, st: ast.FunctionDef, env: dict) -> None:
+        """A helper defined inside a method (`def conv_bn(inp, oup, stride)` in MobileNet's __init__): it sees the
+        method's locals, as a closure does."""
+        env[st.name] = Function(st, closure=env)
 
     def st_Assign(self, st: ast.Assign, env: dict) -> None:
         value = self.eval(st.value, env)

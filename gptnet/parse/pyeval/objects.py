@@ -10,6 +10,7 @@ from typing import Any
 from ... import limits
 from ...spec.grammar import ALLOWED_STRINGS
 from ...spec.layers import pair
+from ...spec.registry import lookup
 from ..build import BuildError, make_node
 from . import messages
 from .builtins import CONTAINERS, attribute, refuse_unsafe
@@ -172,6 +173,8 @@ class Objects(Literals):
         if isinstance(func, ClassRef):
             return self.instantiate(func, args, kwargs)
         if isinstance(func, LayerCtor):
+            if func.name not in CONTAINERS and lookup(func.name) is None:
+                raise Refused(f"`nn.{func.name}` is not a layer gptnet knows")
             return self.layer(func.name, args, kwargs)
         if isinstance(func, External):
             return self.layer(func.name, args, kwargs)
@@ -189,11 +192,11 @@ class Objects(Literals):
             for d in getattr(fn.node, "decorator_list", []):
                 if not (isinstance(d, ast.Name) and d.id == "staticmethod"):
                     raise Refused(f"the decorator @{src(d)} of {fn.name} is not read", d.lineno)
-            env = self.bind(fn, args, kwargs)
+            env = {**(fn.closure or {}), **self.bind(fn, args, kwargs)}
             if fn.owner is not None:
                 env["__class__"] = fn.owner
             if isinstance(fn.node, ast.Lambda):
-                return self.eval(fn.node.body, {**fn.closure, **env})
+                return self.eval(fn.node.body, env)
             try:
                 self.run(fn.node.body, env)
             except Return as r:
@@ -233,7 +236,7 @@ class Objects(Literals):
             if p not in env:
                 if p not in defaults:
                     raise Refused(f"{name}() needs {p}")
-                env[p] = self.eval(defaults[p], {})
+                env[p] = self.eval(defaults[p], dict(fn.closure or {}))
         return env
 
     def ex_Lambda(self, node: ast.Lambda, env: dict) -> Function:

@@ -227,6 +227,8 @@ def _whole_networks(ev: Evaluator, tree: ast.Module) -> list[tuple[str, ast.Call
     """Module classes nothing else names, whose constructor needs at most the class count: each one a model."""
     named: dict[str, int] = {}
     for st in tree.body:
+        if isinstance(fn := ev.globals.get(getattr(st, "name", None)), Function) and not _factory(fn):
+            continue  # a training loop's `model = ResNet8()` does not make ResNet8 a block
         for n in ast.walk(st):
             if isinstance(n, ast.Name) and not (isinstance(st, ast.ClassDef) and n.id == st.name):
                 named[n.id] = named.get(n.id, 0) + 1
@@ -250,12 +252,20 @@ def read_program(tree: ast.Module, notes: list[str], implicit: bool) -> tuple[li
     """The models an answer's program builds and the spec modules they use; ([], []) when it builds none that
     gptnet finds: the model it constructs (a module-level `model = X(...)`), else the first factory function that
     needs no argument and builds a model (`def ResNet18(): ...`; a `main()` that trains is passed over), else with
-    `implicit` a module-level nn.Sequential or each whole-network class. Refused, naming the line, when building
-    one is refused (a factory's refusal only when nothing else builds)."""
+    `implicit` (or when the training function the program calls, `model = train()`, is refused) a module-level
+    nn.Sequential or each whole-network class. Refused, naming the line, when building one is refused (a factory's
+    or a training function's refusal only when nothing else builds)."""
     probe = Evaluator(tree, [])
-    if probe.entries:
-        return _build(Evaluator(tree, [], probe.steps), notes, [(src(c.func), c) for c in probe.entries])
     failure, steps = None, probe.steps
+    if probe.entries:
+        ev = Evaluator(tree, [], steps)
+        try:
+            return _build(ev, notes, [(src(c.func), c) for c in probe.entries])
+        except Refused as e:  # a training script around the model (`model = train()`): its model class may build
+            if not all(isinstance(f := probe.globals.get(src(c.func)), Function) and not _factory(f)
+                       for c in probe.entries):
+                raise
+            failure, steps = e, ev.steps
     for fn in (v for v in list(probe.globals.values()) if isinstance(v, Function) and _factory(v)):
         call = ast.Call(func=ast.Name(fn.name, ast.Load()), args=[], keywords=[], lineno=fn.node.lineno)
         ev = Evaluator(tree, [], steps)
@@ -263,7 +273,7 @@ def read_program(tree: ast.Module, notes: list[str], implicit: bool) -> tuple[li
             return _build(ev, notes, [(fn.name, call)])
         except Refused as e:
             failure, steps = failure or e, ev.steps
-    if not implicit:
+    if not implicit and not probe.entries:
         return [], []
     entries = [(name, ast.Name(name, ast.Load(), lineno=line)) for name, line in probe.sequentials] or \
         _whole_networks(probe, tree)
@@ -273,8 +283,12 @@ def read_program(tree: ast.Module, notes: list[str], implicit: bool) -> tuple[li
 
 
 def _factory(fn: Function) -> bool:
-    """`def ResNet18(): return ResNet(BasicBlock, [2, 2, 2, 2])`: returns a call, needs no argument."""
-    return any(isinstance(s, ast.Return) and isinstance(s.value, ast.Call) for s in fn.node.body) and \
+    """`def ResNet18(): return ResNet(BasicBlock, [2, 2, 2, 2])`: returns a call, or a name it assigns a class's
+    call to (`model = CifarSEResNet(...)`; `return model`), and needs no argument."""
+    made = {t.id for s in fn.node.body if isinstance(s, ast.Assign) and isinstance(s.value, ast.Call)
+            and isinstance(s.value.func, ast.Name) for t in s.targets if isinstance(t, ast.Name)}
+    return any(isinstance(s, ast.Return) and (isinstance(s.value, ast.Call) or isinstance(s.value, ast.Name)
+                                              and s.value.id in made) for s in fn.node.body) and \
         not _required(fn) and fn.node.args.vararg is None
 
 
