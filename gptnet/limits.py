@@ -33,3 +33,11 @@ MAX_SCALE = 16  # Upsample's scale factor
 MAX_INPUT_CHANNELS = 64
 
 SHOWN_LINE = 1000  # characters of one line of untrusted text printed or written in a report (one_line's cut)
+
+# the evaluator of whole programs (parse/pyeval): each step is one statement or expression followed
+MAX_EVAL_STEPS = 300_000  # steps to build one answer's model (a ResNet-152 takes about 20,000)
+MAX_CALL_DEPTH = 16  # functions, constructors and methods calling one another
+MAX_EVAL_NESTING = 160  # statements and expressions being followed inside one another, across calls
+MAX_COLLECTION = 100_000  # items in one list, tuple, dict, range walked or string
+MAX_NUMBER = 1 << 62  # magnitude of any number the evaluator computes
+MAX_SPECIALISATIONS = 400  # distinct instances of the answer's classes, before they are folded (MAX_MODULES after)

@@ -126,8 +126,11 @@ def _layers_run(net, shape) -> tuple[list[tuple], list]:
             return tuple(d * (k - 1) // 2 for d, k in zip(m.dilation, m.kernel_size))
         return m.padding
 
-    def seen(m, _inputs, _output):
-        if isinstance(m, nn.Conv2d):
+    def seen(m, inputs, _output):
+        if isinstance(m, nn.Conv2d) and inputs[0].shape[-2:] == (1, 1) and m.kernel_size == (1, 1) and \
+                m.groups == 1 and padding(m) == (0, 0):  # on a pooled vector a 1x1 conv is the Linear it equals
+            layers.append(("Linear", m.in_channels, m.out_channels, m.bias is not None))
+        elif isinstance(m, nn.Conv2d):
             layers.append(("Conv2d", m.in_channels, m.out_channels, m.kernel_size, m.stride, padding(m), m.groups,
                            m.bias is not None))
         elif isinstance(m, nn.Linear):
@@ -170,16 +173,30 @@ def _gap(holders_want: list, holders_got: list, want, got, x) -> float | None:
     the other; None when the lists do not pair up."""
     import torch
 
-    def shapes(holders):
-        return [[t.shape for t in m.state_dict().values()] for m in holders]
-
-    if shapes(holders_want) != shapes(holders_got):
+    if [_shapes(m) for m in holders_want] != [_shapes(m) for m in holders_got]:
         return None
     for a, b in zip(holders_want, holders_got):
-        b.load_state_dict(a.state_dict())
+        b.load_state_dict({k: v.reshape(b.state_dict()[k].shape) for k, v in a.state_dict().items()})
     y_want, y_got = want(x), got(x)
     return (y_want - y_got).abs().max().item() / max(1.0, y_want.abs().max().item()) if torch.isfinite(y_got).all() \
         else float("inf")
+
+
+def _shapes(m) -> list:
+    """A 1x1 kernel's shape as the Linear's that it equals on a pooled vector (an SE gate's layers)."""
+    return [t.shape[:2] if t.dim() == 4 and t.shape[2:] == (1, 1) else t.shape for t in m.state_dict().values()]
+
+
+def _paired_by_shape(want: list, got: list) -> list:
+    """`got` reordered so that each module stands beside the first module of `want` with its shapes not yet taken."""
+    left, paired = list(got), []
+    for a in want:
+        b = next((b for b in left if _shapes(b) == _shapes(a)), None)
+        if b is None:
+            return got  # the shapes do not pair: _gap says so
+        left.remove(b)
+        paired.append(b)
+    return paired + left
 
 
 def differences(want, got, shape) -> list[str]:
@@ -206,8 +223,11 @@ def differences(want, got, shape) -> list[str]:
         elif not diffs:
             # the weights paired in the order the modules run, else in the order they are defined: a residual's
             # shortcut may run before its body in one program (pytorchcv) and after it in the other (gptnet's)
+            # or, when the answer defines a shortcut amid its body and runs it first (kuangliu's SENet), each module
+            # of the oracle's run with the first unpaired one of gptnet's run that has its shapes
             pairings = [(run_want, run_got), ([m for m in want.modules() if _holds_weights(m)],
-                                              [m for m in got.modules() if _holds_weights(m)])]
+                                              [m for m in got.modules() if _holds_weights(m)]),
+                        (run_want, _paired_by_shape(run_want, run_got))]
             gaps = [_gap(a, b, want, got, x) for a, b in pairings]
             if all(gap is None for gap in gaps):
                 diffs.append("the modules holding weights differ in order or shape")

@@ -148,3 +148,59 @@ def test_size_expressions_are_refused_or_name_only_plain_identifiers(text: str) 
 @pytest.fixture(autouse=True)
 def _cwd(tmp_path: Path, monkeypatch) -> None:
     monkeypatch.chdir(tmp_path)  # a payload that ran would leave its marker here
+
+
+# whole programs for the evaluator (gptnet/parse/pyeval): a model built by loops, helpers and a block class, with
+# statements and expressions drawn from what real answers write and from what an attacker would
+EXPRS = ["c", "s", "2", "c * 2", "c // 2", "max(c, 8)", "int(c * 0.5)", "math.ceil(c / 3)", "len([1, 2])",
+         "[c] * 2", "(c, s)", "c if s == 1 else 8", "sum(range(4))", "10 ** 12", "2 ** 2 ** 40", "c ** 99",
+         "range(10 ** 12)", "list(range(10 ** 12))", "[0] * 10 ** 9", "c / 0", "__import__('os')", "exec('1')",
+         "getattr(nn, 'ReLU')", "self.__class__", "open('MARKER', 'w')", "(lambda: 1)()", "helper(c)",
+         "Block(c, s)", "nn.Conv2d(c, c, 3)", "self", "'same'", "None", "x", "globals()", "type(self)"]
+INIT = ["n = {e}", "self.k = {e}", "for i in range({i}):\n            n = {e}", "if {e}:\n            n = 1\n"
+        "        else:\n            n = 2", "while True:\n            pass", "self.extra = nn.Sequential(*[nn.ReLU()] * {i})",
+        "layers = [nn.Conv2d(c, c, 1) for _ in range({i})]", "assert {e}", "self.bn = nn.BatchNorm2d({e})",
+        "exec({e!r})", "del c", "import os", "self.conv2 = nn.Conv2d(c, {e}, 3, padding=1)", "break",
+        "return {e}"]
+FORWARD = ["x = x + self.conv(x)", "x = x * torch.sigmoid(self.conv(x))", "x = torch.cat([x, self.conv(x)], 1)",
+           "x = torch.cat([x, self.conv(x)], 1)[:, :c]", "x = x.view(x.size(0), -1, 2, 2, 2)", "x = self.conv(x)",
+           "x = F.relu(self.conv(x)) + x", "x = self.conv(self.conv(x))", "x = x.chunk(2, dim=1)[0]",
+           "if self.k:\n            x = self.conv(x)", "for _ in range({i}):\n            x = F.relu(x)",
+           "x = {e}", "while x:\n            pass", "return {e}", "x = x + 1"]
+
+
+@st.composite
+def program_answers(draw) -> str:
+    def fill(template: str) -> str:
+        return template.format(e=draw(st.sampled_from(EXPRS)), i=draw(st.sampled_from([0, 1, 3, 10**6, -1])))
+
+    init = "\n        ".join(fill(t) for t in draw(st.lists(st.sampled_from(INIT), max_size=3)))
+    forward = "\n        ".join(fill(t) for t in draw(st.lists(st.sampled_from(FORWARD), min_size=1, max_size=3)))
+    helper = draw(st.sampled_from(["def helper(n):\n    return n * 2", "def helper(n):\n    return helper(n + 1)",
+                                   "def helper(n):\n    while n:\n        n -= 1\n    return n",
+                                   "def helper(n):\n    return Block(n, 1)"]))
+    depth = fill(draw(st.sampled_from(["2", "{e}", "helper(1)"])))
+    return (f"```python\nimport math\nimport torch\nimport torch.nn as nn\nimport torch.nn.functional as F\n\n"
+            f"{helper}\n\n\nclass Block(nn.Module):\n    expansion = {draw(st.sampled_from(EXPRS))}\n\n"
+            f"    def __init__(self, c, s=1):\n        super().__init__()\n        self.k = s == 1\n"
+            f"        {init or 'pass'}\n        self.conv = nn.Conv2d(c, c, 3, stride=1, padding=1)\n\n"
+            f"    def forward(self, x):\n        c = 8\n        {forward}\n        return x\n\n\n"
+            f"class Net(nn.Module):\n    def __init__(self, num_classes=10):\n        super().__init__()\n"
+            f"        self.stem = nn.Conv2d(3, 8, 3, padding=1)\n        layers = []\n"
+            f"        for i in range({depth}):\n            layers.append(Block(8, 1 + i % 2))\n"
+            f"        self.blocks = nn.Sequential(*layers)\n        self.fc = nn.Linear(8, num_classes)\n\n"
+            f"    def forward(self, x):\n        x = self.blocks(F.relu(self.stem(x)))\n"
+            f"        return self.fc(torch.flatten(F.adaptive_avg_pool2d(x, 1), 1))\n\n\n"
+            f"model = {draw(st.sampled_from(['Net()', 'Net(num_classes=10)', 'helper(3)', 'Block(8)']))}\n```")
+
+
+@SETTINGS
+@given(answer=program_answers())
+def test_hostile_programs_end_quickly_in_a_clear_error_or_a_verified_model(answer: str, tmp_path: Path) -> None:
+    import time
+
+    start = time.monotonic()
+    design = _design_or_error(answer)
+    assert time.monotonic() - start < 20, answer
+    if design is not None:
+        _check_built(design, tmp_path)

@@ -66,8 +66,8 @@ def test_a_model_without_a_linear_gets_one_after_its_pool(text: str) -> None:
 
 
 @pytest.mark.parametrize(("text", "classes", "head"), [
-    # SqueezeNet's classifier: a 1x1 conv to the class count, a ReLU, the pool
-    ("Conv2d(3, 32, 3, padding=1) ReLU() Conv2d(32, 10, 1) ReLU() AdaptiveAvgPool2d(1) Flatten()", 10,
+    # a 1x1 conv to the class count, the pool, then a ReLU on the pooled scores
+    ("Conv2d(3, 32, 3, padding=1) ReLU() Conv2d(32, 10, 1) AdaptiveAvgPool2d(1) Flatten() ReLU()", 10,
      "Conv2d(32, 10, kernel_size=1)"),
     ("Conv2d(3, 32, 3, padding=1) ReLU() AdaptiveAvgPool2d(1) Flatten() Linear(32, 10) ReLU()", 100,
      "Linear(32, 100)"),
@@ -79,6 +79,15 @@ def test_an_activation_after_the_classifier_is_removed(text: str, classes: int, 
     assert model.layers[model.head].signature() == head
     assert_logits(model, classes)
     assert any(f.kind == "head" and f.after == "(removed)" and "logits" in f.why for f in findings)
+
+
+def test_a_relu_before_the_global_pool_is_the_answers_model() -> None:
+    """SqueezeNet's classifier (torchvision's): a 1x1 conv to the class count, a ReLU, the pool; it is trained so."""
+    model, findings = design("Conv2d(3, 32, 3, padding=1) ReLU() Conv2d(32, 10, 1) ReLU() AdaptiveAvgPool2d(1) "
+                             "Flatten()", 10)
+    assert [n.signature() for n in model.layers[model.head:]] == ["Conv2d(32, 10, kernel_size=1)", "ReLU()",
+                                                                  "AdaptiveAvgPool2d(1)", "Flatten()"]
+    assert not [f for f in findings if f.after == "(removed)"]
 
 
 def test_a_hidden_linear_with_its_activation_is_not_the_classifier() -> None:

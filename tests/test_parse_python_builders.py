@@ -155,8 +155,6 @@ def test_a_residual_per_block_in_a_forward_loop() -> None:
     ("        self.blocks = nn.ModuleList()\n        for c in self.widths:\n            self.blocks.append(nn.ReLU())",
      r"`self.widths` is not a literal"),
     ("        self.blocks = nn.Sequential(*[nn.ReLU() for _ in range(100000)])", "more than 20,000"),
-    ("        layers = []\n        for i in range(3):\n            if i == 1:\n                break\n"
-     "            layers.append(nn.ReLU())\n        self.blocks = nn.Sequential(*layers)", "builds layers under"),
 ])
 def test_loops_it_cannot_write_out_are_refused_with_the_reason(init: str, message: str) -> None:
     from gptnet.parse import ParseError
@@ -229,9 +227,6 @@ def test_helpers_that_build_layers_are_followed() -> None:
 
 
 @pytest.mark.parametrize(("helper", "message"), [
-    ("def conv_bn(*args):\n    return nn.Sequential(nn.Conv2d(*args))", "in a way gptnet does not follow"),
-    ("def conv_bn(inp, oup, stride):\n    for i in range(2):\n        return nn.Conv2d(inp, oup, 3)",
-     "returns from inside a loop"),
     ("def conv_bn(inp, oup, stride):\n    x = nn.Conv2d(inp, oup, 3)", "conv_bn returns no layers"),
 ])
 def test_helpers_it_cannot_follow_are_refused_with_the_reason(helper: str, message: str) -> None:

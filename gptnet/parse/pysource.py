@@ -9,7 +9,11 @@ symbolically: a value is the input, layers applied to a value, a sum, a concat o
 over a layer container or a literal range written out), and the graph is rebuilt as a chain with residual adds and
 concats. A statement in `__init__` that is not a layer (e.g. `os.system(...)`) is ignored and noted; layers built
 under another condition or loop (`range(n)` of a parameter), or a forward statement that cannot be followed,
-refuse the class with the reason."""
+refuse the class with the reason.
+
+This symbolic reader keeps a module's constructor parameters, which stage module:X wants. A whole program (one
+that constructs its model, or whose classes this reader refuses) is built instead by the evaluator in `pyeval/`,
+with the concrete arguments of each call; `parse_python` chooses."""
 
 from __future__ import annotations
 
@@ -23,34 +27,26 @@ from typing import Any
 from .. import limits
 from ..spec import expr
 from ..spec.graph import Call, Concat, Gate, ModuleSpec, Residual, branches
-from ..spec.layers import ACTIVATIONS, AdaptiveAvgPool2d, AdaptiveMaxPool2d, Conv2d, Flatten, Linear, check_identifier
+from ..spec.layers import AdaptiveAvgPool2d, Flatten, Linear, check_identifier
 from ..spec.registry import lookup
 from ..untrusted import clean_surrogates
 from .answer import Candidate, ParsedAnswer, ParseError
 from .build import KEYWORDS, BuildError, make_node
+from .pyeval.builtins import UNSAFE
+from .pyeval.forward import FUNCTIONAL
+from .pyeval.messages import Refused as _Refused
+from .pyeval.program import NUM_CLASSES, has_head, lift_graph, read_program
+from .pyeval.tensors import Chainer
+from .pyeval.tensors import Tensor as _V
 
 _LOOKS = re.compile(r"\bclass\s+\w+\s*\(\s*[\w.]*(?:Module|Sequential)\s*\)|\bnn\.Sequential\s*\(|"
                     r"\bdef\s+forward\s*\(\s*self\b")
 _FENCE = re.compile(r"```[ \t]*([\w+-]*)[^\n]*(?:\n|\Z)(.*?)(?:```|\Z)", re.S)
 _START = re.compile(r"(?m)^[ \t]*(?:import|from|class)\b|(?<![\w.])(?:import\s+torch|from\s+torch|class\s+\w+\s*\()"
                     r"|^.*\bnn\.Sequential\s*\(")
-_UNSAFE = {"os", "sys", "subprocess", "shutil", "socket", "importlib", "pickle", "requests", "urllib", "builtins",
-           "eval", "exec", "compile", "open", "__import__", "getattr", "setattr", "delattr", "globals", "locals",
-           "vars", "input", "breakpoint", "exit", "quit"}
-# functional forms and tensor methods in forward -> layer kind
-_FUNCTIONAL = {"relu": "ReLU", "relu6": "ReLU6", "sigmoid": "Sigmoid", "tanh": "Tanh", "gelu": "GELU",
-               "silu": "SiLU", "hardswish": "Hardswish", "hardsigmoid": "Hardsigmoid", "leaky_relu": "LeakyReLU",
-               "max_pool2d": "MaxPool2d", "avg_pool2d": "AvgPool2d", "adaptive_avg_pool2d": "AdaptiveAvgPool2d",
-               "adaptive_max_pool2d": "AdaptiveMaxPool2d", "dropout": "Dropout", "flatten": "Flatten",
-               "softmax": "Softmax", "log_softmax": "LogSoftmax", "mish": "Mish", "elu": "ELU"}
 _RESHAPES = {"view", "reshape", "flatten", "squeeze"}
 _SAME = {"contiguous", "expand_as"}  # tensor methods that leave the values as they are (a gate broadcasts anyway)
-_NUM_CLASSES = re.compile(r"^(num_?classes|n_?classes|classes|num_class|num_outputs|n_out)$")
 _EXPR_FUNCS = {"True", "False", "None", "int", "round", "min", "max"}
-
-
-class _Refused(Exception):
-    """What makes a class unreadable; the message names the statement."""
 
 
 def looks_like_python(text: str) -> bool:
@@ -246,7 +242,7 @@ def _src(node: ast.AST) -> str:
 
 def _unsafe(node: ast.AST) -> str | None:
     calls = [_dotted(n.func) for n in ast.walk(node) if isinstance(n, ast.Call)]
-    return next((c for c in calls if c.split(".")[0] in _UNSAFE), None)
+    return next((c for c in calls if c.split(".")[0] in UNSAFE), None)
 
 
 def _ignored(st: ast.stmt) -> str:
@@ -300,36 +296,11 @@ class _Subst(ast.NodeTransformer):
 
 # ---- forward: values and the chain they make ------------------------------------------------------------------------
 
-class _V:
-    """A tensor in forward: "in" (the input), "apply" (`nodes` applied to parts[0]), "add", "cat", or "if" (parts
-    [yes, no] under `when`). Its parent is the tensor it is computed from, for an add, cat or if the one where its
-    parts fork; found when it is made, from parts that already know theirs, so nothing recurses."""
-
-    def __init__(self, kind: str, parts: list[_V] = (), nodes: list = (), when: str | None = None) -> None:
-        self.kind, self.parts, self.nodes, self.when = kind, list(parts), list(nodes), when
-        self.parent = None if kind == "in" else self.parts[0] if kind == "apply" else _fork(self.parts)
-        self.depth = 0 if self.parent is None else self.parent.depth + 1
-
-
 class _Item:
     """A loop variable bound to one item of a layer container in forward: `for block in self.blocks`."""
 
     def __init__(self, nodes: list) -> None:
         self.nodes = nodes
-
-
-def _fork(parts: list[_V]) -> _V:
-    """The latest tensor every part is computed from: where the branches split (by identity)."""
-    fork = parts[0]
-    for part in parts[1:]:
-        while fork is not part:
-            if fork is None or part is None:
-                raise _Refused("forward combines tensors that do not come from one input")
-            if fork.depth >= part.depth:
-                fork = fork.parent
-            else:
-                part = part.parent
-    return fork
 
 
 # ---- reading classes ------------------------------------------------------------------------------------------------
@@ -350,7 +321,7 @@ class _Scope:
         self.methods = {f.name: f for f in node.body if isinstance(f, ast.FunctionDef)} if node else {}
 
 
-class _Reader:
+class _Reader(Chainer):
     def __init__(self, tree: ast.Module, notes: list[str]) -> None:
         self.notes = notes
         self.room = limits.MAX_EXPANDED  # layers the source may still build or copy
@@ -421,7 +392,7 @@ class _Reader:
             if last not in ("Sequential", "ModuleList") and lookup(last) is None:
                 raise _Refused(f"{root}.{last} is not a layer gptnet knows")
             return last
-        if root or not last or last in _UNSAFE:
+        if root or not last or last in UNSAFE:
             return None
         return last if last in self.classes or last in self.bare or last[:1].isupper() else None
 
@@ -850,9 +821,9 @@ class _Reader:
             return _V(f.attr, [self.eval(scope, f.value, env, depth), *tensors(args)])  # x.mul(s)
         if last == "mean" and (root in self.functional or isinstance(f, ast.Attribute)):
             return self.mean(scope, node, env, depth)
-        known = lookup(_FUNCTIONAL.get(f.attr if isinstance(f, ast.Attribute) else "", "?"))  # a kind, registered
+        known = lookup(FUNCTIONAL.get(f.attr if isinstance(f, ast.Attribute) else "", "?"))  # a kind, registered
         if root in self.functional and known and args:
-            rest, kind = args[1:], _FUNCTIONAL[last]
+            rest, kind = args[1:], FUNCTIONAL[last]
             kwargs = {k.arg: k.value for k in node.keywords if k.arg not in ("training", "input", None)}
             if kind == "Flatten":
                 rest, kwargs = [], {}
@@ -865,7 +836,7 @@ class _Reader:
         if isinstance(f, ast.Attribute) and (f.attr in _RESHAPES or known or f.attr in _SAME):
             src = self.eval(scope, f.value, env, depth)  # a tensor method: x.view(x.size(0), -1), x.relu()
             layer = Flatten() if f.attr in _RESHAPES else None if f.attr in _SAME else \
-                self.make(_FUNCTIONAL[f.attr], [], {})
+                self.make(FUNCTIONAL[f.attr], [], {})
             return _V("apply", [src], [layer] if layer else [])
         raise _Refused(f"forward cannot follow `{_src(node)}`")
 
@@ -886,24 +857,6 @@ class _Reader:
             raise _Refused(f"`{_src(node)}` is not a mean over the map (dims 2 and 3)")
         return _V("apply", [self.eval(scope, tensor, env, depth)],
                   [AdaptiveAvgPool2d(output_size=1), *([] if keep else [Flatten()])])
-
-    def gate(self, nodes: list) -> list:
-        """A gate's branch as the spec keeps it. Squeeze-excite written with Linear layers (pool, flatten, Linear,
-        ReLU, Linear, sigmoid, view back to Cx1x1) becomes the 1x1 convolutions those Linears equal on the pooled
-        map (the same weights and MACs), so the gate stays Cx1x1 and multiplies the map as torch broadcasts it."""
-        cut = next((k for k, n in enumerate(nodes) if isinstance(n, Flatten)), None)
-        if cut is None:
-            return nodes
-        pool, tail = nodes[cut - 1] if cut else None, nodes[cut:]
-        if not isinstance(pool, (AdaptiveAvgPool2d, AdaptiveMaxPool2d)) or pool.output_size not in (1, (1, 1)) or \
-                not all(isinstance(n, (Flatten, Linear)) or getattr(n, "op", None) in ACTIVATIONS for n in tail):
-            raise _Refused("a gate that flattens must pool to 1x1 first and then apply only Linear layers and "
-                           "activations, so that its output scales the map channel by channel")
-        self.notes.append("the gate's Linear layers on its pooled vector are written as the 1x1 convolutions they "
-                          "equal")
-        return nodes[:cut] + [Conv2d(in_channels=n.in_features, out_channels=n.out_features, kernel_size=1,
-                                     bias=n.bias, name=n.name) if isinstance(n, Linear) else n
-                              for n in tail if not isinstance(n, Flatten)]
 
     def container(self, scope: _Scope, node: ast.AST) -> list[list]:
         """The items of `self.blocks` (an nn.ModuleList, nn.Sequential or list __init__ built), as forward
@@ -937,44 +890,6 @@ class _Reader:
         if isinstance(node, ast.Attribute):
             return [_Item(nodes) for nodes in self.container(scope, node)]
         return self.iteration(node, scope)
-
-    def chain(self, v: _V, base: _V, nesting: int = 0) -> list:
-        """The nodes turning `base` into `v`."""
-        if nesting > limits.MAX_NESTING:
-            raise _Refused(f"forward nests adds, concats and ifs more than {limits.MAX_NESTING} deep (MAX_NESTING)")
-        pieces: list[list] = []  # from v back to base
-        while v is not base:
-            if v.kind == "in":
-                raise _Refused("forward uses a tensor that does not come from its input")
-            if v.kind == "apply":
-                self.spend(len(v.nodes))
-                pieces.append([n.model_copy(deep=True) for n in v.nodes])
-                v = v.parts[0]
-                continue
-            branches = [self.chain(p, v.parent, nesting + 1) for p in v.parts]
-            if v.kind == "mul":  # x * gate(x): one factor is the input itself
-                gate = [b for b in branches if b]
-                if len(gate) != 1:
-                    raise _Refused("forward multiplies two computed tensors (or one by itself); gptnet reads a gate, "
-                                   "x * gate(x)")
-                pieces.append([Gate(gate=self.gate(gate[0]))])
-            elif v.kind == "add":
-                body, short = sorted(branches, key=len, reverse=True)  # the longer branch is the body
-                if not body:
-                    raise _Refused("forward adds a tensor to itself")
-                pieces.append([Residual(body=body, shortcut=short)])
-            elif v.kind == "cat":
-                pieces.append([Concat(branches=branches)])
-            else:  # `if c: return x + f(x) else: return f(x)`: a residual whose shortcut applies when c holds
-                for yes, no, when in ((*branches, v.when), (*branches[::-1], f"not ({v.when})")):
-                    if yes and isinstance(yes[-1], Residual) and \
-                            [n.model_dump() for n in yes[:-1] + yes[-1].body] == [n.model_dump() for n in no]:
-                        pieces.append(yes[:-1] + [yes[-1].model_copy(update={"when": expr.normalize(when)})])
-                        break
-                else:
-                    raise _Refused(f"`if {v.when}` in forward does more than switch a residual add on and off")
-            v = v.parent
-        return [n for piece in reversed(pieces) for n in piece]
 
     def read_class(self, node: ast.ClassDef) -> tuple[_Scope, list]:
         scope = _Scope(node.name, node)
@@ -1051,9 +966,64 @@ def _concrete(nodes: list, env: dict[str, Any], where: str, notes: list[str]) ->
 
 
 def parse_python(text: str) -> ParsedAnswer:
-    """Module classes, whole-model classes and module-level nn.Sequential models in PyTorch source."""
+    """Module classes, whole-model classes and module-level nn.Sequential models in PyTorch source.
+
+    A program that constructs its model (`model = ResNet18()`, a factory function) is built by the evaluator
+    (`pyeval/`), with the concrete arguments of each call. Otherwise the classes are read symbolically here, which
+    keeps a module's constructor parameters (what stage module:X asks for); a class this reader refuses sends the
+    whole program to the evaluator, and if that refuses too both reasons are given."""
     notes: list[str] = []
     tree, intros = _code(text, notes)
+    introduced = {st.name: intro for st, intro in zip(tree.body, intros) if isinstance(st, (ast.ClassDef,
+                                                                                            ast.FunctionDef))}
+    built = _evaluated(tree, notes, introduced, implicit=False)
+    if isinstance(built, ParsedAnswer) and any(has_head(m.layers, built.modules) for m in built.models):
+        return built
+    if isinstance(built, _Refused):  # the program constructs its model, and building it was refused
+        raise ParseError(f"building the model the program constructs: {built}")
+    try:
+        answer = _read_classes(tree, intros, list(notes))
+    except ParseError as e:
+        answer, why = None, str(e)
+    if isinstance(built, ParsedAnswer):  # it constructs a block to try it (`m = DepthwiseConv2d(32, 64)`), not a
+        return answer if answer is not None and answer.modules else built  # model: its class, as stage module:X wants
+    if answer is not None and answer.models and not any(" refused: " in n for n in answer.notes):
+        return answer
+    found = _evaluated(tree, notes, introduced, implicit=True)
+    if isinstance(found, ParsedAnswer):
+        return found
+    building = f"; and building the program: {found}" if found else ""
+    if answer is None:
+        raise ParseError(f"{why}{building}")
+    # a module the models use but whose class was refused would be asked for again, its reason lost: say it now
+    used = {n for c in answer.models for n in _calls(c.layers)} - {m.name for m in answer.modules}
+    lost = [n for n in answer.notes if (m := re.match(r"class (\w+) refused: ", n)) and m.group(1) in used]
+    if lost:
+        raise ParseError("; ".join(lost) + building)
+    if found:
+        answer.notes.append(f"building the program: {found}")
+    return answer
+
+
+def _evaluated(tree: ast.Module, notes: list[str], intros: dict[str, str], implicit: bool
+               ) -> ParsedAnswer | _Refused | None:
+    """The program built by the evaluator (see `parse_python`); its refusal; or None when it builds no model."""
+    mine = list(notes)
+    try:
+        models, modules = read_program(tree, mine, implicit)
+    except _Refused as e:
+        return e
+    except (RecursionError, MemoryError) as e:  # bounded before either can happen; kept as a refusal if one does
+        return _Refused(f"the program is too deep or too large to build ({type(e).__name__})")
+    if not models:
+        return None
+    for m in models:
+        m.context = f"{intros.get(m.name, '')}\n{m.context}".strip()
+    return ParsedAnswer(form="python", models=models, modules=modules, notes=list(dict.fromkeys(mine)))
+
+
+def _read_classes(tree: ast.Module, intros: list[str], notes: list[str]) -> ParsedAnswer:
+    """The classes and module-level nn.Sequential models, read symbolically."""
     reader, top = _Reader(tree, notes), _Scope("module level")
     # ("class", scope, chain, intro) / ("seq", variable name, layers, intro), in order
     items: list[tuple[str, Any, list, str]] = []
@@ -1087,7 +1057,7 @@ def parse_python(text: str) -> ParsedAnswer:
             continue
         required = [p for p in owner.params if p not in owner.defaults and p not in owner.derived]
         # a whole network: nothing calls it, and it needs no size but the class count (or ends in a classifier)
-        if owner.name in used or not (all(map(_NUM_CLASSES.match, required)) or isinstance(chain[-1], Linear)):
+        if owner.name in used or not (all(map(NUM_CLASSES.match, required)) or isinstance(chain[-1], Linear)):
             answer.modules.append(ModuleSpec(name=owner.name, params=owner.params, defaults=owner.defaults,
                                              derived=owner.derived, body=chain, doc=owner.doc))
             continue
@@ -1097,14 +1067,7 @@ def parse_python(text: str) -> ParsedAnswer:
                 env[p] = expr.evaluate(rule, env) if env[p] is None else env[p]
             except Exception:  # it needs a required parameter: stays None
                 pass
-        layers = []
-        for node in _concrete(chain, env, owner.name, notes):
-            if isinstance(node, (Residual, Concat, Gate)):  # a top-level add/concat/mul becomes a generated module
-                block = f"{owner.name}Block{len(generated) + 1}"
-                generated.append(ModuleSpec(name=block, body=[node], doc=f"the {node.op} in {owner.name}.forward"))
-                notes.append(f"{owner.name}: the top-level {node.op} in forward is the generated module {block}")
-                node = Call(module=block, name=block.lower())
-            layers.append(node)
+        layers = lift_graph(owner.name, _concrete(chain, env, owner.name, notes), generated, notes)
         answer.models.append(Candidate(name=owner.name, layers=layers, context=f"{intro}\n{owner.doc or ''}"))
     answer.modules += generated
     answer.notes = list(dict.fromkeys(answer.notes))  # a statement ignored in a loop is noted once

@@ -1,6 +1,6 @@
 """The classifier head against `--classes`: the model must map a batch to (N, classes) logits, and nothing but
-pooling, flattening or dropout may come between the classifier and the output (never an activation: logits after
-a ReLU lose every negative score)."""
+pooling, flattening or dropout may come between the classifier and the output (never an activation on the logits:
+logits after a ReLU lose every negative score)."""
 
 from __future__ import annotations
 
@@ -8,7 +8,8 @@ from ..spec.layers import ACTIVATIONS, AdaptiveAvgPool2d, Conv2d, Flatten, Layer
 from ..spec.walk import fmt_shape
 from .context import Repair
 
-_RESHAPING = {"AdaptiveAvgPool2d", "AdaptiveMaxPool2d", "AvgPool2d", "MaxPool2d", "Flatten", "Dropout", "Identity"}
+_POOLS = {"AdaptiveAvgPool2d", "AdaptiveMaxPool2d", "AvgPool2d", "MaxPool2d"}
+_RESHAPING = _POOLS | {"Flatten", "Dropout", "Identity"}
 # class counts an answer may assume (CIFAR-10, CIFAR-100, ImageNet): a layer of that width before only pooling and
 # activations is a classifier with the wrong count or a stray activation, not a feature layer
 _CLASS_COUNTS = {10, 100, 1000}
@@ -44,7 +45,10 @@ def fix_head(r: Repair, shape: tuple) -> None:
     head = next((j for j in range(last, -1, -1) if isinstance(r.layers[j], Layer) and r.layers[j].channel_out), None)
     node = r.layers[head] if head is not None else None
     if node is not None and _is_classifier(r, node, r.layers[head + 1:], shape):
-        for j in range(last, head, -1):
+        # only an activation on the logits themselves: one before the global pool (torchvision's SqueezeNet runs
+        # its classifier conv through a ReLU, then pools) is the answer's model, and its pooled scores still rank
+        pooled = [j for j in range(head + 1, last + 1) if r.layers[j].op in _POOLS]
+        for j in range(last, max(pooled, default=head), -1):
             if r.layers[j].op in ACTIVATIONS:
                 where, before = r.where(j), r.layers.pop(j).signature()
                 r.add("head", where, f"an activation after the classifier {node.signature()} would change its "

@@ -43,6 +43,7 @@ class Sd855Net10mC10(nn.Module):
             Fire(128, 16, 64, 64),
             nn.MaxPool2d(kernel_size=2),
             nn.Conv2d(128, num_classes, kernel_size=1),
+            nn.ReLU(),
             nn.AdaptiveAvgPool2d(1),
             nn.Flatten(),
         )

@@ -1,0 +1,108 @@
+"""Expressions that build or take apart collections: list, tuple and dict displays (with `*` and `**`),
+subscripts and slices (of a tensor, handed to forward.py), f-strings and comprehensions. Each item copied is a
+step (evaluator.py)."""
+
+from __future__ import annotations
+
+import ast
+from typing import Any
+
+from .evaluator import Core, src
+from .forward import tensor_index
+from .messages import Refused
+from .tensors import Tensor
+from .values import PLAIN, Container, Dim, check
+
+
+class Literals(Core):
+    def ex_List(self, node: ast.List, env: dict) -> list:
+        out = []
+        for e in node.elts:
+            if isinstance(e, ast.Starred):
+                out += self.iterate(self.eval(e.value, env))
+            else:
+                out.append(self.eval(e, env))
+        return check(out)
+
+    def ex_Tuple(self, node: ast.Tuple, env: dict) -> tuple:
+        return tuple(self.ex_List(node, env))
+
+    def ex_Dict(self, node: ast.Dict, env: dict) -> dict:
+        out = {}
+        for k, v in zip(node.keys, node.values):
+            if k is None:
+                value = self.eval(v, env)
+                if not isinstance(value, dict):
+                    raise Refused(f"`**{src(v)}` is not a dict")
+                out.update(value)
+                continue
+            key = self.eval(k, env)
+            if not isinstance(key, (*PLAIN, tuple)):
+                raise Refused(f"the dict key `{src(k)}` is not a number or a string")
+            out[key] = self.eval(v, env)
+        return check(out)
+
+    def ex_Subscript(self, node: ast.Subscript, env: dict) -> Any:
+        owner, key = self.eval(node.value, env), self.eval(node.slice, env)
+        if isinstance(owner, Tensor):
+            return tensor_index(self, owner, key, node)
+        if isinstance(owner, Container):
+            return Container(owner.items[key], owner.kind) if isinstance(key, slice) else \
+                self.index(owner.items, key, node)
+        if isinstance(owner, dict):
+            if not isinstance(key, (*PLAIN, tuple)) or key not in owner:
+                raise Refused(f"`{src(node)}`: no such key")
+            return owner[key]
+        if not isinstance(owner, (list, tuple, str, range)):
+            raise Refused(f"`{src(node)}` indexes {type(owner).__name__}")
+        if isinstance(key, slice):
+            self.step(len(owner))
+            return owner[key]
+        return self.index(owner, key, node)
+
+    @staticmethod
+    def index(items: Any, key: Any, node: ast.AST) -> Any:
+        if not isinstance(key, int) or isinstance(key, bool) or not -len(items) <= key < len(items):
+            raise Refused(f"`{src(node)}`: index {key!r:.20} is not within its {len(items)} items")
+        return items[key]
+
+    def ex_Slice(self, node: ast.Slice, env: dict) -> slice:
+        parts = [None if p is None else self.eval(p, env) for p in (node.lower, node.upper, node.step)]
+        if not all(p is None or isinstance(p, (int, Dim)) for p in parts) or parts[2] == 0:
+            raise Refused(f"the slice `{src(node)}` is not of numbers")
+        return slice(*parts)
+
+    def ex_JoinedStr(self, node: ast.JoinedStr, env: dict) -> str:
+        out = []
+        for part in node.values:
+            if isinstance(part, ast.Constant):
+                out.append(str(part.value))
+                continue
+            value = self.eval(part.value, env)
+            if not isinstance(value, PLAIN) or part.conversion != -1 or part.format_spec is not None:
+                raise Refused(f"the f-string `{src(node)}` formats other than a plain value")
+            out.append(str(value))
+        self.step(sum(map(len, out)))
+        return check("".join(out))
+
+    def ex_ListComp(self, node: ast.ListComp, env: dict) -> list:
+        out: list = []
+        self.comprehension(node.generators, 0, dict(env), lambda scope: out.append(self.eval(node.elt, scope)))
+        return check(out)
+
+    ex_GeneratorExp = ex_ListComp
+
+    def ex_DictComp(self, node: ast.DictComp, env: dict) -> dict:
+        out: dict = {}
+        self.comprehension(node.generators, 0, dict(env),
+                           lambda scope: out.__setitem__(self.eval(node.key, scope), self.eval(node.value, scope)))
+        return check(out)
+
+    def comprehension(self, gens: list[ast.comprehension], k: int, scope: dict, emit) -> None:
+        if k == len(gens):
+            return emit(scope)
+        for item in self.iterate(self.eval(gens[k].iter, scope)):
+            self.assign(gens[k].target, item, scope)
+            if all(self.truth(self.eval(c, scope), c) for c in gens[k].ifs):
+                self.comprehension(gens, k + 1, scope, emit)
+        return None
