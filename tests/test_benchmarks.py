@@ -54,8 +54,8 @@ def test_search_gain_then_proxy_rank_over_its_search(tmp_path: Path) -> None:
 
 
 def test_answers_benchmark_reports_each_share_and_the_reasons() -> None:
-    out = bench("answers.py", "simple_cnn_sequential", "resnet18_kuangliu")
+    out = bench("answers.py", "simple_cnn_sequential", "resnet20_akamaster")
     assert "exact: 1 of 2 (50%)" in out
-    assert "refused: 1 of 2 (50%)\n  resnet18_kuangliu: " in out
+    assert "refused: 1 of 2 (50%)\n  resnet20_akamaster: " in out  # its channel-split shortcut
     assert "wrong: 0 of 2 (0%)" in out
     assert re.search(r"median parse time per answer: [\d.]+ ms\nmedian design time per answer: [\d.]+ ms", out)
