@@ -59,17 +59,17 @@ def lock(root: Path) -> None:
     digest = fingerprint(root)
     pins = root / "requirements" / "pins.txt"
     pins.parent.mkdir(exist_ok=True)
-    for name, extras in LOCKS.items():
-        pins.write_text("\n".join(PINS) + "\n")
-        try:
+    pins.write_text("\n".join(PINS) + "\n")
+    try:
+        for name, extras in LOCKS.items():
             body = subprocess.run(
                 [uv, "pip", "compile", "pyproject.toml", *[f"--extra={e}" for e in extras], "-c", str(pins),
                  "--universal", "--python-version", "3.10", "--no-header", "--quiet"],
                 cwd=root, check=True, capture_output=True, text=True).stdout
-        finally:
-            pins.unlink()
-        (root / name).write_text(header(extras, digest) + body, encoding="utf-8")
-        print(f"wrote {name}")
+            (root / name).write_text(header(extras, digest) + body, encoding="utf-8")
+            print(f"wrote {name}")
+    finally:
+        pins.unlink()
 
 
 def main() -> None:
