@@ -96,8 +96,11 @@ def design_from_answer(fx: Fixture, out: Path, budget: int):
     from gptnet.verify import load_model
 
     cassette = out.parent / f"{fx.name}.json"
-    cassette.write_text(json.dumps({"format": "gptnet-conversation/1", "meta": {},
-                                    "turns": [{"stage": "model", "response": fx.answer}]}), encoding="utf-8")
+    # stage build, asked when the program leaves its model unbuilt, is answered as a chat model would: with the line
+    # that builds the model its prose describes (the header's); a program that builds its model never asks
+    turns = [{"stage": "model", "response": fx.answer}, {"stage": "build", "response": f"model = {fx.model}"}]
+    cassette.write_text(json.dumps({"format": "gptnet-conversation/1", "meta": {}, "turns": turns}),
+                        encoding="utf-8")
     # the fixture's own task and a budget above its size, so no repair or fit has a reason to change the model
     opts = Options(budget=str(budget), target=ANY_TARGET, classes=fx.classes, input="x".join(map(str, fx.input)),
                    replay=cassette, out=out, max_revisions=0, fit=False)

@@ -33,17 +33,8 @@ BY_NAME = {fx.name: fx for fx in FIXTURES}
 NAMED = ["resnet18_kuangliu", "mobilenetv2_table_make_divisible", "vgg11_cfg", "resnet50_bottleneck_kuangliu",
          "ghost_module"]
 
-# today's reader (gptnet/parse/pysource.py) on these answers
-KNOWN_DEFECTS = {
-    # refused only by the budget (twice the answer's size): the model read is larger than the answer's
-    "efficientnet_b0_swish_se": "over-budget: a 3.87M-parameter model read from a 1.1M-parameter answer",
-    "keras_port_mobilenet_blocks": "over-budget: a 3.22M-parameter model read from a 216K-parameter answer",
-    # a helper's parameter named as the caller's argument is substituted into itself by pysource's value()
-    "shufflenetv1_kuangliu": "RecursionError in pysource's value(): `num_blocks[0]`, num_blocks both a local and "
-                             "_make_layer's parameter",
-    "shufflenetv2_kuangliu": "RecursionError in pysource's value(): `out_channels[0]`, out_channels both a local and "
-                             "_make_layer's parameter",
-}
+# today's reader (gptnet/parse/pysource.py) on these answers: none misread or crashed on
+KNOWN_DEFECTS: dict[str, str] = {}
 
 # a refusal points at what it could not read: a line, a quoted construct, or a name the answer defines or calls
 _POINTS = re.compile(r"\bline \d+|`[^`]+`|'[^']+'|\"[^\"]+\"")

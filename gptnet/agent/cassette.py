@@ -19,13 +19,13 @@ from ..output import write_atomic
 from ..untrusted import TooDeep, load_json, one_line
 
 FORMAT = "gptnet-conversation/1"
-_STAGE = re.compile(r"^(ops|model|revise|module:[A-Za-z_][A-Za-z0-9_]*)$")
+_STAGE = re.compile(r"^(ops|model|build|revise|module:[A-Za-z_][A-Za-z0-9_]*)$")
 _SECRET_KEYS = {"authorization", "api_key", "api-key", "x-api-key", "openai_api_key"}
 
 
 class Turn(BaseModel):
     model_config = ConfigDict(extra="ignore")
-    stage: str = Field(description="ops, model, module:<Name> or revise")
+    stage: str = Field(description="ops, model, build, module:<Name> or revise")
     request: Union[dict[str, Any], None] = Field(None, description="what was sent: model, messages, parameters")
     response: str = Field(description="the text of the answer")
     usage: Union[dict[str, int], None] = Field(None, description="token usage reported by the server")
@@ -34,7 +34,7 @@ class Turn(BaseModel):
     @classmethod
     def _known_stage(cls, v: str) -> str:
         if not _STAGE.match(v):
-            raise ValueError(f"unknown stage {one_line(v, 60)!r} (expected ops, model, module:<Name> or revise)")
+            raise ValueError(f"unknown stage {one_line(v, 60)!r} (expected ops, model, build, module:<Name> or revise)")
         return v
 
 

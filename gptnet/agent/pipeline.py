@@ -140,6 +140,26 @@ def _define_modules(session: Session, answer: ParsedAnswer, modules: dict[str, M
             why=f"the model answer used it without a definition; defined from the answer to stage {stage}"))
 
 
+def _build(session: Session, answer: ParsedAnswer, why: str | None) -> str | None:
+    """Stage build: the call that builds the model a program defines but never builds (`answer.unbuilt`), asked
+    when it has no model without one or its models built with their defaults are refused (`why`); None when the
+    LLM has no answer for it."""
+    try:
+        return session.ask("build", render_prompt("build", builders=answer.unbuilt, why=why))
+    except NoAnswer:
+        session.say("stage build: no answer; " + ("the model is built with its defaults" if answer.models else
+                                                   "the program builds no model"))
+        return None
+
+
+def _no_model(answer: ParsedAnswer) -> str:
+    if answer.unbuilt:
+        return (f"the program defines {' and '.join(answer.unbuilt)} but never builds it, and no answer says which "
+                "arguments build the model (stage build)" + "".join(f"; {n}" for n in answer.notes))
+    return ("it defines " + (", ".join(m.name for m in answer.modules) or "nothing") + " but no model"
+            + "".join(f"; {n}" for n in answer.notes))
+
+
 def _module_summary(module: ModuleSpec) -> str:
     """`DepthwiseConv2d(in_channels, ..., groups=in_channels): Conv2d -> Conv2d`; model.py has the whole class."""
     params = [f"{p}={module.derived[p]}" if p in module.derived else f"{p}={module.defaults[p]!r}"
@@ -273,21 +293,38 @@ class Designer:
         """Parse, define modules (asked in `session`), choose and validate: the LLM's spec, the repaired one, the
         findings and the candidates the answer offered; no specs when the answer cannot be read."""
         try:
-            answer = parse_answer(text)
-            if not answer.models:
-                raise ParseError("it defines " + (", ".join(m.name for m in answer.modules) or "nothing")
-                                 + " but no model" + "".join(f"; {n}" for n in answer.notes))
-            notes = _define_modules(session, answer, self.modules)
-            unnamed = self.model_name or task_name(self.task)
-            original, spec, findings, options = choose(answer, self.modules, self.task, unnamed)
-            self.answer, self.unnamed, self.model_name = answer, unnamed, original.name
-            return original, spec, notes + findings, options
+            try:
+                answer = parse_answer(text)
+            except ParseError as e:  # a program that leaves its model unbuilt may still read once built
+                if not e.unbuilt:
+                    raise
+                answer = ParsedAnswer(form="python", unbuilt=e.unbuilt, notes=[str(e)])
+            read = self._use(answer, session) if answer.models else None
+            if answer.unbuilt and (read is None or errors(read[2])):
+                built = _build(session, answer, errors(read[2])[0].line() if read else None)
+                if built is not None:
+                    answer = parse_answer(text, build=built)
+                    read = self._use(answer, session)
+            if read is None:
+                raise ParseError(_no_model(answer))
+            return read
         except ParseError as e:
             return None, None, [Finding(kind="unparseable", where="answer", why=f"no model could be read from it: "
                                         f"{e}", severity="error")], []
         except ValidationError as e:  # parts that read, but break the spec's grammar or limits together
             return None, None, [Finding(kind="invalid-answer", where="answer", why=f"it cannot be used as written: "
                                         f"{flat_errors(e)}", severity="error")], []
+
+    def _use(self, answer: ParsedAnswer, session: Session,
+             ) -> tuple[ModelSpec, ModelSpec, list[Finding], list[Option]]:
+        """An answer's models: its modules defined (asked in `session`), one chosen and validated."""
+        if not answer.models:
+            raise ParseError(_no_model(answer))
+        notes = _define_modules(session, answer, self.modules)
+        unnamed = self.model_name or task_name(self.task)
+        original, spec, findings, options = choose(answer, self.modules, self.task, unnamed)
+        self.answer, self.unnamed, self.model_name = answer, unnamed, original.name
+        return original, spec, notes + findings, options
 
     def _settle(self, text: str, max_revisions: int) -> Design:
         """Parse, define modules, choose and validate; ask revise turns until no error is left or rounds run out."""

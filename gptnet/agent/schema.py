@@ -21,8 +21,9 @@ class ModelAnswer(BaseModel):
 
 @functools.cache
 def response_format(stage: str) -> dict[str, Any] | None:
-    """The `response_format` for a stage: a model for model/revise, a module for module:<Name>, none for ops."""
-    if stage == "ops":
+    """The `response_format` for a stage: a model for model/revise, a module for module:<Name>, none for ops and
+    build (a list of operators, a line of Python)."""
+    if stage in ("ops", "build"):
         return None
     model = ModuleSpec if stage.startswith("module:") else ModelAnswer
     return {"type": "json_schema", "json_schema": {"name": model.__name__, "schema": model.model_json_schema(),

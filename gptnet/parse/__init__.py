@@ -18,12 +18,13 @@ from .table import find_table, parse_table
 _THINKING = re.compile(r"<think(?:ing)?>.*?(?:</think(?:ing)?>|$)", re.S | re.I)
 
 
-def parse_answer(text: str) -> ParsedAnswer:
+def parse_answer(text: str, build: str | None = None) -> ParsedAnswer:
     """The models and modules in an answer, whichever form it takes, each model with the name the answer gives it
-    (if any). A reasoning model's `<think>` block is its drafts, not its answer, and is left out."""
+    (if any). A reasoning model's `<think>` block is its drafts, not its answer, and is left out. `build` is the
+    answer to stage build for a program that leaves its model unbuilt (`ParsedAnswer.unbuilt`)."""
     check_answer(text)
     text = _THINKING.sub("", text)
-    answer = _read(text)
+    answer = _read(text) if build is None else parse_python(text, _THINKING.sub("", build))
     trim_options(answer)
     _name(answer, text)
     mark_options(answer, text)

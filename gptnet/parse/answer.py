@@ -12,7 +12,12 @@ from ..untrusted import TooDeep, check_depth
 
 
 class ParseError(ValueError):
-    """The answer holds nothing gptnet can read as the thing asked for; the message says what was looked for."""
+    """The answer holds nothing gptnet can read as the thing asked for; the message says what was looked for.
+    `unbuilt`: as ParsedAnswer's, when the program left its model unbuilt (stage build may still read it)."""
+
+    def __init__(self, message: str, unbuilt: list[str] | None = None) -> None:
+        super().__init__(message)
+        self.unbuilt = unbuilt or []
 
 
 def check_answer(text: str) -> None:
@@ -49,6 +54,8 @@ class ParsedAnswer(BaseModel):
     models: list[Candidate] = Field(default_factory=list, description="candidate models, in answer order")
     modules: list[ModuleSpec] = Field(default_factory=list, description="composite modules the answer defines")
     notes: list[str] = Field(default_factory=list, description="what was read but left out, and why")
+    unbuilt: list[str] = Field(default_factory=list, description="models the program defines but never builds, with "
+                               "a choice left open, as signatures: what stage build asks for")
 
 
 def flat_errors(e: ValidationError, most: int = 3) -> str:

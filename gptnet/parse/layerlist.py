@@ -17,7 +17,7 @@ from ..untrusted import one_line
 from .answer import Candidate, ParsedAnswer, ParseError
 from .build import BuildError, make_node, make_nodes
 from .options import is_label
-from .pysource import read_source
+from .source import read_source
 
 # no space before "(": "Batch Normalization (BatchNorm2d(32))" is prose around a layer, not a layer
 _CALL = re.compile(r"(?<![\w.])((?:torch\.)?(?:tf\.)?(?:keras\.)?(?:nn\.|layers\.)?[A-Za-z_][A-Za-z0-9_]*)\(")

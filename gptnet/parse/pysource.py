@@ -21,7 +21,6 @@ import ast
 import copy
 import re
 import textwrap
-import warnings
 from typing import Any
 
 from .. import limits
@@ -29,15 +28,16 @@ from ..spec import expr
 from ..spec.graph import Call, Concat, Gate, ModuleSpec, Residual, branches
 from ..spec.layers import AdaptiveAvgPool2d, Flatten, Linear, check_identifier
 from ..spec.registry import lookup
-from ..untrusted import clean_surrogates
 from .answer import Candidate, ParsedAnswer, ParseError
+from .construction import construction
 from .build import KEYWORDS, BuildError, make_node
 from .pyeval.builtins import UNSAFE
 from .pyeval.forward import FUNCTIONAL
 from .pyeval.messages import Refused as _Refused
-from .pyeval.program import NUM_CLASSES, has_head, lift_graph, read_program
+from .pyeval.program import NUM_CLASSES, has_head, lift_graph, read_program, unbuilt
 from .pyeval.tensors import Chainer
 from .pyeval.tensors import Tensor as _V
+from .source import read_source
 
 _LOOKS = re.compile(r"\bclass\s+\w+\s*\(\s*[\w.]*(?:Module|Sequential)\s*\)|\bnn\.Sequential\s*\(|"
                     r"\bdef\s+forward\s*\(\s*self\b")
@@ -131,36 +131,6 @@ def _reflow(code: str) -> list[str]:
             level, single = base, False
         lines.append("    " * lvl + " ".join(words))
     return lines
-
-
-def _shallow(tree: ast.AST) -> bool:
-    """Is the syntax tree at most MAX_SOURCE_DEPTH deep? Found level by level, without recursion, so that the
-    reader's own recursive walks (substitution, unparsing, tracing) are safe on what passes."""
-    level = [tree]
-    for _ in range(limits.MAX_SOURCE_DEPTH):
-        level = [child for node in level for child in ast.iter_child_nodes(node)]
-        if not level:
-            return True
-    return False
-
-
-def read_source(source: str, mode: str = "exec") -> ast.AST:
-    """ast.parse (raising SyntaxError) for code in an answer: refused with a ParseError when nested past what
-    Python's parser or gptnet's readers follow, and with unpaired surrogates (`"\\ud800"`) in its strings
-    replaced, so that no later write of what it names can fail."""
-    try:
-        with warnings.catch_warnings():  # what Python would warn about in the answer's code is not for the user
-            warnings.simplefilter("ignore")
-            tree = ast.parse(source, mode=mode)
-    except (RecursionError, MemoryError):  # how Python's parser refuses some deep nesting
-        tree = None
-    if tree is None or not _shallow(tree):
-        raise ParseError(f"code nested deeper than gptnet reads ({limits.MAX_SOURCE_DEPTH} levels, "
-                         "MAX_SOURCE_DEPTH)")
-    for node in ast.walk(tree):
-        if isinstance(node, ast.Constant) and isinstance(node.value, str):
-            node.value = clean_surrogates(node.value)
-    return tree
 
 
 def _parse_code(code: str, notes: list[str]) -> tuple[ast.Module, list[str]]:
@@ -965,15 +935,38 @@ def _concrete(nodes: list, env: dict[str, Any], where: str, notes: list[str]) ->
     return out
 
 
-def parse_python(text: str) -> ParsedAnswer:
+def parse_python(text: str, build: str | None = None) -> ParsedAnswer:
     """Module classes, whole-model classes and module-level nn.Sequential models in PyTorch source.
 
     A program that constructs its model (`model = ResNet18()`, a factory function) is built by the evaluator
     (`pyeval/`), with the concrete arguments of each call. Otherwise the classes are read symbolically here, which
     keeps a module's constructor parameters (what stage module:X asks for); a class this reader refuses sends the
-    whole program to the evaluator, and if that refuses too both reasons are given."""
+    whole program to the evaluator, and if that refuses too both reasons are given.
+
+    A program that leaves its model unbuilt with a choice open (`class MNASNet: def __init__(self, alpha, ...)`
+    and no `MNASNet(...)`) says so in `unbuilt` (of the answer, or of the ParseError when reading it fails), as the
+    question for stage build; `build`, that stage's answer, is then added to the program."""
     notes: list[str] = []
     tree, intros = _code(text, notes)
+    if build is not None:
+        added = construction(build, tree, [u.split("(")[0] for u in unbuilt(tree)] or _defined(tree))
+        tree, intros = ast.Module(body=tree.body + added, type_ignores=[]), intros + [""] * len(added)
+    asked = unbuilt(tree)
+    try:
+        answer = _parse_program(tree, intros, notes)
+    except ParseError as e:
+        e.unbuilt = asked
+        raise
+    answer.unbuilt = asked
+    return answer
+
+
+def _defined(tree: ast.Module) -> list[str]:
+    """The classes and functions a program defines: what a build answer may call when nothing was asked."""
+    return [st.name for st in tree.body if isinstance(st, (ast.ClassDef, ast.FunctionDef))]
+
+
+def _parse_program(tree: ast.Module, intros: list[str], notes: list[str]) -> ParsedAnswer:
     introduced = {st.name: intro for st, intro in zip(tree.body, intros) if isinstance(st, (ast.ClassDef,
                                                                                             ast.FunctionDef))}
     built = _evaluated(tree, notes, introduced, implicit=False)
@@ -992,17 +985,21 @@ def parse_python(text: str) -> ParsedAnswer:
     found = _evaluated(tree, notes, introduced, implicit=True)
     if isinstance(found, ParsedAnswer):
         return found
-    building = f"; and building the program: {found}" if found else ""
     if answer is None:
-        raise ParseError(f"{why}{building}")
+        raise ParseError(_both(found, why))
     # a module the models use but whose class was refused would be asked for again, its reason lost: say it now
     used = {n for c in answer.models for n in _calls(c.layers)} - {m.name for m in answer.modules}
     lost = [n for n in answer.notes if (m := re.match(r"class (\w+) refused: ", n)) and m.group(1) in used]
     if lost:
-        raise ParseError("; ".join(lost) + building)
+        raise ParseError(_both(found, "; ".join(lost)))
     if found:
         answer.notes.append(f"building the program: {found}")
     return answer
+
+
+def _both(built: _Refused | None, classes: str) -> str:
+    """Why neither reader reads the program: the evaluator's reason first, as it names the line that stops it."""
+    return f"building the program: {built}; reading its classes one by one: {classes}" if built else classes
 
 
 def _evaluated(tree: ast.Module, notes: list[str], intros: dict[str, str], implicit: bool
@@ -1035,6 +1032,8 @@ def _read_classes(tree: ast.Module, intros: list[str], notes: list[str]) -> Pars
                 items.append(("class", *reader.read_class(st), intro))
             except _Refused as e:
                 errors.append(f"class {st.name} refused: {e}")
+            except RecursionError:  # a size rewritten from itself (`c = c // 2` in a loop) nests with each pass
+                errors.append(f"class {st.name} refused: its sizes nest too deeply to read as expressions")
         elif isinstance(value, ast.Call) and _dotted(value.func).endswith("Sequential"):
             name = _dotted(st.targets[0]) or None if isinstance(st, ast.Assign) else None
             try:

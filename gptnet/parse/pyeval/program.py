@@ -223,20 +223,28 @@ def _candidate(ev: Evaluator, model: Any, name: str) -> Candidate:
         raise Refused(f"{name}: {flat_errors(e)}") from None
 
 
+def _named(ev: Evaluator, tree: ast.Module) -> set[str]:
+    """The names the program's classes and factories use (a training loop's `model = ResNet8()` does not make
+    ResNet8 a block): a class or function none of them names is a top-level one."""
+    named: set[str] = set()
+    for st in tree.body:
+        if isinstance(fn := ev.globals.get(getattr(st, "name", None)), Function) and not _returns_model(fn):
+            continue
+        named.update(n.id for n in ast.walk(st) if isinstance(n, ast.Name) and not (
+            isinstance(st, (ast.ClassDef, ast.FunctionDef)) and n.id == st.name))
+    return named
+
+
+def _networks(ev: Evaluator, named: set[str]) -> list[ClassRef]:
+    """Module classes nothing else names, with a forward (or an nn.Sequential's own)."""
+    return [v for v in list(ev.globals.values()) if isinstance(v, ClassRef) and v.kind != "plain" and
+            v.name not in named and (v.method("forward") is not None or v.kind == "sequential")]
+
+
 def _whole_networks(ev: Evaluator, tree: ast.Module) -> list[tuple[str, ast.Call]]:
     """Module classes nothing else names, whose constructor needs at most the class count: each one a model."""
-    named: dict[str, int] = {}
-    for st in tree.body:
-        if isinstance(fn := ev.globals.get(getattr(st, "name", None)), Function) and not _factory(fn):
-            continue  # a training loop's `model = ResNet8()` does not make ResNet8 a block
-        for n in ast.walk(st):
-            if isinstance(n, ast.Name) and not (isinstance(st, ast.ClassDef) and n.id == st.name):
-                named[n.id] = named.get(n.id, 0) + 1
     out = []
-    for value in list(ev.globals.values()):
-        if not isinstance(value, ClassRef) or value.kind == "plain" or named.get(value.name) or \
-                value.method("forward") is None and value.kind != "sequential":
-            continue
+    for value in _networks(ev, _named(ev, tree)):
         init = value.method("__init__")
         a = init.node.args if init else None
         positional = [x.arg for x in a.posonlyargs + a.args][1:] if a else []
@@ -246,6 +254,39 @@ def _whole_networks(ev: Evaluator, tree: ast.Module) -> list[tuple[str, ast.Call
                             keywords=[ast.keyword(arg=r, value=ast.Constant(DEFAULT_CLASSES)) for r in required])
             out.append((value.name, ast.fix_missing_locations(ast.copy_location(call, value.node))))
     return out
+
+
+def unbuilt(tree: ast.Module) -> list[str]:
+    """The models a program defines but leaves unbuilt with a choice open, as signatures to ask the LLM about
+    (`MNASNet(alpha, num_classes=1000, dropout=0.2)`): the module classes and factory functions nothing else names
+    that take a parameter besides the class count, when the program constructs no model itself (at the module
+    level or with a factory that takes nothing)."""
+    probe = Evaluator(tree, [])
+    if probe.entries:
+        return []
+    named = _named(probe, tree)
+    factories = [v for v in list(probe.globals.values()) if isinstance(v, Function) and v.name not in named
+                 and _returns_model(v)]
+    if any(not _parameters(f.node) for f in factories):
+        return []
+    builders = [(c.name, init.node) for c in _networks(probe, named) if (init := c.method("__init__"))] + \
+        [(f.name, f.node) for f in factories]
+    return [_signature(name, node) for name, node in builders if _parameters(node)]
+
+
+def _parameters(fn: ast.FunctionDef) -> list[str]:
+    """A builder's parameters but `self` and the class count (which the task sets)."""
+    a = fn.args
+    names = [x.arg for x in a.posonlyargs + a.args + a.kwonlyargs] + \
+        [f"*{x.arg}" for x in (a.vararg,) if x] + [f"**{x.arg}" for x in (a.kwarg,) if x]
+    return [n for n in names if n != "self" and not NUM_CLASSES.match(n)]
+
+
+def _signature(name: str, fn: ast.FunctionDef) -> str:
+    """`MNASNet(alpha, num_classes=1000, dropout=0.2)`, each default cut short."""
+    shown = ast.unparse(fn.args)
+    shown = re.sub(r"^self(, |$)", "", shown)
+    return f"{name}({shown if len(shown) <= 160 else shown[:157] + '...'})"
 
 
 def read_program(tree: ast.Module, notes: list[str], implicit: bool) -> tuple[list[Candidate], list[ModuleSpec]]:
@@ -283,13 +324,17 @@ def read_program(tree: ast.Module, notes: list[str], implicit: bool) -> tuple[li
 
 
 def _factory(fn: Function) -> bool:
-    """`def ResNet18(): return ResNet(BasicBlock, [2, 2, 2, 2])`: returns a call, or a name it assigns a class's
-    call to (`model = CifarSEResNet(...)`; `return model`), and needs no argument."""
+    """`def ResNet18(): return ResNet(BasicBlock, [2, 2, 2, 2])`: a function that returns a model (`_returns_model`)
+    and needs no argument."""
+    return _returns_model(fn) and not _required(fn) and fn.node.args.vararg is None
+
+
+def _returns_model(fn: Function) -> bool:
+    """Returns a call, or a name it assigns a class's call to (`model = CifarSEResNet(...)`; `return model`)."""
     made = {t.id for s in fn.node.body if isinstance(s, ast.Assign) and isinstance(s.value, ast.Call)
             and isinstance(s.value.func, ast.Name) for t in s.targets if isinstance(t, ast.Name)}
     return any(isinstance(s, ast.Return) and (isinstance(s.value, ast.Call) or isinstance(s.value, ast.Name)
-                                              and s.value.id in made) for s in fn.node.body) and \
-        not _required(fn) and fn.node.args.vararg is None
+                                              and s.value.id in made) for s in fn.node.body)
 
 
 def _build(ev: Evaluator, notes: list[str], entries: list[tuple[str, ast.AST]]
