@@ -19,7 +19,9 @@ import contextlib
 import io
 import json
 import re
+import sys
 import time
+import types
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -71,7 +73,9 @@ def install_any_target() -> None:
 def oracle(fx: Fixture):
     import torch
 
-    namespace = {"__name__": f"fixture_{fx.name}"}
+    module = types.ModuleType(f"fixture_{fx.name}")  # a @dataclass looks its module up in sys.modules
+    sys.modules[module.__name__] = module
+    namespace = module.__dict__
     torch.manual_seed(0)
     with contextlib.redirect_stdout(io.StringIO()):  # a program may print as it builds (its model's name)
         exec(compile(fx.code, fx.name, "exec"), namespace)  # noqa: S102 - the project's own fixture, never an answer

@@ -189,6 +189,8 @@ def apply(ev, module: Module, args: list, kwargs: dict) -> Tensor:
             x = apply(ev, item, [x], {})
         return x
     if isinstance(module, Instance) and module.seq is not None and module.cls.method("forward") is None:
+        if ev.applied:  # used, though inline: its container is not "built but never used"
+            ev.applied[-1]["modules"].add(id(module))
         return apply(ev, module.seq, [x], {})  # an nn.Sequential subclass (ConvBNReLU): its layers, inline
     seen = ev.applied[-1] if ev.applied else None
     name = module.attr if module.attr and seen is not None and module.attr not in seen["names"] else None

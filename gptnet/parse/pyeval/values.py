@@ -72,7 +72,27 @@ class ClassRef:
             for st in cls.node.body:
                 if isinstance(st, ast.FunctionDef) and st.name == name:
                     return Function(st, cls)
-        return None
+        return self.record_init() if name == "__init__" else None
+
+    def record_init(self) -> Function | None:
+        """A @dataclass's or typing.NamedTuple's `__init__` as Python makes it, `self.<field> = <field>` for each
+        annotated field in order, with its default: the config records (`StageCfg(64, 2, 2)`) answers use."""
+        decorators = [d.func if isinstance(d, ast.Call) else d for d in self.node.decorator_list]
+        if not any(ast.unparse(d).split(".")[-1] == "dataclass" for d in decorators) and \
+                not any(ast.unparse(b).split(".")[-1] == "NamedTuple" for b in self.node.bases):
+            return None
+        fields = [st for st in self.node.body if isinstance(st, ast.AnnAssign) and isinstance(st.target, ast.Name)
+                  and "ClassVar" not in ast.unparse(st.annotation)]
+        args = ast.arguments(posonlyargs=[], args=[ast.arg("self")] + [ast.arg(f.target.id) for f in fields],
+                             vararg=None, kwonlyargs=[], kw_defaults=[], kwarg=None,
+                             defaults=[f.value for f in fields if f.value is not None])
+        if any(f.value is None for f in fields[len(fields) - len(args.defaults):]):
+            return None  # a field without a default after one with: Python refuses the class too
+        body = [ast.Assign(targets=[ast.Attribute(ast.Name("self", ast.Load()), f.target.id, ast.Store())],
+                           value=ast.Name(f.target.id, ast.Load())) for f in fields] or [ast.Pass()]
+        node = ast.FunctionDef(name="__init__", args=args, body=body, decorator_list=[], returns=None,
+                               type_params=[])
+        return Function(ast.fix_missing_locations(ast.copy_location(node, self.node)), self)
 
     def mro(self) -> list[ClassRef]:
         out, todo = [], [self]
