@@ -315,3 +315,23 @@ def test_a_block_constructed_to_try_it_is_read_as_its_class_for_stage_module() -
     answer = parse_answer(text)
     (module,) = answer.modules
     assert module.name == "DepthwiseConv2d" and module.params[:2] == ["in_channels", "out_channels"]
+
+
+def test_parameters_and_locals_shadow_builtins_and_dunder_names_stay_refused() -> None:
+    """torchvision's `def forward(self, input)`, a helper's `len` and `type` parameters and a local `vars`: the
+    answer's own names, as in Python; an unsafe builtin is refused only where nothing of the answer's has its name."""
+    text = ("```python\nimport torch.nn as nn\n\ndef block(input, len=2, type='relu'):\n    vars = []\n"
+            "    for _ in range(len):\n        vars.append(nn.Conv2d(input, input, 3))\n    return vars\n\n"
+            "class _Net(nn.Module):\n    def __init__(self, num_classes=10):\n        super().__init__()\n"
+            "        self.body = nn.Sequential(*block(8))\n        self.fc = nn.Linear(8, num_classes)\n\n"
+            "    def forward(self, input):\n        return self.fc(self.body(input).mean([2, 3]))\n\n"
+            "model = nn.Sequential(_Net())\n```")
+    answer = parse_answer(text)
+    assert [m.name for m in answer.modules] == ["Net"]  # a private class's module is named without its _
+    assert [n.signature() for n in answer.modules[0].body] == [
+        "Conv2d(8, 8, kernel_size=3)", "Conv2d(8, 8, kernel_size=3)", "AdaptiveAvgPool2d(1)", "Flatten()",
+        "Linear(8, 10)"]
+    with pytest.raises(ParseError, match=r"line 4: `__builtins__` is not read"):
+        parse_answer(text.replace("    vars = []\n", "    __builtins__ = vars = []\n"))
+    with pytest.raises(ParseError, match=r"line 4: `vars` is not read"):
+        parse_answer(text.replace("    vars = []\n", "    vars(nn)\n"))

@@ -242,5 +242,12 @@ def imported(module: str, name: str | None, tensor_functions: dict[str, Builtin]
 
 
 def refuse_unsafe(name: str) -> None:
-    if name in UNSAFE or name.startswith("__"):
+    refuse_dunder(name)
+    if name in UNSAFE:
+        raise Refused(messages.unsafe(name))
+
+
+def refuse_dunder(name: str) -> None:
+    """`__import__`, `__class__`, `__builtins__`: never a name of the answer's, even a local."""
+    if name.startswith("__"):
         raise Refused(messages.unsafe(name))

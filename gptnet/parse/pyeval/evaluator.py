@@ -14,7 +14,7 @@ from typing import Any
 
 from ... import limits
 from . import messages
-from .builtins import BUILTINS, items_of, refuse_unsafe
+from .builtins import BUILTINS, items_of, refuse_dunder, refuse_unsafe
 from .forward import tensor_binop
 from .messages import NOT_READ, Refused
 from .tensors import Tensor
@@ -87,7 +87,8 @@ class Core:
             self.nesting -= 1
 
     def st_Expr(self, st: ast.Expr, env: dict) -> None:
-        if isinstance(st.value, ast.Call) and isinstance(st.value.func, ast.Name) and st.value.func.id == "print":
+        if isinstance(st.value, ast.Call) and isinstance(st.value.func, ast.Name) and st.value.func.id == "print" \
+                and "print" not in env and "print" not in self.globals:
             return  # what it prints (an f-string of a parameter count) builds nothing
         self.eval(st.value, env)
 
@@ -151,7 +152,7 @@ class Core:
 
     def assign(self, target: ast.AST, value: Any, env: dict) -> None:
         if isinstance(target, ast.Name):
-            refuse_unsafe(target.id)
+            refuse_dunder(target.id)
             env[target.id] = value
         elif isinstance(target, (ast.Tuple, ast.List)):
             items = self.iterate(value)
@@ -209,13 +210,19 @@ class Core:
         return check(node.value)
 
     def ex_Name(self, node: ast.Name, env: dict) -> Any:
-        refuse_unsafe(node.id)
-        for scope in (env, self.globals, BUILTINS):
+        """The answer's own names first: a parameter or local named `input` or `type` shadows the builtin, as in
+        Python (its value is of the closed domain whatever its name); an unsafe builtin is refused only when
+        nothing of the answer's takes its name."""
+        refuse_dunder(node.id)
+        for scope in (env, self.globals):
             if node.id in scope:
                 value = scope[node.id]
                 if isinstance(value, Refused):  # a module-level name whose value was refused: say why
                     raise Refused(f"`{node.id}` cannot be read ({value})")
                 return value
+        refuse_unsafe(node.id)
+        if node.id in BUILTINS:
+            return BUILTINS[node.id]
         if node.id[:1].isupper() and isinstance(node.ctx, ast.Load):
             return External(node.id)  # a module the answer uses but does not define: asked for as module:X
         raise Refused(messages.unknown_name(node.id))

@@ -44,7 +44,7 @@ class Evaluator(Objects, Chainer):
         self.shared: dict[str, str] = {}  # a spec module's class and layers -> its name
         self.modules: list[ModuleSpec] = []
         self.out_channels: dict[str, int | None] = {}
-        self.classes: dict[str, str] = {}  # spec module -> the class it specialises
+        self.classes: dict[str, str] = {}  # spec module -> the class it specialises, as spec modules name it
         self.params: dict[str, dict[str, Any]] = {}  # spec module -> its instance's numeric arguments
         self.globals = dict(GLOBALS)
         self.entries: list[ast.Call] = []  # module-level constructions of the model
@@ -122,13 +122,14 @@ class Evaluator(Objects, Chainer):
                 self.specs[id(instance)] = None
                 return None
             body = [n.model_dump(mode="json") for n in nodes]
-            key = json.dumps([instance.cls.name, body], sort_keys=True)
+            base = instance.cls.name.lstrip("_")  # a private class (`_InvertedResidual`) is named without the _
+            key = json.dumps([base, body], sort_keys=True)
             if key not in self.shared:
                 if len(self.modules) >= limits.MAX_SPECIALISATIONS:
                     raise Refused(f"the model's classes are built in more than {limits.MAX_SPECIALISATIONS} "
                                   "different ways (MAX_SPECIALISATIONS)")
-                same = sum(1 for k in self.shared if json.loads(k)[0] == instance.cls.name)
-                name = instance.cls.name if not same else f"{instance.cls.name}_{same + 1}"
+                same = sum(1 for k in self.shared if json.loads(k)[0] == base)
+                name = base if not same else f"{base}_{same + 1}"
                 try:
                     check_name(name, "module name")
                 except ValueError as e:
@@ -142,7 +143,7 @@ class Evaluator(Objects, Chainer):
                 except ValidationError as e:
                     raise Refused(f"class {instance.cls.name}: {flat_errors(e)}") from None
                 self.out_channels[name] = channels(self, out)
-                self.classes[name], self.params[name] = instance.cls.name, instance.params
+                self.classes[name], self.params[name] = base, instance.params
             self.specs[id(instance)] = self.shared[key]
         return self.specs[id(instance)]
 
