@@ -335,3 +335,43 @@ def test_parameters_and_locals_shadow_builtins_and_dunder_names_stay_refused() -
         parse_answer(text.replace("    vars = []\n", "    __builtins__ = vars = []\n"))
     with pytest.raises(ParseError, match=r"line 4: `vars` is not read"):
         parse_answer(text.replace("    vars = []\n", "    vars(nn)\n"))
+
+
+def _net(init: str, forward: str = "self.fc(self.conv01(x).mean([2, 3]))") -> str:
+    """An answer whose Net runs `init` (its own lines, indented) in __init__ and returns `forward`."""
+    return ("```python\nimport torch.nn as nn\n\nclass Net(nn.Module):\n    def __init__(self, num_classes=10):\n"
+            "        super().__init__()\n" + "".join(f"        {line}\n" for line in init.splitlines()) +
+            f"\n    def forward(self, x):\n        return {forward}\n\nmodel = Net()\n```")
+
+
+def test_str_format_names_modules_and_computes_sizes() -> None:
+    """pytorchcv's `stage.add_module("unit{}".format(j + 1), ...)`: `{}`, `{0}`, `{name}`, a width and `d`."""
+    text = _net('self.add_module("{}{:02d}".format("conv", 1), nn.Conv2d(3, int("{0}{w}".format(1, w=6)), 3))\n'
+                'self.fc = nn.Linear(int(f"{16:d}"), num_classes)')
+    (model,) = parse_answer(text).models
+    assert [n.signature() for n in model.layers] == [
+        "Conv2d(3, 16, kernel_size=3)", "AdaptiveAvgPool2d(1)", "Flatten()", "Linear(16, 10)"]
+    assert model.layers[0].name == "conv01"
+
+
+@pytest.mark.parametrize(("expression", "message"), [
+    ('"{0.__class__}".format(self)', r"the format field `\{0.__class__\}` is not read"),
+    ('"{0[0]}".format([1])', r"the format field `\{0\[0\]\}` is not read"),
+    ('"{!r}".format(1)', r"the format field `\{!r\}` is not read"),
+    ('"{:>1000}".format(1)', r"the format field `\{:>1000\}` is not read"),
+    ('"{:{w}}".format(1, w=3)', r"the format field `\{:\{w\}\}` is not read"),
+    ('"{:d}".format("a")', r"the format field `\{:d\}` is not read"),
+    ('f"{num_classes!r}"', r"the format field `\{num_classes!r\}` is not read"),
+    ('"{}".format(nn.ReLU())', r"`\{\}` formats a ReLU layer, not a number or a string"),
+    ('"{} {0}".format(1)', r"the format string '\{\} \{0\}' numbers its fields both by hand and automatically"),
+    ('"{1}".format(0)', r"`\{1\}` names no argument of the .format call"),
+    ('"{".format()', r"the format string '\{': Single '\{' encountered"),
+    ('"{0}{0}{0}{0}".format("x" * 90000)', r"building the model takes more than .* steps"),
+    ('f"{s}{s}{s}{s}"', r"building the model takes more than .* steps"),
+])
+def test_str_format_is_refused_where_it_would_reach_into_objects_or_grow_past_the_bounds(expression: str,
+                                                                                          message: str) -> None:
+    text = _net(f's = "x" * 90000\nname = {expression}\nself.conv01 = nn.Conv2d(3, 8, 3)\n'
+                "self.fc = nn.Linear(8, num_classes)")
+    with pytest.raises(ParseError, match=f"line 7: {message}"):
+        parse_answer(text)

@@ -70,6 +70,8 @@ class Objects(Literals):
             return pair(value) if name in _PAIRS and isinstance(value, int) else value
         if isinstance(owner, str) and name in ("lower", "upper", "startswith", "endswith"):
             return Builtin(name, lambda ev, *a: check(getattr(owner, name)(*[str(x) for x in a])))
+        if isinstance(owner, str) and name == "format":
+            return Builtin(name, lambda ev, *a, **k: self.format_string(owner, a, k))
         if isinstance(owner, (Tensor, Dim)):
             return tensor_attribute(self, owner, name)
         raise Refused(f"`.{name}` of {type(owner).__name__ if isinstance(owner, PLAIN) else 'that'} is not read")
