@@ -102,7 +102,9 @@ REFUSED = {
               "while loops are not read"),
     "exec": ("    def _make(self):\n        exec('import os')\n        return 1\n", "`exec` is not read"),
     "dunder import": ("    def _make(self):\n        return __import__('os')\n", "`__import__` is not read"),
-    "getattr": ("    def _make(self):\n        return getattr(nn, 'Conv2d')\n", "`getattr` is not read"),
+    "getattr": ("    def _make(self):\n        return getattr(nn, 'Conv2d')\n",
+                "getattr() is read only of an instance of the answer's class"),
+    "vars": ("    def _make(self):\n        return vars(nn)\n", "`vars` is not read"),
     "huge range": ("    def _make(self):\n        return len(list(range(10 ** 12)))\n", "larger than gptnet reads"),
     "recursion": ("    def _make(self):\n        return self._make()\n", "MAX_CALL_DEPTH"),
     "dunder attribute": ("    def _make(self):\n        return self.__class__\n", "`__class__` is not read"),
@@ -374,4 +376,31 @@ def test_str_format_is_refused_where_it_would_reach_into_objects_or_grow_past_th
     text = _net(f's = "x" * 90000\nname = {expression}\nself.conv01 = nn.Conv2d(3, 8, 3)\n'
                 "self.fc = nn.Linear(8, num_classes)")
     with pytest.raises(ParseError, match=f"line 7: {message}"):
+        parse_answer(text)
+
+
+def test_setattr_and_getattr_of_self_with_names_known_when_the_model_is_built() -> None:
+    """torchvision's ShuffleNetV2: `setattr(self, name, nn.Sequential(*seq))` over `stage2..4`, used as attributes
+    in forward, or through getattr."""
+    text = _net('for i, c in enumerate([8, 16]):\n'
+                '    setattr(self, f"stage{i + 1}", nn.Conv2d(3 if i == 0 else 8, c, 3))\n'
+                'self.fc = nn.Linear(16, num_classes)\nself.head = getattr(self, "missing", None)',
+                'self.fc(getattr(self, "stage{}".format(2))(self.stage1(x)).mean([2, 3]))')
+    (model,) = parse_answer(text).models
+    assert [(n.signature(), n.name) for n in model.layers[:2]] == [
+        ("Conv2d(3, 8, kernel_size=3)", "stage1"), ("Conv2d(8, 16, kernel_size=3)", "stage2")]
+
+
+@pytest.mark.parametrize(("statement", "message"), [
+    ('setattr(self, "__class__", nn.ReLU())', r"setattr\(\): attribute name '__class__' is not a usable name"),
+    ('setattr(self, "a-b", nn.ReLU())', r"setattr\(\): attribute name 'a-b' is not a usable name"),
+    ('setattr(self, 3, nn.ReLU())', r"setattr\(\): attribute name 3 is not a usable name"),
+    ('setattr(self, "forward", nn.ReLU())', r"setattr\(\): attribute name 'forward' is reserved"),
+    ('setattr(nn, "Conv2d", nn.ReLU())', r"setattr\(\) is read only of an instance of the answer's class"),
+    ('getattr(self, "__dict__")', r"getattr\(\): attribute name '__dict__' is not a usable name"),
+    ('getattr(self, "missing")', r"Net has no attribute `missing`"),
+])
+def test_setattr_and_getattr_are_refused_of_other_than_self_and_a_usable_name(statement: str, message: str) -> None:
+    text = _net(f"{statement}\nself.conv01 = nn.Conv2d(3, 8, 3)\nself.fc = nn.Linear(8, num_classes)")
+    with pytest.raises(ParseError, match=f"line 6: {message}"):
         parse_answer(text)

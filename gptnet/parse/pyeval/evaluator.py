@@ -211,18 +211,16 @@ class Core:
 
     def ex_Name(self, node: ast.Name, env: dict) -> Any:
         """The answer's own names first: a parameter or local named `input` or `type` shadows the builtin, as in
-        Python (its value is of the closed domain whatever its name); an unsafe builtin is refused only when
-        nothing of the answer's takes its name."""
+        Python (its value is of the closed domain whatever its name); then the builtins gptnet re-implements
+        (`setattr` among them); any other unsafe name is refused."""
         refuse_dunder(node.id)
-        for scope in (env, self.globals):
+        for scope in (env, self.globals, BUILTINS):
             if node.id in scope:
                 value = scope[node.id]
                 if isinstance(value, Refused):  # a module-level name whose value was refused: say why
                     raise Refused(f"`{node.id}` cannot be read ({value})")
                 return value
         refuse_unsafe(node.id)
-        if node.id in BUILTINS:
-            return BUILTINS[node.id]
         if node.id[:1].isupper() and isinstance(node.ctx, ast.Load):
             return External(node.id)  # a module the answer uses but does not define: asked for as module:X
         raise Refused(messages.unknown_name(node.id))
