@@ -404,3 +404,82 @@ def test_setattr_and_getattr_are_refused_of_other_than_self_and_a_usable_name(st
     text = _net(f"{statement}\nself.conv01 = nn.Conv2d(3, 8, 3)\nself.fc = nn.Linear(8, num_classes)")
     with pytest.raises(ParseError, match=f"line 6: {message}"):
         parse_answer(text)
+
+
+def _activation(expression: str) -> str:
+    """An answer whose Net applies `act(conv(x), relu)`, a helper returning `expression` (line 6)."""
+    return ("```python\nimport torch\nimport torch.nn as nn\nimport torch.nn.functional as F\n\n"
+            f"def act(x, relu):\n    return {expression}\n\n"
+            "class Net(nn.Module):\n    def __init__(self, num_classes=10):\n        super().__init__()\n"
+            "        self.conv = nn.Conv2d(3, 8, 3)\n        self.relu = nn.ReLU6(inplace=True)\n"
+            "        self.fc = nn.Linear(8, num_classes)\n\n    def forward(self, x):\n"
+            "        return self.fc(act(self.conv(x), self.relu).mean([2, 3]))\n\nmodel = Net()\n```")
+
+
+@pytest.mark.parametrize(("expression", "layers"), [
+    ("F.relu6(x + 3.) / 6.", ["Hardsigmoid()"]),
+    ("F.relu6(x + 3, inplace=True) / 6", ["Hardsigmoid()"]),
+    ("torch.clamp(x + 3, 0, 6) / 6", ["Hardsigmoid()"]),
+    ("(3 + x).clamp(min=0., max=6.) / 6.", ["Hardsigmoid()"]),
+    ("relu(x + 3) / 6", ["Hardsigmoid()"]),
+    ("x * F.relu6(x + 3.) / 6.", ["Hardswish()"]),
+    ("F.relu6(x + 3) * x / 6", ["Hardswish()"]),
+    ("x * (F.relu6(x + 3) / 6)", ["Gate(Hardsigmoid())"]),
+    ("x * F.relu6(x.mean([2, 3], keepdim=True) + 3) / 6", ["Gate(AdaptiveAvgPool2d(1), Hardsigmoid())"]),
+    ("torch.clamp(x, 0, 6)", ["ReLU6()"]),
+    ("x.clamp(min=0)", ["ReLU()"]),
+])
+def test_a_hand_written_hard_sigmoid_or_hard_swish_is_the_layer_it_computes(expression: str,
+                                                                           layers: list[str]) -> None:
+    """GhostNet's `hard_sigmoid`, MobileNetV3's h_sigmoid and h_swish as they are written out: x + 3 clamped to
+    [0, 6] (relu6, an nn.ReLU6, clamp) over 6, of the tensor or times it."""
+    def shown(node) -> str:
+        return f"Gate({', '.join(map(shown, node.gate))})" if node.op == "mul" else node.signature()
+
+    answer = parse_answer(_activation(expression))
+    lifted = {m.name: m.body for m in answer.modules}  # a top-level gate is a generated module of its own
+    assert [shown(b) for n in answer.models[0].layers[1:-3] for b in (lifted[n.module] if n.op == "call" else [n])] \
+        == layers
+
+
+@pytest.mark.parametrize(("expression", "message"), [
+    ("F.relu6(x + 3.) / 5.", r"`\+` of a tensor and a number is not a layer gptnet has"),
+    ("F.relu(x + 3.) / 6.", r"`\+` of a tensor and a number is not a layer gptnet has"),
+    ("torch.clamp(x + 3, 0, 1) / 6", r"`\+` of a tensor and a number is not a layer gptnet has"),
+    ("relu(x + 3) * 2", r"`\+` of a tensor and a number is not a layer gptnet has"),
+    ("x + 3", r"`\+` of a tensor and a number is not a layer gptnet has"),
+    ("F.relu6(x + 3) / 6 if x + 3 else x", r"`\+` of a tensor and a number is not a layer gptnet has"),
+    ("[x + 3, x][1]", r"`\+` of a tensor and a number is not a layer gptnet has"),
+    ("(x + 3).view(x.size(0), -1)", r"`\+` of a tensor and a number is not a layer gptnet has"),
+    ("x * 6", r"`\*` of a tensor and a number is not a layer gptnet has"),
+    ("x / 6", "`/` of a tensor and a number is not a layer gptnet has"),
+    ("torch.clamp(x, 0, 1)", r"a clamp to \[0, 1\] is not a layer gptnet has"),
+])
+def test_other_arithmetic_of_a_tensor_and_a_number_is_refused_as_before(expression: str, message: str) -> None:
+    with pytest.raises(ParseError, match=f"line 6: {message}"):
+        parse_answer(_activation(expression))
+
+
+def test_hard_sigmoids_and_hard_swishes_written_out_compute_what_the_program_does(tmp_path: Path) -> None:
+    """A GhostNet-style squeeze-excite gated by a `hard_sigmoid` function, MobileNetV3's h_swish module and a
+    clamp, read and rendered, give the program's outputs with its weights."""
+    from corpus import differences
+
+    text = ("```python\nimport torch\nimport torch.nn as nn\nimport torch.nn.functional as F\n\n"
+            "def hard_sigmoid(x, inplace: bool = False):\n    if inplace:\n"
+            "        return x.add_(3.).clamp_(0., 6.).div_(6.)\n    return F.relu6(x + 3.) / 6.\n\n"
+            "class HSwish(nn.Module):\n    def __init__(self, inplace=True):\n        super().__init__()\n"
+            "        self.relu = nn.ReLU6(inplace=inplace)\n\n    def forward(self, x):\n"
+            "        return x * self.relu(x + 3) / 6\n\n"
+            "class Net(nn.Module):\n    def __init__(self, num_classes=10):\n        super().__init__()\n"
+            "        self.conv = nn.Conv2d(3, 16, 3, padding=1)\n        self.act = HSwish()\n"
+            "        self.reduce = nn.Conv2d(16, 4, 1)\n        self.expand = nn.Conv2d(4, 16, 1)\n"
+            "        self.gate_fn = hard_sigmoid\n        self.fc = nn.Linear(16, num_classes)\n\n"
+            "    def forward(self, x):\n        x = self.act(self.conv(x))\n"
+            "        se = self.expand(F.relu(self.reduce(F.adaptive_avg_pool2d(x, 1))))\n"
+            "        x = x * self.gate_fn(se)\n        x = torch.clamp(x + 3, 0, 6) / 6\n"
+            "        return self.fc(torch.flatten(F.adaptive_avg_pool2d(x, 1), 1))\n\nmodel = Net()\n```")
+    scope: dict = {}
+    exec(compile(_code(text), "hard", "exec"), scope)  # noqa: S102 - the test's own program, the oracle
+    got, _ = build_generated(text, 10, tmp_path)
+    assert differences(scope["model"].eval(), got.eval(), (3, 32, 32)) == []

@@ -15,7 +15,7 @@ from typing import Any
 from ... import limits
 from . import messages
 from .builtins import BUILTINS, items_of, refuse_dunder, refuse_unsafe
-from .forward import tensor_binop
+from .forward import Pending, tensor_binop
 from .messages import NOT_READ, Refused
 from .tensors import Tensor
 from .values import PLAIN, Container, Dim, External, Function, check
@@ -58,6 +58,7 @@ class Core:
 
     def __init__(self) -> None:
         self.steps, self.nesting, self.calls = 0, 0, 0
+        self.line: int | None = None  # of the statement or expression being followed, for a refusal made later
         self.globals: dict[str, Any] = {}
 
     def step(self, n: int = 1) -> None:
@@ -73,6 +74,7 @@ class Core:
     def statement(self, st: ast.stmt, env: dict[str, Any]) -> None:
         self.step()
         self.nesting += 1
+        outer, self.line = self.line, st.lineno
         try:
             if self.nesting > limits.MAX_EVAL_NESTING:
                 raise Refused(messages.too_nested())
@@ -84,7 +86,7 @@ class Core:
             e.line = e.line or st.lineno
             raise
         finally:
-            self.nesting -= 1
+            self.nesting, self.line = self.nesting - 1, outer
 
     def st_Expr(self, st: ast.Expr, env: dict) -> None:
         if isinstance(st.value, ast.Call) and isinstance(st.value.func, ast.Name) and st.value.func.id == "print" \
@@ -175,7 +177,7 @@ class Core:
     def truth(self, value: Any, node: ast.AST) -> bool:
         if isinstance(value, (*PLAIN, list, tuple, dict, range)):
             return bool(value)
-        if isinstance(value, (Dim, Tensor)):
+        if isinstance(value, (Dim, Tensor, Pending)):
             raise Refused(f"`{src(node)}` depends on the input tensor, which is not known until the model runs")
         return True  # a module, a class, a function
 
@@ -187,6 +189,7 @@ class Core:
     def eval(self, node: ast.AST, env: dict[str, Any]) -> Any:
         self.step()
         self.nesting += 1
+        outer, self.line = self.line, getattr(node, "lineno", self.line)
         try:
             if self.nesting > limits.MAX_EVAL_NESTING:
                 raise Refused(messages.too_nested())
@@ -202,7 +205,7 @@ class Core:
             raise Refused(f"`{src(node)}`: {type(e).__name__}: {str(e)[:80]}", getattr(node, "lineno", None)) \
                 from None
         finally:
-            self.nesting -= 1
+            self.nesting, self.line = self.nesting - 1, outer
 
     def ex_Constant(self, node: ast.Constant, env: dict) -> Any:
         if not isinstance(node.value, PLAIN):
@@ -248,7 +251,7 @@ class Core:
         return self.binop(node.op, self.eval(node.left, env), self.eval(node.right, env))
 
     def binop(self, op: ast.operator, a: Any, b: Any) -> Any:
-        if isinstance(a, (Tensor, Dim)) or isinstance(b, (Tensor, Dim)):
+        if any(isinstance(x, (Tensor, Dim, Pending)) for x in (a, b)):
             return tensor_binop(self, op, a, b)
         numbers = all(isinstance(x, (int, float)) for x in (a, b))
         if isinstance(op, ast.Mult) and not numbers:
@@ -275,7 +278,7 @@ class Core:
         left = self.eval(node.left, env)
         for op, comp in zip(node.ops, node.comparators):
             right = self.eval(comp, env)
-            if any(isinstance(x, (Dim, Tensor)) for x in (left, right)):
+            if any(isinstance(x, (Dim, Tensor, Pending)) for x in (left, right)):
                 raise Refused(f"`{src(node)}` depends on the input tensor, which is not known until the model runs")
             if isinstance(op, (ast.In, ast.NotIn)) and isinstance(right, Container):
                 right = right.items

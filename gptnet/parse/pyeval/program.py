@@ -39,7 +39,8 @@ class Evaluator(Objects, Chainer):
         self.steps = steps  # one budget for every attempt at one answer
         self.notes, self.tensor_functions = notes, TENSOR_FUNCTIONS
         self.room = limits.MAX_EXPANDED  # layers the traced forwards may still apply
-        self.applied: list[dict[str, set]] = []  # per forward being traced: the modules and names it applied
+        # per forward being traced: the modules and names it applied, and its `x + 3`s not yet taken up (Pending)
+        self.applied: list[dict[str, Any]] = []
         self.specs: dict[int, str | None] = {}  # id(instance) -> its spec module (None: it is the identity)
         self.shared: dict[str, str] = {}  # a spec module's class and layers -> its name
         self.modules: list[ModuleSpec] = []
@@ -149,22 +150,11 @@ class Evaluator(Objects, Chainer):
 
     def trace(self, module: Module) -> tuple[list, Tensor]:
         """The layers a module applies, in order, with residual adds, gates and concats; and its output."""
-        inp, forward = Tensor("in"), None
         name = module.cls.name if isinstance(module, Instance) else "the model"
-        self.applied.append({"modules": set(), "names": set()})
+        forward = module.cls.method("forward") if isinstance(module, Instance) else None
+        self.applied.append({"modules": set(), "names": set(), "pending": []})
         try:
-            forward = module.cls.method("forward") if isinstance(module, Instance) else None
-            if forward is not None:
-                out = self.function(forward, [module, inp], {})
-            elif isinstance(module, Instance) and module.seq is not None:
-                out = apply(self, module.seq, [inp], {})
-            elif isinstance(module, Container):
-                out = apply(self, module, [inp], {})
-            else:
-                raise Refused(f"{name} has no forward")
-            if not isinstance(out, Tensor):
-                raise Refused(f"{name}.forward returns {describe(out)}, not one tensor")
-            nodes = self.chain(out, inp)
+            nodes, out = self.follow(module, forward, name)
         except Refused as e:
             if e.line is None and not e.message.startswith(name):
                 e.message = f"{name}.forward: {e.message}"
@@ -177,6 +167,30 @@ class Evaluator(Objects, Chainer):
                 if isinstance(value, Module) and id(value) not in applied["modules"] and not (
                         isinstance(value, Container) and all(id(m) in applied["modules"] for m in value.items)):
                     self.notes.append(f"{name}: self.{attr} is built in __init__ but never used in forward; left out")
+        return nodes, out
+
+    def follow(self, module: Module, forward: Function | None, name: str) -> tuple[list, Tensor]:
+        """`trace` of one module, in its own entry of `applied`. An `x + 3` no hard sigmoid took up is refused as
+        it was, rather than whatever it led to (forward.Pending)."""
+        inp, pending = Tensor("in"), self.applied[-1]["pending"]
+        try:
+            if forward is not None:
+                out = self.function(forward, [module, inp], {})
+            elif isinstance(module, Instance) and module.seq is not None:
+                out = apply(self, module.seq, [inp], {})
+            elif isinstance(module, Container):
+                out = apply(self, module, [inp], {})
+            else:
+                raise Refused(f"{name} has no forward")
+            if not isinstance(out, Tensor):
+                raise Refused(f"{name}.forward returns {describe(out)}, not one tensor")
+            nodes = self.chain(out, inp)
+        except Refused:
+            if pending:
+                raise pending[0].refusal from None
+            raise
+        if pending:
+            raise pending[0].refusal
         return nodes, out
 
 
