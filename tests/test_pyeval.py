@@ -451,6 +451,7 @@ def test_a_hand_written_hard_sigmoid_or_hard_swish_is_the_layer_it_computes(expr
     ("F.relu6(x + 3) / 6 if x + 3 else x", r"`\+` of a tensor and a number is not a layer gptnet has"),
     ("[x + 3, x][1]", r"`\+` of a tensor and a number is not a layer gptnet has"),
     ("(x + 3).view(x.size(0), -1)", r"`\+` of a tensor and a number is not a layer gptnet has"),
+    ("(lambda h: h / 6 + h * 2)(F.relu6(x + 3))", r"`\+` of a tensor and a number is not a layer gptnet has"),
     ("x * 6", r"`\*` of a tensor and a number is not a layer gptnet has"),
     ("x / 6", "`/` of a tensor and a number is not a layer gptnet has"),
     ("torch.clamp(x, 0, 1)", r"a clamp to \[0, 1\] is not a layer gptnet has"),

@@ -38,7 +38,7 @@ class Pending:
     `relu6(x + 3) / 6`, or hard swish, `x * relu6(x + 3) / 6` (MobileNetV3s and GhostNets write them so): `stage`
     is how far it has got, "shift" (x + 3), "relu6" (relu6(x + 3)) or "scaled" (`factor` * relu6(x + 3)). Anything
     else done with it is refused as the `+` itself was (`refusal`): when it is done, or when forward ends with it
-    unused (program.py's trace)."""
+    unused (program.py's `follow`)."""
 
     def __init__(self, ev, x: Tensor, stage: str, refusal: Refused, factor: Tensor | None = None) -> None:
         self.x, self.stage, self.refusal, self.factor = x, stage, refusal, factor
@@ -197,9 +197,10 @@ def tensor_binop(ev, op: ast.operator, a: Any, b: Any) -> Any:
     if not any(isinstance(v, (Tensor, Pending)) for v in (a, b)):
         return Dim("a size computed from the input's")
     hard = _hard(ev, op, a, b)
-    if hard is None:
-        raise Refused(_arithmetic(op, a, b))
-    return hard
+    if hard is not None:
+        return hard
+    pending = next((v for v in (a, b) if isinstance(v, Pending)), None)
+    raise pending.refusal if pending is not None else Refused(_arithmetic(op, a, b))
 
 
 def tensor_index(ev, t: Tensor, key: Any, node: ast.AST) -> Tensor:

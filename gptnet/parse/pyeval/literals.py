@@ -18,7 +18,7 @@ from .tensors import Tensor
 from .values import PLAIN, Container, Dim, check, describe
 
 _FORMATTER = string.Formatter()
-_NAME = re.compile(r"|\d{1,2}|[A-Za-z_][A-Za-z0-9_]*")  # a field names an argument: by number or by keyword
+_NAME = re.compile(r"|[0-9]{1,2}|[A-Za-z_][A-Za-z0-9_]*")  # a field names an argument: by number or by keyword
 _SPEC = re.compile(r"0?[1-9]?d?")  # a width, with zeros, and `d` (`02d`): nothing that grows a string far
 _MISSING = object()
 
