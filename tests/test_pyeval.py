@@ -333,6 +333,9 @@ def test_parameters_and_locals_shadow_builtins_and_dunder_names_stay_refused() -
     assert [n.signature() for n in answer.modules[0].body] == [
         "Conv2d(8, 8, kernel_size=3)", "Conv2d(8, 8, kernel_size=3)", "AdaptiveAvgPool2d(1)", "Flatten()",
         "Linear(8, 10)"]
+    printed = parse_answer(text.replace("    return vars\n", "    def print(n):\n        vars.append(nn.ReLU())\n"
+                                                          "    print(1)\n    return vars\n"))
+    assert [n.signature() for n in printed.modules[0].body][2] == "ReLU()"  # the answer's print, not the builtin
     with pytest.raises(ParseError, match=r"line 4: `__builtins__` is not read"):
         parse_answer(text.replace("    vars = []\n", "    __builtins__ = vars = []\n"))
     with pytest.raises(ParseError, match=r"line 4: `vars` is not read"):

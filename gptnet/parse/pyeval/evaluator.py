@@ -90,7 +90,7 @@ class Core:
 
     def st_Expr(self, st: ast.Expr, env: dict) -> None:
         if isinstance(st.value, ast.Call) and isinstance(st.value.func, ast.Name) and st.value.func.id == "print" \
-                and "print" not in env and "print" not in self.globals:
+                and not self.shadowed("print", env):
             return  # what it prints (an f-string of a parameter count) builds nothing
         self.eval(st.value, env)
 
@@ -173,6 +173,10 @@ class Core:
             check(owner)
         else:
             raise Refused(f"cannot assign to `{src(target)}`")
+
+    def shadowed(self, name: str, env: dict) -> bool:
+        """Whether a builtin's name is the answer's own here (a parameter, a local, a module-level name)."""
+        return name in env or name in self.globals
 
     def truth(self, value: Any, node: ast.AST) -> bool:
         if isinstance(value, (*PLAIN, list, tuple, dict, range)):

@@ -138,7 +138,7 @@ class Objects(Literals):
 
     # -- calls
     def ex_Call(self, node: ast.Call, env: dict) -> Any:
-        if isinstance(node.func, ast.Name) and node.func.id == "super":
+        if isinstance(node.func, ast.Name) and node.func.id == "super" and not self.shadowed("super", env):
             if "self" not in env or "__class__" not in env:
                 raise Refused("super() outside a method")
             return Super(env["self"], env["__class__"])
