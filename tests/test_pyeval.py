@@ -102,7 +102,9 @@ REFUSED = {
               "while loops are not read"),
     "exec": ("    def _make(self):\n        exec('import os')\n        return 1\n", "`exec` is not read"),
     "dunder import": ("    def _make(self):\n        return __import__('os')\n", "`__import__` is not read"),
-    "getattr": ("    def _make(self):\n        return getattr(nn, 'Conv2d')\n", "`getattr` is not read"),
+    "getattr": ("    def _make(self):\n        return getattr(nn, 'Conv2d')\n",
+                "getattr() is read only of an instance of the answer's class"),
+    "vars": ("    def _make(self):\n        return vars(nn)\n", "`vars` is not read"),
     "huge range": ("    def _make(self):\n        return len(list(range(10 ** 12)))\n", "larger than gptnet reads"),
     "recursion": ("    def _make(self):\n        return self._make()\n", "MAX_CALL_DEPTH"),
     "dunder attribute": ("    def _make(self):\n        return self.__class__\n", "`__class__` is not read"),
@@ -316,3 +318,173 @@ def test_a_block_constructed_to_try_it_is_read_as_its_class_for_stage_module() -
     answer = parse_answer(text)
     (module,) = answer.modules
     assert module.name == "DepthwiseConv2d" and module.params[:2] == ["in_channels", "out_channels"]
+
+
+def test_parameters_and_locals_shadow_builtins_and_dunder_names_stay_refused() -> None:
+    """torchvision's `def forward(self, input)`, a helper's `len` and `type` parameters and a local `vars`: the
+    answer's own names, as in Python; an unsafe builtin is refused only where nothing of the answer's has its name."""
+    text = ("```python\nimport torch.nn as nn\n\ndef block(input, len=2, type='relu'):\n    vars = []\n"
+            "    for _ in range(len):\n        vars.append(nn.Conv2d(input, input, 3))\n    return vars\n\n"
+            "class _Net(nn.Module):\n    def __init__(self, num_classes=10):\n        super().__init__()\n"
+            "        self.body = nn.Sequential(*block(8))\n        self.fc = nn.Linear(8, num_classes)\n\n"
+            "    def forward(self, input):\n        return self.fc(self.body(input).mean([2, 3]))\n\n"
+            "model = nn.Sequential(_Net())\n```")
+    answer = parse_answer(text)
+    assert [m.name for m in answer.modules] == ["Net"]  # a private class's module is named without its _
+    assert [n.signature() for n in answer.modules[0].body] == [
+        "Conv2d(8, 8, kernel_size=3)", "Conv2d(8, 8, kernel_size=3)", "AdaptiveAvgPool2d(1)", "Flatten()",
+        "Linear(8, 10)"]
+    printed = parse_answer(text.replace("    return vars\n", "    def print(n):\n        vars.append(nn.ReLU())\n"
+                                                          "    print(1)\n    return vars\n"))
+    assert [n.signature() for n in printed.modules[0].body][2] == "ReLU()"  # the answer's print, not the builtin
+    with pytest.raises(ParseError, match=r"line 4: `__builtins__` is not read"):
+        parse_answer(text.replace("    vars = []\n", "    __builtins__ = vars = []\n"))
+    with pytest.raises(ParseError, match=r"line 4: `vars` is not read"):
+        parse_answer(text.replace("    vars = []\n", "    vars(nn)\n"))
+
+
+def _net(init: str, forward: str = "self.fc(self.conv01(x).mean([2, 3]))") -> str:
+    """An answer whose Net runs `init` (its own lines, indented) in __init__ and returns `forward`."""
+    return ("```python\nimport torch.nn as nn\n\nclass Net(nn.Module):\n    def __init__(self, num_classes=10):\n"
+            "        super().__init__()\n" + "".join(f"        {line}\n" for line in init.splitlines()) +
+            f"\n    def forward(self, x):\n        return {forward}\n\nmodel = Net()\n```")
+
+
+def test_str_format_names_modules_and_computes_sizes() -> None:
+    """pytorchcv's `stage.add_module("unit{}".format(j + 1), ...)`: `{}`, `{0}`, `{name}`, a width and `d`."""
+    text = _net('self.add_module("{}{:02d}".format("conv", 1), nn.Conv2d(3, int("{0}{w}".format(1, w=6)), 3))\n'
+                'self.fc = nn.Linear(int(f"{16:d}"), num_classes)')
+    (model,) = parse_answer(text).models
+    assert [n.signature() for n in model.layers] == [
+        "Conv2d(3, 16, kernel_size=3)", "AdaptiveAvgPool2d(1)", "Flatten()", "Linear(16, 10)"]
+    assert model.layers[0].name == "conv01"
+
+
+@pytest.mark.parametrize(("expression", "message"), [
+    ('"{0.__class__}".format(self)', r"the format field `\{0.__class__\}` is not read"),
+    ('"{0[0]}".format([1])', r"the format field `\{0\[0\]\}` is not read"),
+    ('"{!r}".format(1)', r"the format field `\{!r\}` is not read"),
+    ('"{:>1000}".format(1)', r"the format field `\{:>1000\}` is not read"),
+    ('"{:{w}}".format(1, w=3)', r"the format field `\{:\{w\}\}` is not read"),
+    ('"{:d}".format("a")', r"the format field `\{:d\}` is not read"),
+    ('f"{num_classes!r}"', r"the format field `\{num_classes!r\}` is not read"),
+    ('"{}".format(nn.ReLU())', r"`\{\}` formats a ReLU layer, not a number or a string"),
+    ('"{} {0}".format(1)', r"the format string '\{\} \{0\}' numbers its fields both by hand and automatically"),
+    ('"{1}".format(0)', r"`\{1\}` names no argument of the .format call"),
+    ('"{".format()', r"the format string '\{': Single '\{' encountered"),
+    ('"{0}{0}{0}{0}".format("x" * 90000)', r"building the model takes more than .* steps"),
+    ('f"{s}{s}{s}{s}"', r"building the model takes more than .* steps"),
+])
+def test_str_format_is_refused_where_it_would_reach_into_objects_or_grow_past_the_bounds(expression: str,
+                                                                                          message: str) -> None:
+    text = _net(f's = "x" * 90000\nname = {expression}\nself.conv01 = nn.Conv2d(3, 8, 3)\n'
+                "self.fc = nn.Linear(8, num_classes)")
+    with pytest.raises(ParseError, match=f"line 7: {message}"):
+        parse_answer(text)
+
+
+def test_setattr_and_getattr_of_self_with_names_known_when_the_model_is_built() -> None:
+    """torchvision's ShuffleNetV2: `setattr(self, name, nn.Sequential(*seq))` over `stage2..4`, used as attributes
+    in forward, or through getattr."""
+    text = _net('for i, c in enumerate([8, 16]):\n'
+                '    setattr(self, f"stage{i + 1}", nn.Conv2d(3 if i == 0 else 8, c, 3))\n'
+                'self.fc = nn.Linear(16, num_classes)\nself.head = getattr(self, "missing", None)',
+                'self.fc(getattr(self, "stage{}".format(2))(self.stage1(x)).mean([2, 3]))')
+    (model,) = parse_answer(text).models
+    assert [(n.signature(), n.name) for n in model.layers[:2]] == [
+        ("Conv2d(3, 8, kernel_size=3)", "stage1"), ("Conv2d(8, 16, kernel_size=3)", "stage2")]
+
+
+@pytest.mark.parametrize(("statement", "message"), [
+    ('setattr(self, "__class__", nn.ReLU())', r"setattr\(\): attribute name '__class__' is not a usable name"),
+    ('setattr(self, "a-b", nn.ReLU())', r"setattr\(\): attribute name 'a-b' is not a usable name"),
+    ('setattr(self, 3, nn.ReLU())', r"setattr\(\): attribute name 3 is not a usable name"),
+    ('setattr(self, "forward", nn.ReLU())', r"setattr\(\): attribute name 'forward' is reserved"),
+    ('setattr(nn, "Conv2d", nn.ReLU())', r"setattr\(\) is read only of an instance of the answer's class"),
+    ('getattr(self, "__dict__")', r"getattr\(\): attribute name '__dict__' is not a usable name"),
+    ('getattr(self, "missing")', r"Net has no attribute `missing`"),
+])
+def test_setattr_and_getattr_are_refused_of_other_than_self_and_a_usable_name(statement: str, message: str) -> None:
+    text = _net(f"{statement}\nself.conv01 = nn.Conv2d(3, 8, 3)\nself.fc = nn.Linear(8, num_classes)")
+    with pytest.raises(ParseError, match=f"line 6: {message}"):
+        parse_answer(text)
+
+
+def _activation(expression: str) -> str:
+    """An answer whose Net applies `act(conv(x), relu)`, a helper returning `expression` (line 6)."""
+    return ("```python\nimport torch\nimport torch.nn as nn\nimport torch.nn.functional as F\n\n"
+            f"def act(x, relu):\n    return {expression}\n\n"
+            "class Net(nn.Module):\n    def __init__(self, num_classes=10):\n        super().__init__()\n"
+            "        self.conv = nn.Conv2d(3, 8, 3)\n        self.relu = nn.ReLU6(inplace=True)\n"
+            "        self.fc = nn.Linear(8, num_classes)\n\n    def forward(self, x):\n"
+            "        return self.fc(act(self.conv(x), self.relu).mean([2, 3]))\n\nmodel = Net()\n```")
+
+
+@pytest.mark.parametrize(("expression", "layers"), [
+    ("F.relu6(x + 3.) / 6.", ["Hardsigmoid()"]),
+    ("F.relu6(x + 3, inplace=True) / 6", ["Hardsigmoid()"]),
+    ("torch.clamp(x + 3, 0, 6) / 6", ["Hardsigmoid()"]),
+    ("(3 + x).clamp(min=0., max=6.) / 6.", ["Hardsigmoid()"]),
+    ("relu(x + 3) / 6", ["Hardsigmoid()"]),
+    ("x * F.relu6(x + 3.) / 6.", ["Hardswish()"]),
+    ("F.relu6(x + 3) * x / 6", ["Hardswish()"]),
+    ("x * (F.relu6(x + 3) / 6)", ["Gate(Hardsigmoid())"]),
+    ("x * F.relu6(x.mean([2, 3], keepdim=True) + 3) / 6", ["Gate(AdaptiveAvgPool2d(1), Hardsigmoid())"]),
+    ("torch.clamp(x, 0, 6)", ["ReLU6()"]),
+    ("x.clamp(min=0)", ["ReLU()"]),
+])
+def test_a_hand_written_hard_sigmoid_or_hard_swish_is_the_layer_it_computes(expression: str,
+                                                                           layers: list[str]) -> None:
+    """GhostNet's `hard_sigmoid`, MobileNetV3's h_sigmoid and h_swish as they are written out: x + 3 clamped to
+    [0, 6] (relu6, an nn.ReLU6, clamp) over 6, of the tensor or times it."""
+    def shown(node) -> str:
+        return f"Gate({', '.join(map(shown, node.gate))})" if node.op == "mul" else node.signature()
+
+    answer = parse_answer(_activation(expression))
+    lifted = {m.name: m.body for m in answer.modules}  # a top-level gate is a generated module of its own
+    assert [shown(b) for n in answer.models[0].layers[1:-3] for b in (lifted[n.module] if n.op == "call" else [n])] \
+        == layers
+
+
+@pytest.mark.parametrize(("expression", "message"), [
+    ("F.relu6(x + 3.) / 5.", r"`\+` of a tensor and a number is not a layer gptnet has"),
+    ("F.relu(x + 3.) / 6.", r"`\+` of a tensor and a number is not a layer gptnet has"),
+    ("torch.clamp(x + 3, 0, 1) / 6", r"`\+` of a tensor and a number is not a layer gptnet has"),
+    ("relu(x + 3) * 2", r"`\+` of a tensor and a number is not a layer gptnet has"),
+    ("x + 3", r"`\+` of a tensor and a number is not a layer gptnet has"),
+    ("F.relu6(x + 3) / 6 if x + 3 else x", r"`\+` of a tensor and a number is not a layer gptnet has"),
+    ("[x + 3, x][1]", r"`\+` of a tensor and a number is not a layer gptnet has"),
+    ("(x + 3).view(x.size(0), -1)", r"`\+` of a tensor and a number is not a layer gptnet has"),
+    ("(lambda h: h / 6 + h * 2)(F.relu6(x + 3))", r"`\+` of a tensor and a number is not a layer gptnet has"),
+    ("x * 6", r"`\*` of a tensor and a number is not a layer gptnet has"),
+    ("x / 6", "`/` of a tensor and a number is not a layer gptnet has"),
+    ("torch.clamp(x, 0, 1)", r"a clamp to \[0, 1\] is not a layer gptnet has"),
+])
+def test_other_arithmetic_of_a_tensor_and_a_number_is_refused_as_before(expression: str, message: str) -> None:
+    with pytest.raises(ParseError, match=f"line 6: {message}"):
+        parse_answer(_activation(expression))
+
+
+def test_hard_sigmoids_and_hard_swishes_written_out_compute_what_the_program_does(tmp_path: Path) -> None:
+    """A GhostNet-style squeeze-excite gated by a `hard_sigmoid` function, MobileNetV3's h_swish module and a
+    clamp, read and rendered, give the program's outputs with its weights."""
+    from corpus import differences
+
+    text = ("```python\nimport torch\nimport torch.nn as nn\nimport torch.nn.functional as F\n\n"
+            "def hard_sigmoid(x, inplace: bool = False):\n    if inplace:\n"
+            "        return x.add_(3.).clamp_(0., 6.).div_(6.)\n    return F.relu6(x + 3.) / 6.\n\n"
+            "class HSwish(nn.Module):\n    def __init__(self, inplace=True):\n        super().__init__()\n"
+            "        self.relu = nn.ReLU6(inplace=inplace)\n\n    def forward(self, x):\n"
+            "        return x * self.relu(x + 3) / 6\n\n"
+            "class Net(nn.Module):\n    def __init__(self, num_classes=10):\n        super().__init__()\n"
+            "        self.conv = nn.Conv2d(3, 16, 3, padding=1)\n        self.act = HSwish()\n"
+            "        self.reduce = nn.Conv2d(16, 4, 1)\n        self.expand = nn.Conv2d(4, 16, 1)\n"
+            "        self.gate_fn = hard_sigmoid\n        self.fc = nn.Linear(16, num_classes)\n\n"
+            "    def forward(self, x):\n        x = self.act(self.conv(x))\n"
+            "        se = self.expand(F.relu(self.reduce(F.adaptive_avg_pool2d(x, 1))))\n"
+            "        x = x * self.gate_fn(se)\n        x = torch.clamp(x + 3, 0, 6) / 6\n"
+            "        return self.fc(torch.flatten(F.adaptive_avg_pool2d(x, 1), 1))\n\nmodel = Net()\n```")
+    scope: dict = {}
+    exec(compile(_code(text), "hard", "exec"), scope)  # noqa: S102 - the test's own program, the oracle
+    got, _ = build_generated(text, 10, tmp_path)
+    assert differences(scope["model"].eval(), got.eval(), (3, 32, 32)) == []

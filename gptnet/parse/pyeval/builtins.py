@@ -2,7 +2,8 @@
 (a no-op: weights are not read) and the imports that name them. Each takes the evaluator, the positional and the
 keyword arguments, and returns a value of the closed domain (values.py); nothing here calls into the answer.
 
-Everything else an answer names (`exec`, `__import__`, `getattr`, `open`, `os` ...) is refused by name."""
+Everything else an answer names (`exec`, `__import__`, `open`, `os` ...) is refused by name; `getattr` and `setattr`
+only of an instance of the answer's class, with a usable attribute name."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ import ast
 import math
 from typing import Any
 
+from ...spec.grammar import RESERVED_ATTRS, check_name
 from ...spec.registry import lookup
 from . import messages
 from .messages import Refused
@@ -171,6 +173,35 @@ def _hasattr(ev, owner, name):
     return True
 
 
+def _attribute_name(owner, name, what: str) -> str:
+    """The attribute setattr() or getattr() names: of an instance of the answer's class, a usable identifier
+    (never a dunder, a keyword or an nn.Module member such as `forward`)."""
+    if not isinstance(owner, Instance):
+        raise Refused(f"{what}() is read only of an instance of the answer's class")
+    try:
+        return check_name(name, "attribute name", reserved=RESERVED_ATTRS)
+    except ValueError as e:
+        raise Refused(f"{what}(): {e}") from None
+
+
+def _setattr(ev, owner, name, value):
+    """setattr(self, f"stage{i}", nn.Sequential(*seq)): self.stage2 = ..., with the name known at build time."""
+    ev.set_attribute(owner, _attribute_name(owner, name, "setattr"), value)
+
+
+def _getattr(ev, owner, name, *default):
+    """getattr(self, f"layer{i}") in forward: self.layer1 ..., the default when it has no such attribute."""
+    name = _attribute_name(owner, name, "getattr")
+    if len(default) > 1:
+        raise Refused("getattr() takes an instance, a name and at most a default")
+    try:
+        return ev.attribute(owner, name)
+    except Refused:
+        if not default:
+            raise
+        return default[0]
+
+
 def _nothing(ev, *args, **kwargs):
     return None  # print(), nn.init.*: nothing the model's structure depends on
 
@@ -186,7 +217,8 @@ _FUNCS = {
     "abs": lambda ev, x: abs(_number("abs", x)), "isinstance": _isinstance, "divmod": _divmod,
     **{name: _convert(name) for name in _TYPES}, **{name: _sequence(name) for name in (
         "zip", "enumerate", "reversed", "sorted", "any", "all")},
-    "print": _nothing, "OrderedDict": _ordered, "partial": _partial, "hasattr": _hasattr,
+    "print": _nothing, "OrderedDict": _ordered, "partial": _partial, "hasattr": _hasattr, "setattr": _setattr,
+    "getattr": _getattr,
 }
 BUILTINS = {name: Builtin(name, f) for name, f in _FUNCS.items()}
 _MATH = {name: Builtin(f"math.{name}", _math(getattr(math, name)))
@@ -242,5 +274,12 @@ def imported(module: str, name: str | None, tensor_functions: dict[str, Builtin]
 
 
 def refuse_unsafe(name: str) -> None:
-    if name in UNSAFE or name.startswith("__"):
+    refuse_dunder(name)
+    if name in UNSAFE:
+        raise Refused(messages.unsafe(name))
+
+
+def refuse_dunder(name: str) -> None:
+    """`__import__`, `__class__`, `__builtins__`: never a name of the answer's, even a local."""
+    if name.startswith("__"):
         raise Refused(messages.unsafe(name))

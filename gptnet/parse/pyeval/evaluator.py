@@ -14,8 +14,8 @@ from typing import Any
 
 from ... import limits
 from . import messages
-from .builtins import BUILTINS, items_of, refuse_unsafe
-from .forward import tensor_binop
+from .builtins import BUILTINS, items_of, refuse_dunder, refuse_unsafe
+from .forward import Pending, tensor_binop
 from .messages import NOT_READ, Refused
 from .tensors import Tensor
 from .values import PLAIN, Container, Dim, External, Function, check
@@ -58,6 +58,7 @@ class Core:
 
     def __init__(self) -> None:
         self.steps, self.nesting, self.calls = 0, 0, 0
+        self.line: int | None = None  # of the statement or expression being followed, for a refusal made later
         self.globals: dict[str, Any] = {}
 
     def step(self, n: int = 1) -> None:
@@ -73,6 +74,7 @@ class Core:
     def statement(self, st: ast.stmt, env: dict[str, Any]) -> None:
         self.step()
         self.nesting += 1
+        outer, self.line = self.line, st.lineno
         try:
             if self.nesting > limits.MAX_EVAL_NESTING:
                 raise Refused(messages.too_nested())
@@ -84,10 +86,11 @@ class Core:
             e.line = e.line or st.lineno
             raise
         finally:
-            self.nesting -= 1
+            self.nesting, self.line = self.nesting - 1, outer
 
     def st_Expr(self, st: ast.Expr, env: dict) -> None:
-        if isinstance(st.value, ast.Call) and isinstance(st.value.func, ast.Name) and st.value.func.id == "print":
+        if isinstance(st.value, ast.Call) and isinstance(st.value.func, ast.Name) and st.value.func.id == "print" \
+                and not self.shadowed("print", env):
             return  # what it prints (an f-string of a parameter count) builds nothing
         self.eval(st.value, env)
 
@@ -151,7 +154,7 @@ class Core:
 
     def assign(self, target: ast.AST, value: Any, env: dict) -> None:
         if isinstance(target, ast.Name):
-            refuse_unsafe(target.id)
+            refuse_dunder(target.id)
             env[target.id] = value
         elif isinstance(target, (ast.Tuple, ast.List)):
             items = self.iterate(value)
@@ -171,10 +174,14 @@ class Core:
         else:
             raise Refused(f"cannot assign to `{src(target)}`")
 
+    def shadowed(self, name: str, env: dict) -> bool:
+        """Whether a builtin's name is the answer's own here (a parameter, a local, a module-level name)."""
+        return name in env or name in self.globals
+
     def truth(self, value: Any, node: ast.AST) -> bool:
         if isinstance(value, (*PLAIN, list, tuple, dict, range)):
             return bool(value)
-        if isinstance(value, (Dim, Tensor)):
+        if isinstance(value, (Dim, Tensor, Pending)):
             raise Refused(f"`{src(node)}` depends on the input tensor, which is not known until the model runs")
         return True  # a module, a class, a function
 
@@ -186,6 +193,7 @@ class Core:
     def eval(self, node: ast.AST, env: dict[str, Any]) -> Any:
         self.step()
         self.nesting += 1
+        outer, self.line = self.line, getattr(node, "lineno", self.line)
         try:
             if self.nesting > limits.MAX_EVAL_NESTING:
                 raise Refused(messages.too_nested())
@@ -201,7 +209,7 @@ class Core:
             raise Refused(f"`{src(node)}`: {type(e).__name__}: {str(e)[:80]}", getattr(node, "lineno", None)) \
                 from None
         finally:
-            self.nesting -= 1
+            self.nesting, self.line = self.nesting - 1, outer
 
     def ex_Constant(self, node: ast.Constant, env: dict) -> Any:
         if not isinstance(node.value, PLAIN):
@@ -209,13 +217,17 @@ class Core:
         return check(node.value)
 
     def ex_Name(self, node: ast.Name, env: dict) -> Any:
-        refuse_unsafe(node.id)
+        """The answer's own names first: a parameter or local named `input` or `type` shadows the builtin, as in
+        Python (its value is of the closed domain whatever its name); then the builtins gptnet re-implements
+        (`setattr` among them); any other unsafe name is refused."""
+        refuse_dunder(node.id)
         for scope in (env, self.globals, BUILTINS):
             if node.id in scope:
                 value = scope[node.id]
                 if isinstance(value, Refused):  # a module-level name whose value was refused: say why
                     raise Refused(f"`{node.id}` cannot be read ({value})")
                 return value
+        refuse_unsafe(node.id)
         if node.id[:1].isupper() and isinstance(node.ctx, ast.Load):
             return External(node.id)  # a module the answer uses but does not define: asked for as module:X
         raise Refused(messages.unknown_name(node.id))
@@ -243,7 +255,7 @@ class Core:
         return self.binop(node.op, self.eval(node.left, env), self.eval(node.right, env))
 
     def binop(self, op: ast.operator, a: Any, b: Any) -> Any:
-        if isinstance(a, (Tensor, Dim)) or isinstance(b, (Tensor, Dim)):
+        if any(isinstance(x, (Tensor, Dim, Pending)) for x in (a, b)):
             return tensor_binop(self, op, a, b)
         numbers = all(isinstance(x, (int, float)) for x in (a, b))
         if isinstance(op, ast.Mult) and not numbers:
@@ -270,7 +282,7 @@ class Core:
         left = self.eval(node.left, env)
         for op, comp in zip(node.ops, node.comparators):
             right = self.eval(comp, env)
-            if any(isinstance(x, (Dim, Tensor)) for x in (left, right)):
+            if any(isinstance(x, (Dim, Tensor, Pending)) for x in (left, right)):
                 raise Refused(f"`{src(node)}` depends on the input tensor, which is not known until the model runs")
             if isinstance(op, (ast.In, ast.NotIn)) and isinstance(right, Container):
                 right = right.items

@@ -33,6 +33,60 @@ _PARAMETERLESS = {*ACTIVATIONS, "Flatten", "Dropout", "Identity", "MaxPool2d", "
                   "AdaptiveMaxPool2d", "Softmax", "LogSoftmax", "Upsample"}  # may be applied more than once
 
 
+class Pending:
+    """A tensor and a number added in forward (`x + 3`), kept while it may still begin a hand-written hard sigmoid,
+    `relu6(x + 3) / 6`, or hard swish, `x * relu6(x + 3) / 6` (MobileNetV3s and GhostNets write them so): `stage`
+    is how far it has got, "shift" (x + 3), "relu6" (relu6(x + 3)) or "scaled" (`factor` * relu6(x + 3)). Anything
+    else done with it is refused as the `+` itself was (`refusal`): when it is done, or when forward ends with it
+    unused (program.py's `follow`)."""
+
+    def __init__(self, ev, x: Tensor, stage: str, refusal: Refused, factor: Tensor | None = None) -> None:
+        self.x, self.stage, self.refusal, self.factor = x, stage, refusal, factor
+        ev.applied[-1]["pending"].append(self)
+
+    def then(self, ev, stage: str, factor: Tensor | None = None) -> Pending:
+        self.done(ev)
+        return Pending(ev, self.x, stage, self.refusal, factor)
+
+    def done(self, ev) -> None:
+        if self in ev.applied[-1]["pending"]:
+            ev.applied[-1]["pending"].remove(self)
+
+
+def _is(value: Any, number: int) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and value == number
+
+
+def _relu6(ev, p: Pending, args: tuple, kwargs: dict) -> Pending:
+    """relu6(x + 3), as F.relu6, an nn.ReLU6 or a clamp to [0, 6] writes it (in place or not: x + 3 is a
+    temporary)."""
+    if p.stage != "shift" or len(args) > 1 or set(kwargs) - {"inplace"}:
+        raise p.refusal
+    return p.then(ev, "relu6")
+
+
+def _hard(ev, op: ast.operator, a: Any, b: Any) -> Any:
+    """A step of a hard sigmoid or hard swish written out (see Pending); None for any other arithmetic."""
+    if isinstance(op, ast.Add) and (isinstance(a, Tensor) and _is(b, 3) or isinstance(b, Tensor) and _is(a, 3)):
+        return Pending(ev, a if isinstance(a, Tensor) else b, "shift", Refused(_arithmetic(op, a, b), ev.line))
+    p, t = (a, b) if isinstance(a, Pending) else (b, a)
+    if isinstance(op, ast.Mult) and isinstance(p, Pending) and p.stage == "relu6" and isinstance(t, Tensor):
+        return p.then(ev, "scaled", t)
+    if not (isinstance(op, ast.Div) and isinstance(a, Pending) and a.stage in ("relu6", "scaled") and _is(b, 6)):
+        return None
+    a.done(ev)
+    if a.factor is a.x:  # x * relu6(x + 3) / 6
+        return apply_nodes(ev, a.x, [ev.layer("Hardswish", [], {}).node])
+    gate = apply_nodes(ev, a.x, [ev.layer("Hardsigmoid", [], {}).node])
+    return gate if a.factor is None else Tensor("mul", [a.factor, gate])  # y * relu6(x + 3) / 6: y gated
+
+
+def _arithmetic(op: ast.operator, a: Any, b: Any) -> str:
+    what = "two tensors" if isinstance(a, Tensor) and isinstance(b, Tensor) else "a tensor and a number"
+    return f"`{ast.unparse(ast.BinOp(ast.Name('a'), op, ast.Name('b')))[2:-2]}` of {what} is not a layer gptnet " \
+           "has (it reads x + f(x) and x * gate(x))"
+
+
 def _tensor(value: Any, what: str) -> Tensor:
     if not isinstance(value, Tensor):
         raise Refused(f"{what} takes a tensor")
@@ -45,6 +99,8 @@ def _dims(values: Any) -> bool:
 
 def _functional(kind: str):
     def run(ev, x, *rest, **kwargs):
+        if isinstance(x, Pending) and kind == "ReLU6":
+            return _relu6(ev, x, rest, kwargs)
         x = _tensor(x, kind)
         kwargs = {k: v for k, v in kwargs.items() if k not in ("training", "input")}
         if kind == "Flatten":
@@ -81,6 +137,17 @@ def _mean(ev, x, dim=None, keepdim=False, **kwargs):
     return apply_nodes(ev, x, [pool] if keepdim else [pool, Flatten()])
 
 
+def _clamp(ev, x, min=None, max=None):  # noqa: A002 - torch's names for the bounds
+    """clamp(x, 0, 6) is a ReLU6 (of x + 3, a hard sigmoid's middle step), clamp(x, min=0) a ReLU."""
+    if isinstance(x, Pending) and _is(min, 0) and _is(max, 6):
+        return _relu6(ev, x, (), {})
+    kind = "ReLU6" if _is(min, 0) and _is(max, 6) else "ReLU" if _is(min, 0) and max is None else None
+    if kind is None:
+        raise Refused(f"a clamp to [{min!r:.10}, {max!r:.10}] is not a layer gptnet has (it reads clamp(x, 0, 6) "
+                      "as a ReLU6 and clamp(x, min=0) as a ReLU)")
+    return apply_nodes(ev, _tensor(x, "clamp"), [ev.layer(kind, [], {}).node])
+
+
 def _refuse(name: str, why: str):
     def run(ev, *args, **kwargs):
         raise Refused(f"`{name}` {why}: no layer of gptnet's does that")
@@ -90,6 +157,7 @@ def _refuse(name: str, why: str):
 TENSOR_FUNCTIONS = {**{name: Builtin(name, _functional(kind)) for name, kind in FUNCTIONAL.items()},
                     "cat": Builtin("cat", _cat), "concat": Builtin("concat", _cat), "mean": Builtin("mean", _mean),
                     "add": Builtin("add", _combine("add")), "mul": Builtin("mul", _combine("mul")),
+                    "clamp": Builtin("clamp", _clamp), "clip": Builtin("clip", _clamp),
                     **{name: Builtin(name, _refuse(name, why)) for name, why in _NOT_LAYERS.items()}}
 
 
@@ -105,6 +173,8 @@ def tensor_attribute(ev, owner: Any, name: str) -> Any:
     """`x.shape`, `x.size(0)`, `x.view(...)`, `x.mean(...)`, `x.relu()` ..."""
     if isinstance(owner, Dim):
         raise Refused(f"`.{name}` of a tensor size is not read")
+    if isinstance(owner, Pending) and name not in TENSOR_FUNCTIONS:
+        raise owner.refusal
     if name == "shape":
         return tuple(Dim(f"x.shape[{k}]") for k in range(4))
     if name == "size":
@@ -124,11 +194,13 @@ def tensor_attribute(ev, owner: Any, name: str) -> Any:
 def tensor_binop(ev, op: ast.operator, a: Any, b: Any) -> Any:
     if isinstance(a, Tensor) and isinstance(b, Tensor) and isinstance(op, (ast.Add, ast.Mult)):
         return Tensor("add" if isinstance(op, ast.Add) else "mul", [a, b])
-    if not isinstance(a, Tensor) and not isinstance(b, Tensor):
+    if not any(isinstance(v, (Tensor, Pending)) for v in (a, b)):
         return Dim("a size computed from the input's")
-    what = "two tensors" if isinstance(a, Tensor) and isinstance(b, Tensor) else "a tensor and a number"
-    raise Refused(f"`{ast.unparse(ast.BinOp(ast.Name('a'), op, ast.Name('b')))[2:-2]}` of {what} is not a layer gptnet "
-                  "has (it reads x + f(x) and x * gate(x))")
+    hard = _hard(ev, op, a, b)
+    if hard is not None:
+        return hard
+    pending = next((v for v in (a, b) if isinstance(v, Pending)), None)
+    raise pending.refusal if pending is not None else Refused(_arithmetic(op, a, b))
 
 
 def tensor_index(ev, t: Tensor, key: Any, node: ast.AST) -> Tensor:
@@ -179,6 +251,10 @@ def apply_nodes(ev, x: Tensor, nodes: list) -> Tensor:
 def apply(ev, module: Module, args: list, kwargs: dict) -> Tensor:
     """A module called in forward: its layers applied to the tensor (an instance of the answer's class as a
     call of the spec module it specialises to)."""
+    if len(args) == 1 and not kwargs and isinstance(args[0], Pending) and isinstance(module, Layer) and \
+            module.node.op == "ReLU6":  # h_sigmoid's `self.relu(x + 3) / 6`
+        ev.applied[-1]["modules"].add(id(module))
+        return _relu6(ev, args[0], (), {})
     if len(args) != 1 or kwargs or not isinstance(args[0], Tensor):
         raise Refused("a module is called with other than one tensor (gptnet follows one input)")
     x = args[0]

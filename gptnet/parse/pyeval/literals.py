@@ -1,17 +1,34 @@
 """Expressions that build or take apart collections: list, tuple and dict displays (with `*` and `**`),
-subscripts and slices (of a tensor, handed to forward.py), f-strings and comprehensions. Each item copied is a
-step (evaluator.py)."""
+subscripts and slices (of a tensor, handed to forward.py), f-strings and `str.format` (gptnet's own reading of a
+safe part of the format language) and comprehensions. Each item copied, and each character formatted, is a step
+(evaluator.py)."""
 
 from __future__ import annotations
 
 import ast
+import re
+import string
 from typing import Any
 
+from . import messages
 from .evaluator import Core, src
 from .forward import tensor_index
 from .messages import Refused
 from .tensors import Tensor
-from .values import PLAIN, Container, Dim, check
+from .values import PLAIN, Container, Dim, check, describe
+
+_FORMATTER = string.Formatter()
+_NAME = re.compile(r"|[0-9]{1,2}|[A-Za-z_][A-Za-z0-9_]*")  # a field names an argument: by number or by keyword
+_SPEC = re.compile(r"0?[1-9]?d?")  # a width, with zeros, and `d` (`02d`): nothing that grows a string far
+_MISSING = object()
+
+
+def formatted(value: Any, spec: str, field: str) -> str:
+    """One field's text: a number, a string, a bool or None, with at most a width and `d` (`02d`)."""
+    if not isinstance(value, PLAIN) or not _SPEC.fullmatch(spec) or spec.endswith("d") and not isinstance(value, int):
+        raise Refused(messages.format_field(field) if isinstance(value, PLAIN) else
+                      f"`{field}` formats {describe(value)}, not a number or a string")
+    return format(value, spec)
 
 
 class Literals(Core):
@@ -76,14 +93,49 @@ class Literals(Core):
         out = []
         for part in node.values:
             if isinstance(part, ast.Constant):
-                out.append(str(part.value))
+                out.append(self.spent(str(part.value)))
                 continue
+            spec = part.format_spec.values if part.format_spec is not None else []
+            if part.conversion != -1 or not all(isinstance(v, ast.Constant) for v in spec):
+                raise Refused(messages.format_field(src(part)))
             value = self.eval(part.value, env)
-            if not isinstance(value, PLAIN) or part.conversion != -1 or part.format_spec is not None:
-                raise Refused(f"the f-string `{src(node)}` formats other than a plain value")
-            out.append(str(value))
-        self.step(sum(map(len, out)))
+            out.append(self.spent(formatted(value, "".join(str(v.value) for v in spec), src(part))))
         return check("".join(out))
+
+    def format_string(self, template: str, args: tuple, kwargs: dict) -> str:
+        """`"stage{}".format(i + 1)`, `"{0}_{name}".format(...)`: the template split by Python's parser (which only
+        splits), its fields read by gptnet, of plain values only: Python's `format` would follow `{0.__class__}` and
+        `{0[key]}` into the objects it formats."""
+        out, numbering, count = [], set(), 0
+        try:
+            pieces = list(_FORMATTER.parse(template))
+        except ValueError as e:  # an unpaired brace
+            raise Refused(f"the format string {template[:40]!r}: {e}") from None
+        self.step(len(pieces))
+        for text, name, spec, conversion in pieces:
+            out.append(self.spent(text))
+            if name is None:
+                continue
+            field = "{" + name + (f"!{conversion}" if conversion else "") + (f":{spec}" if spec else "") + "}"
+            if conversion or not _NAME.fullmatch(name):
+                raise Refused(messages.format_field(field))
+            if name == "" or name.isdigit():  # `{}` counts on, `{0}` does not; Python refuses both in one string
+                numbering.add(name == "")
+                if name == "":
+                    name, count = str(count), count + 1
+            if len(numbering) > 1:
+                raise Refused(f"the format string {template[:40]!r} numbers its fields both by hand and "
+                              "automatically")
+            value = args[int(name)] if name.isdigit() and int(name) < len(args) else kwargs.get(name, _MISSING)
+            if value is _MISSING:
+                raise Refused(f"`{field}` names no argument of the .format call")
+            out.append(self.spent(formatted(value, spec, field)))
+        return check("".join(out))
+
+    def spent(self, text: str) -> str:
+        """A piece of a string being built: a step per character, so that no format builds one past the budget."""
+        self.step(len(text))
+        return text
 
     def ex_ListComp(self, node: ast.ListComp, env: dict) -> list:
         out: list = []

@@ -43,6 +43,11 @@ def unknown_name(name: str) -> str:
            "layers, math and a few builtins)"
 
 
+def format_field(field: str) -> str:
+    return f"the format field `{field[:40]}` is not read (gptnet formats `{{}}`, `{{0}}` and `{{name}}` of a number " \
+           "or a string, with at most a width and `d`: `{:02d}`)"
+
+
 def too_many_steps() -> str:
     return f"building the model takes more than {limits.MAX_EVAL_STEPS:,} steps to follow (MAX_EVAL_STEPS)"
 

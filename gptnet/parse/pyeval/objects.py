@@ -15,7 +15,7 @@ from ..build import BuildError, make_node
 from . import messages
 from .builtins import CONTAINERS, attribute, refuse_unsafe
 from .evaluator import Break, Return, src
-from .forward import apply, tensor_attribute
+from .forward import Pending, apply, tensor_attribute
 from .literals import Literals
 from .messages import Refused
 from .tensors import Tensor
@@ -70,7 +70,9 @@ class Objects(Literals):
             return pair(value) if name in _PAIRS and isinstance(value, int) else value
         if isinstance(owner, str) and name in ("lower", "upper", "startswith", "endswith"):
             return Builtin(name, lambda ev, *a: check(getattr(owner, name)(*[str(x) for x in a])))
-        if isinstance(owner, (Tensor, Dim)):
+        if isinstance(owner, str) and name == "format":
+            return Builtin(name, lambda ev, *a, **k: self.format_string(owner, a, k))
+        if isinstance(owner, (Tensor, Dim, Pending)):
             return tensor_attribute(self, owner, name)
         raise Refused(f"`.{name}` of {type(owner).__name__ if isinstance(owner, PLAIN) else 'that'} is not read")
 
@@ -136,7 +138,7 @@ class Objects(Literals):
 
     # -- calls
     def ex_Call(self, node: ast.Call, env: dict) -> Any:
-        if isinstance(node.func, ast.Name) and node.func.id == "super":
+        if isinstance(node.func, ast.Name) and node.func.id == "super" and not self.shadowed("super", env):
             if "self" not in env or "__class__" not in env:
                 raise Refused("super() outside a method")
             return Super(env["self"], env["__class__"])

@@ -39,12 +39,13 @@ class Evaluator(Objects, Chainer):
         self.steps = steps  # one budget for every attempt at one answer
         self.notes, self.tensor_functions = notes, TENSOR_FUNCTIONS
         self.room = limits.MAX_EXPANDED  # layers the traced forwards may still apply
-        self.applied: list[dict[str, set]] = []  # per forward being traced: the modules and names it applied
+        # per forward being traced: the modules and names it applied, and its `x + 3`s not yet taken up (Pending)
+        self.applied: list[dict[str, Any]] = []
         self.specs: dict[int, str | None] = {}  # id(instance) -> its spec module (None: it is the identity)
         self.shared: dict[str, str] = {}  # a spec module's class and layers -> its name
         self.modules: list[ModuleSpec] = []
         self.out_channels: dict[str, int | None] = {}
-        self.classes: dict[str, str] = {}  # spec module -> the class it specialises
+        self.classes: dict[str, str] = {}  # spec module -> the class it specialises, as spec modules name it
         self.params: dict[str, dict[str, Any]] = {}  # spec module -> its instance's numeric arguments
         self.globals = dict(GLOBALS)
         self.entries: list[ast.Call] = []  # module-level constructions of the model
@@ -122,13 +123,14 @@ class Evaluator(Objects, Chainer):
                 self.specs[id(instance)] = None
                 return None
             body = [n.model_dump(mode="json") for n in nodes]
-            key = json.dumps([instance.cls.name, body], sort_keys=True)
+            base = instance.cls.name.lstrip("_")  # a private class (`_InvertedResidual`) is named without the _
+            key = json.dumps([base, body], sort_keys=True)
             if key not in self.shared:
                 if len(self.modules) >= limits.MAX_SPECIALISATIONS:
                     raise Refused(f"the model's classes are built in more than {limits.MAX_SPECIALISATIONS} "
                                   "different ways (MAX_SPECIALISATIONS)")
-                same = sum(1 for k in self.shared if json.loads(k)[0] == instance.cls.name)
-                name = instance.cls.name if not same else f"{instance.cls.name}_{same + 1}"
+                same = sum(1 for k in self.shared if json.loads(k)[0] == base)
+                name = base if not same else f"{base}_{same + 1}"
                 try:
                     check_name(name, "module name")
                 except ValueError as e:
@@ -142,28 +144,17 @@ class Evaluator(Objects, Chainer):
                 except ValidationError as e:
                     raise Refused(f"class {instance.cls.name}: {flat_errors(e)}") from None
                 self.out_channels[name] = channels(self, out)
-                self.classes[name], self.params[name] = instance.cls.name, instance.params
+                self.classes[name], self.params[name] = base, instance.params
             self.specs[id(instance)] = self.shared[key]
         return self.specs[id(instance)]
 
     def trace(self, module: Module) -> tuple[list, Tensor]:
         """The layers a module applies, in order, with residual adds, gates and concats; and its output."""
-        inp, forward = Tensor("in"), None
         name = module.cls.name if isinstance(module, Instance) else "the model"
-        self.applied.append({"modules": set(), "names": set()})
+        forward = module.cls.method("forward") if isinstance(module, Instance) else None
+        self.applied.append({"modules": set(), "names": set(), "pending": []})
         try:
-            forward = module.cls.method("forward") if isinstance(module, Instance) else None
-            if forward is not None:
-                out = self.function(forward, [module, inp], {})
-            elif isinstance(module, Instance) and module.seq is not None:
-                out = apply(self, module.seq, [inp], {})
-            elif isinstance(module, Container):
-                out = apply(self, module, [inp], {})
-            else:
-                raise Refused(f"{name} has no forward")
-            if not isinstance(out, Tensor):
-                raise Refused(f"{name}.forward returns {describe(out)}, not one tensor")
-            nodes = self.chain(out, inp)
+            nodes, out = self.follow(module, forward, name)
         except Refused as e:
             if e.line is None and not e.message.startswith(name):
                 e.message = f"{name}.forward: {e.message}"
@@ -176,6 +167,30 @@ class Evaluator(Objects, Chainer):
                 if isinstance(value, Module) and id(value) not in applied["modules"] and not (
                         isinstance(value, Container) and all(id(m) in applied["modules"] for m in value.items)):
                     self.notes.append(f"{name}: self.{attr} is built in __init__ but never used in forward; left out")
+        return nodes, out
+
+    def follow(self, module: Module, forward: Function | None, name: str) -> tuple[list, Tensor]:
+        """`trace` of one module, in its own entry of `applied`. An `x + 3` no hard sigmoid took up is refused as
+        it was, rather than whatever it led to (forward.Pending)."""
+        inp, pending = Tensor("in"), self.applied[-1]["pending"]
+        try:
+            if forward is not None:
+                out = self.function(forward, [module, inp], {})
+            elif isinstance(module, Instance) and module.seq is not None:
+                out = apply(self, module.seq, [inp], {})
+            elif isinstance(module, Container):
+                out = apply(self, module, [inp], {})
+            else:
+                raise Refused(f"{name} has no forward")
+            if not isinstance(out, Tensor):
+                raise Refused(f"{name}.forward returns {describe(out)}, not one tensor")
+            nodes = self.chain(out, inp)
+        except Refused:
+            if pending:
+                raise pending[0].refusal from None
+            raise
+        if pending:
+            raise pending[0].refusal
         return nodes, out
 
 
