@@ -100,6 +100,7 @@ def design_from_answer(fx: Fixture, out: Path, budget: int):
     from gptnet.verify import load_model
 
     cassette = out.parent / f"{fx.name}.json"
+    out.parent.mkdir(parents=True, exist_ok=True)
     # stage build, asked when the program leaves its model unbuilt, is answered as a chat model would: with the line
     # that builds the model its prose describes (the header's); a program that builds its model never asks
     turns = [{"stage": "model", "response": fx.answer}, {"stage": "build", "response": f"model = {fx.model}"}]
