@@ -240,10 +240,12 @@ def _is_self(node: ast.AST) -> bool:
 
 def _parts(node: ast.AST):
     """`node` and the nodes under it, as ast.walk, with `self.attr` whole (its `self` is no value)."""
-    yield node
-    if _self_attr(node) is None:
-        for child in ast.iter_child_nodes(node):
-            yield from _parts(child)
+    todo = [node]
+    while todo:
+        node = todo.pop()
+        yield node
+        if _self_attr(node) is None:
+            todo.extend(ast.iter_child_nodes(node))
 
 
 class _Work:
@@ -258,20 +260,23 @@ class _Work:
     def __init__(self, body: list[ast.stmt]) -> None:
         self.classes = {st.name: st for st in body if isinstance(st, ast.ClassDef)}
         self.functions = [st for st in body if isinstance(st, ast.FunctionDef)]  # build_model
+        self.inits = {name: next((fn for fn in _body(cls.body) if fn.name == "__init__"), None)
+                      for name, cls in self.classes.items()}
+        self.builds = {name: self._calls_to_build(fn) for name, fn in self.inits.items()}
         self.built: dict[str, int] = {}  # modules that building each class makes, itself included
         self.calls: dict[str, int] = {}  # module calls of one call of each class, itself included
 
     def run(self) -> None:
         for name in self._order():
-            cls = self.classes[name]
-            methods = {fn.name: fn for fn in _body(cls.body)}
-            init, forward = methods.get("__init__"), methods.get("forward")
-            self.built[name] = _bound(cls, f"building {name}", 1 + self._builds(init), MAX_MODULES_BUILT, "modules")
+            cls, init = self.classes[name], self.inits[name]
+            forward = next((fn for fn in _body(cls.body) if fn.name == "forward"), None)
+            self.built[name] = _bound(cls, f"building {name}", 1 + self._built_by(self.builds[name]),
+                                      MAX_MODULES_BUILT, "modules")
             held = self._holds(init.body if init else [], name, {})
             self.calls[name] = _bound(cls, f"one call of {name}", 1 + self._forward(forward, held) if forward else 1,
                                       MAX_CALLS_PER_FORWARD, "module calls")
         for fn in self.functions:
-            _bound(fn, fn.name, self._builds(fn), MAX_MODULES_BUILT, "modules")
+            _bound(fn, fn.name, self._built_by(self._calls_to_build(fn)), MAX_MODULES_BUILT, "modules")
             self._holds(fn.body, fn.name, {})
 
     def _built(self, node: ast.AST) -> str | None:
@@ -284,27 +289,29 @@ class _Work:
                 return f"nn.{node.func.attr}"
         return None
 
-    def _builds(self, fn: ast.FunctionDef | None) -> int:
-        """Modules that running `fn` builds."""
-        return sum(self.built.get(kind, 1) for n in ast.walk(fn) if (kind := self._built(n))) if fn else 0
+    def _calls_to_build(self, fn: ast.FunctionDef | None) -> list[tuple[str, ast.Call]]:
+        """(what it builds, call) for each call in `fn` that builds a module."""
+        return [(kind, n) for n in _parts(fn) if (kind := self._built(n))] if fn else []
+
+    def _built_by(self, builds: list[tuple[str, ast.Call]]) -> int:
+        return sum(self.built.get(kind, 1) for kind, _ in builds)
 
     def _order(self) -> list[str]:
         """The classes, each after the classes its __init__ builds; a class that builds itself is refused."""
-        uses: dict[str, dict[str, tuple[str, ast.AST]]] = {name: {} for name in self.classes}
-        for name, cls in self.classes.items():
-            for fn in (fn for fn in _body(cls.body) if fn.name == "__init__"):
-                held = [(f"{name}.{_self_attr(st.targets[0])}", st.value) for st in ast.walk(fn)
-                        if isinstance(st, ast.Assign) and _self_attr(st.targets[0])]
-                for label, tree in (*held, (f"{name}.__init__", fn)):  # an attribute names the step if one holds it
-                    for n in ast.walk(tree):
-                        if self._built(n) in self.classes:
-                            uses[name].setdefault(self._built(n), (label, n))
+        uses = {name: {kind: call for kind, call in reversed(builds) if kind in self.classes}
+                for name, builds in self.builds.items()}  # reversed: the first call to each class stays
         try:
             return list(graphlib.TopologicalSorter(uses).static_order())
         except graphlib.CycleError as e:
-            cycle = e.args[1][::-1]  # each node builds the next
-            steps = [uses[a][b] for a, b in zip(cycle, cycle[1:])]
-            raise _cycle(steps[0][1], cycle[0], [label for label, _ in steps]) from None
+            cycle = e.args[1][::-1]  # each class builds the next
+            steps = [self._holder(a, uses[a][b]) for a, b in zip(cycle, cycle[1:])]
+            raise _cycle(uses[cycle[0]][cycle[1]], cycle[0], steps) from None
+
+    def _holder(self, name: str, call: ast.Call) -> str:
+        """`name.attribute` for the attribute of class `name` that holds what `call` builds, else `name.__init__`."""
+        return next((f"{name}.{_self_attr(st.targets[0])}" for st in ast.walk(self.inits[name])
+                     if isinstance(st, ast.Assign) and _self_attr(st.targets[0])
+                     and any(n is call for n in ast.walk(st.value))), f"{name}.__init__")
 
     def _holds(self, body: list[ast.stmt], owner: str, held: dict[str, int]) -> dict[str, int]:
         """The module calls of one call of each module `body` holds, by attribute (what build_model returns, as

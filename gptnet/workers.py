@@ -26,7 +26,8 @@ PR_SET_PDEATHSIG = 1  # <linux/prctl.h>
 
 
 def _end_with(parent: int) -> None:
-    """End this process when `parent` does, even one killed with SIGKILL; at once if it already has."""
+    """End this process when `parent` does, even one killed with SIGKILL; at once if it already has. (Linux sends
+    the signal when the thread that started the worker ends: Workers.map starts them in the search's own thread.)"""
     if sys.platform.startswith("linux"):
         ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
     else:
@@ -47,19 +48,16 @@ def _serve(conn: Connection, parent: int) -> None:
     _end_with(parent)
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     try:
-        conn.recv()()
-    except EOFError:
-        return
-    while True:
-        try:
+        conn.recv()()  # the set-up
+        while True:
             fn, task = conn.recv()
-        except EOFError:
-            return
-        try:
-            reply = (True, fn(task))
-        except Exception as e:  # noqa: BLE001 - raised again in the search, as a pool does
-            reply = (False, e)
-        conn.send(reply)
+            try:
+                reply = (True, fn(task))
+            except Exception as e:  # noqa: BLE001 - raised again in the search, as a pool does
+                reply = (False, e)
+            conn.send(reply)
+    except EOFError:  # the search closed the pipe
+        return
 
 
 @dataclass(eq=False)
