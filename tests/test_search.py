@@ -461,6 +461,25 @@ def test_a_worker_killed_mid_training_fails_its_candidate_and_the_search_goes_on
     assert worker not in workers_of(proc.pid) and "Traceback" not in stderr
 
 
+def test_a_worker_that_dies_takes_only_its_own_task_and_is_replaced() -> None:
+    """Workers.map with plain functions: a task that ends its process (os._exit) comes back as None, the next task
+    runs in a new worker, and what a task raises is raised in the search."""
+    from gptnet.workers import Workers
+
+    pool = Workers(2, os.getpid)
+    try:
+        assert sorted(pool.map(abs, [-1, -2, -3])) == [(-3, 3), (-2, 2), (-1, 1)]
+        first = [w.process.pid for w in pool.started]
+        assert list(pool.map(os._exit, [3])) == [(3, None)]
+        assert len(pool.started) == 1 and set(first) - {w.process.pid for w in pool.started}
+        assert sorted(pool.map(abs, [-4, -5])) == [(-5, 5), (-4, 4)] and len(pool.started) == 2
+        with pytest.raises(ValueError, match="invalid literal"):
+            list(pool.map(int, ["x"]))
+    finally:
+        pool.close()
+    assert gone(first) and not pool.started
+
+
 def test_workers_end_with_a_search_killed_while_they_start(tmp_path: Path) -> None:
     """Killed while its workers still import torch, the search takes them with it (each learnt its parent only
     after the import, by then init's pid, and outlived it)."""
