@@ -22,7 +22,6 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import math
-import multiprocessing
 import tempfile
 import time
 from pathlib import Path
@@ -32,8 +31,9 @@ from scipy.stats import spearmanr
 from gptnet.design import Options, design, make_task
 from gptnet.latency import estimate
 from gptnet.search import SearchOptions, search
-from gptnet.search.proxy import Measured, Recipe, run_task, start_worker
+from gptnet.search.proxy import Measured, Recipe, measurement, run_task, start_worker
 from gptnet.search.run import CLASSES
+from gptnet.workers import Workers
 
 ALL = 10**9  # the longer training's subset: every training image of the data set
 
@@ -41,9 +41,12 @@ ALL = 10**9  # the longer training's subset: every training image of the data se
 def train_long(paths: list[Path], recipe: Recipe, workers: int) -> list[Measured]:
     """The longer training, in worker processes as the search trains (one torch thread each)."""
     tasks = [(i, str(p), recipe.model_dump()) for i, p in enumerate(paths)]
-    with multiprocessing.get_context("spawn").Pool(min(workers, len(tasks)), initializer=start_worker) as pool:
-        done = dict(pool.imap_unordered(run_task, tasks))
-    return [Measured.model_validate(done[i]) for i in range(len(tasks))]
+    pool = Workers(min(workers, len(tasks)), start_worker)
+    try:
+        done = {index: measurement(reply) for (index, *_), reply in pool.map(run_task, tasks)}
+    finally:
+        pool.close(interrupted=True)  # at once: idle when every task is done, busy only if the run stops early
+    return [done[i] for i in range(len(tasks))]
 
 
 def main() -> None:

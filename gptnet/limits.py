@@ -15,6 +15,10 @@ MAX_MODULES = 100  # composite modules in one model
 MAX_EXPANDED = 20_000  # layers once every module call is expanded
 MAX_NESTING = 8  # modules calling modules, and residuals/concats inside each other
 MAX_BRANCHES = 16  # branches of one concat
+# what a model.py describes (verify.py counts it through its classes, with multiplicity), so it is bounded before
+# torch runs it; a rendered model stays under MAX_EXPANDED layers plus a call of each module and nn.Sequential
+MAX_CALLS_PER_FORWARD = 100_000  # module calls of one forward pass
+MAX_MODULES_BUILT = 100_000  # modules built by build_model
 
 MAX_EXPR_CHARS = 200  # a size expression's source
 MAX_EXPR_NODES = 64  # its syntax tree

@@ -7,12 +7,18 @@ own classes, `torch.cat`, `self.<layer>` and int/max/min/round; names only param
 and the file's classes; literals only numbers, booleans, None and a few fixed strings. Anything else (an import,
 a call to `exec`, a dunder, a subscript, an f-string, a decorator, a loop) is named with its line.
 
+The grammar bounds the file's syntax, not the work it describes: a module calling its child twice, nested 60 deep,
+makes 2^60 calls in a forward pass, and `self.me = self` sends torch round a cycle. So the work is counted too,
+through the classes with multiplicity (`_Work`), and a file past limits.MAX_CALLS_PER_FORWARD or MAX_MODULES_BUILT,
+or with a class that reaches itself, is refused with a line naming the class.
+
 `load_model` imports the file from the bytes it verified (compiled here, so no stale or planted `__pycache__`
 and no change between check and use)."""
 
 from __future__ import annotations
 
 import ast
+import graphlib
 import math
 import re
 import types
@@ -21,6 +27,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from .errors import UsageError
+from .limits import MAX_CALLS_PER_FORWARD, MAX_MODULES_BUILT
 from .spec.expr import BINOPS, CMPOPS
 from .spec.grammar import ALLOWED_STRINGS, EXPR_FUNCS, NN_MODULE_MEMBERS, RESERVED, RESERVED_ATTRS, check_name
 from .spec.registry import kinds
@@ -51,6 +58,11 @@ def _is_doc(st: ast.stmt) -> bool:
     return isinstance(st, ast.Expr) and isinstance(st.value, ast.Constant) and isinstance(st.value.value, str)
 
 
+def _body(stmts: list[ast.stmt]) -> list[ast.stmt]:
+    """The statements after a docstring."""
+    return stmts[1:] if stmts and _is_doc(stmts[0]) else stmts
+
+
 def _name(node: ast.AST) -> str:
     return ast.unparse(node)[:60]
 
@@ -63,7 +75,7 @@ class _Checker:
         self.classes: set[str] = set()
 
     def run(self) -> None:
-        body = self.tree.body[1:] if self.tree.body and _is_doc(self.tree.body[0]) else self.tree.body
+        body = _body(self.tree.body)
         for st in body:
             if isinstance(st, ast.ClassDef):
                 self._safe(st, st.name, "class name")
@@ -93,9 +105,8 @@ class _Checker:
     def _class(self, node: ast.ClassDef) -> None:
         if node.decorator_list or node.keywords or [ast.unparse(b) for b in node.bases] != ["nn.Module"]:
             raise _Refuse(node, f"class {node.name} must derive from nn.Module alone, with no decorator or keyword")
-        body = node.body[1:] if node.body and _is_doc(node.body[0]) else node.body
         seen = set()
-        for st in body:
+        for st in _body(node.body):
             if not isinstance(st, ast.FunctionDef) or st.name not in ("__init__", "forward") or st.name in seen:
                 raise _Refuse(st, f"class {node.name} may hold only a docstring, __init__ and forward")
             seen.add(st.name)
@@ -120,8 +131,7 @@ class _Checker:
         for d in a.defaults:
             self._literal(d)
         scope = set(names)
-        body = fn.body[1:] if fn.body and _is_doc(fn.body[0]) else fn.body
-        for st in body:
+        for st in _body(fn.body):
             self._statement(st, fn.name, scope)
 
     def _annotation(self, node: ast.AST) -> None:
@@ -217,6 +227,159 @@ class _Checker:
         raise _Refuse(node, f"`{_name(node)}` ({type(node).__name__}) is not an expression gptnet writes")
 
 
+def _self_attr(node: ast.AST) -> str | None:
+    """`attr` for `self.attr`, else None."""
+    if isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name) and node.value.id == "self":
+        return node.attr
+    return None
+
+
+def _is_self(node: ast.AST) -> bool:
+    return isinstance(node, ast.Name) and node.id == "self"
+
+
+def _parts(node: ast.AST):
+    """`node` and the nodes under it, as ast.walk, with `self.attr` whole (its `self` is no value)."""
+    todo = [node]
+    while todo:
+        node = todo.pop()
+        yield node
+        if _self_attr(node) is None:
+            todo.extend(ast.iter_child_nodes(node))
+
+
+class _Work:
+    """What a file that passed _Checker makes torch do, bounded before anything runs it: the modules that building
+    each class (and build_model) makes, and the module calls of one call of each, counted with multiplicity through
+    the classes; and no class that reaches itself (builds or holds itself, directly or through others), which torch
+    would follow until the stack runs out. A module is a value only where gptnet writes one (assigned to
+    self.<attribute> or listed in nn.Sequential in __init__, called in forward, returned by build_model), so one
+    class reaches another only by building it, and the counts are sums: an if counts its costlier branch in forward
+    and both in __init__, where either may set the attribute."""
+
+    def __init__(self, body: list[ast.stmt]) -> None:
+        self.classes = {st.name: st for st in body if isinstance(st, ast.ClassDef)}
+        self.functions = [st for st in body if isinstance(st, ast.FunctionDef)]  # build_model
+        self.inits = {name: next((fn for fn in _body(cls.body) if fn.name == "__init__"), None)
+                      for name, cls in self.classes.items()}
+        self.builds = {name: self._calls_to_build(fn) for name, fn in self.inits.items()}
+        self.built: dict[str, int] = {}  # modules that building each class makes, itself included
+        self.calls: dict[str, int] = {}  # module calls of one call of each class, itself included
+
+    def run(self) -> None:
+        for name in self._order():
+            cls, init = self.classes[name], self.inits[name]
+            forward = next((fn for fn in _body(cls.body) if fn.name == "forward"), None)
+            self.built[name] = _bound(cls, f"building {name}", 1 + self._built_by(self.builds[name]),
+                                      MAX_MODULES_BUILT, "modules")
+            held = self._holds(init.body if init else [], name, {})
+            self.calls[name] = _bound(cls, f"one call of {name}", 1 + self._forward(forward, held) if forward else 1,
+                                      MAX_CALLS_PER_FORWARD, "module calls")
+        for fn in self.functions:
+            _bound(fn, fn.name, self._built_by(self._calls_to_build(fn)), MAX_MODULES_BUILT, "modules")
+            self._holds(fn.body, fn.name, {})
+
+    def _built(self, node: ast.AST) -> str | None:
+        """What a call builds: one of the file's classes or `nn.<layer>`; None for any other node."""
+        if isinstance(node, ast.Call):
+            if isinstance(node.func, ast.Name) and node.func.id in self.classes:
+                return node.func.id
+            if isinstance(node.func, ast.Attribute) and isinstance(node.func.value, ast.Name) \
+                    and node.func.value.id == "nn":
+                return f"nn.{node.func.attr}"
+        return None
+
+    def _calls_to_build(self, fn: ast.FunctionDef | None) -> list[tuple[str, ast.Call]]:
+        """(what it builds, call) for each call in `fn` that builds a module."""
+        return [(kind, n) for n in _parts(fn) if (kind := self._built(n))] if fn else []
+
+    def _built_by(self, builds: list[tuple[str, ast.Call]]) -> int:
+        return sum(self.built.get(kind, 1) for kind, _ in builds)
+
+    def _order(self) -> list[str]:
+        """The classes, each after the classes its __init__ builds; a class that builds itself is refused."""
+        uses = {name: {kind: call for kind, call in reversed(builds) if kind in self.classes}
+                for name, builds in self.builds.items()}  # reversed: the first call to each class stays
+        try:
+            return list(graphlib.TopologicalSorter(uses).static_order())
+        except graphlib.CycleError as e:
+            cycle = e.args[1][::-1]  # each class builds the next
+            steps = [self._holder(a, uses[a][b]) for a, b in zip(cycle, cycle[1:])]
+            raise _cycle(uses[cycle[0]][cycle[1]], cycle[0], steps) from None
+
+    def _holder(self, name: str, call: ast.Call) -> str:
+        """`name.attribute` for the attribute of class `name` that holds what `call` builds, else `name.__init__`."""
+        return next((f"{name}.{_self_attr(st.targets[0])}" for st in ast.walk(self.inits[name])
+                     if isinstance(st, ast.Assign) and _self_attr(st.targets[0])
+                     and any(n is call for n in ast.walk(st.value))), f"{name}.__init__")
+
+    def _holds(self, body: list[ast.stmt], owner: str, held: dict[str, int]) -> dict[str, int]:
+        """The module calls of one call of each module `body` holds, by attribute (what build_model returns, as
+        "return"); a module anywhere else is refused."""
+        for st in body:
+            if isinstance(st, ast.If):
+                self._plain(st.test, held)
+                self._holds(st.body + st.orelse, owner, held)
+                continue
+            attr = _self_attr(st.targets[0]) if isinstance(st, ast.Assign) else \
+                "return" if isinstance(st, ast.Return) and owner not in self.classes else None
+            calls = self._module(st.value, owner, attr, held) if attr else self._plain(st, held)
+            if calls is not None:
+                where = f"{owner}.{attr}" if attr != "return" else f"the model {owner} returns"
+                held[attr] = max(held.get(attr, 0), _bound(st, f"one call of {where}", calls, MAX_CALLS_PER_FORWARD,
+                                                           "module calls"))
+        return held
+
+    def _module(self, node: ast.AST, owner: str, attr: str, held: dict[str, int]) -> int | None:
+        """The module calls of one call of the module `node` is, held as `attr`; None when it is not a module."""
+        if _is_self(node):
+            raise _cycle(node, owner, [f"{owner}.{attr}"])
+        if _self_attr(node) is not None:
+            return held.get(_self_attr(node))
+        kind = self._built(node)
+        if kind is None:
+            return self._plain(node, held)
+        for kw in node.keywords:
+            self._plain(kw.value, held)
+        if kind == "nn.Sequential":
+            return 1 + sum(self._module(a, owner, attr, held) or 0 for a in node.args)
+        for a in node.args:
+            self._plain(a, held)
+        return self.calls.get(kind, 1)
+
+    def _plain(self, node: ast.AST, held: dict[str, int]) -> None:
+        """Refuse a module anywhere in `node`: as an argument, an operand, a local, a condition."""
+        for n in _parts(node):
+            self._not_module(n, held)
+
+    def _not_module(self, node: ast.AST, held: dict[str, int]) -> None:
+        if _is_self(node) or _self_attr(node) in held or self._built(node):
+            raise _Refuse(node, f"`{_name(node)}` is a module used as a value: gptnet assigns a module to "
+                                "self.<attribute> or lists it in nn.Sequential in __init__, and calls it in forward")
+
+    def _forward(self, node: ast.AST, held: dict[str, int]) -> int:
+        """Module calls of one run of `node`, a part of forward."""
+        if isinstance(node, ast.If):
+            return self._forward(node.test, held) + max(sum(self._forward(st, held) for st in branch)
+                                                        for branch in (node.body, node.orelse))
+        if isinstance(node, ast.Call) and _self_attr(node.func) is not None:  # an attribute that is no module: 1
+            return held.get(_self_attr(node.func), 1) + sum(self._forward(n, held)
+                                                           for n in (*node.args, *node.keywords))
+        self._not_module(node, held)
+        return 0 if _self_attr(node) else sum(self._forward(n, held) for n in ast.iter_child_nodes(node))
+
+
+def _bound(node: ast.AST, what: str, count: int, limit: int, unit: str) -> int:
+    if count > limit:
+        raise _Refuse(node, f"{what} makes {count:,} {unit}, more than the {limit:,} gptnet allows")
+    return count
+
+
+def _cycle(node: ast.AST, name: str, steps: list[str]) -> _Refuse:
+    return _Refuse(node, f"{name} reaches itself through {' -> '.join(steps)}; gptnet refuses a model whose modules "
+                         "form a cycle")
+
+
 def check_source(data: bytes) -> Problem | None:
     """The first thing in a model.py's bytes outside the allow-list, or None when it passes."""
     if len(data) > MAX_BYTES:
@@ -235,6 +398,7 @@ def check_source(data: bytes) -> Problem | None:
         return Problem(1, "not valid Python, or nested too deeply")
     try:
         _Checker(tree).run()
+        _Work(_body(tree.body)).run()
     except _Refuse as e:
         return e.problem
     except RecursionError:

@@ -5,6 +5,7 @@ candidates, a few SGD steps on a small subset of digits) in the CLI, as a user r
 from __future__ import annotations
 
 import json
+import os
 import random
 import signal
 import subprocess
@@ -68,6 +69,16 @@ def children(pid: int) -> list[int]:
         if int(fields[1]) == pid:
             found.append(int(stat.parent.name))
     return found
+
+
+def workers_of(pid: int) -> list[int]:
+    """The search's training workers (its other child is multiprocessing's resource tracker)."""
+    return [c for c in children(pid) if b"spawn_main" in Path(f"/proc/{c}/cmdline").read_bytes()]
+
+
+def cpu_seconds(pid: int) -> float:
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")  # utime + stime
 
 
 def alive(pid: int) -> bool:
@@ -427,6 +438,59 @@ def test_ctrl_c_saves_and_exits_130(tmp_path: Path) -> None:
     assert "interrupted after" in stderr and "--resume" in stderr and "Traceback" not in stderr
     assert measured(out) >= 1 and (out / "leaderboard.md").is_file()
     assert gone(workers)
+
+
+def test_a_worker_killed_mid_training_fails_its_candidate_and_the_search_goes_on(tmp_path: Path) -> None:
+    """The OOM killer (which a hostile proposal can provoke) ends a worker with SIGKILL: its candidate is recorded
+    as failed with the reason, a new worker trains the rest, and the search ends as it would have."""
+    out = tmp_path / "s"
+    proc = start(tmp_path, "s", *OFFLINE, "--workers", "1")
+    wait_for(out, 1, proc)  # the one-shot design is measured: the worker now trains candidate 2
+    [worker] = workers_of(proc.pid)
+    busy_from, deadline = cpu_seconds(worker), time.monotonic() + 60
+    while cpu_seconds(worker) < busy_from + 0.3 and time.monotonic() < deadline:  # an idle worker uses no CPU
+        time.sleep(0.05)
+    os.kill(worker, signal.SIGKILL)
+    _, stderr = proc.communicate(timeout=300)
+    assert proc.returncode == 0, stderr
+    rows = board(out)["candidates"]
+    failed = [c for c in rows if c["accuracy"] is None]
+    assert [c["dropped"] for c in failed] == ["training failed: its worker process died (killed, e.g. out of "
+                                              "memory)"], rows
+    assert len(rows) == 6 and failed[0]["index"] > 1 and (out / "winner" / "model.py").is_file()
+    assert worker not in workers_of(proc.pid) and "Traceback" not in stderr
+
+
+def test_a_worker_that_dies_takes_only_its_own_task_and_is_replaced() -> None:
+    """Workers.map with plain functions: a task that ends its process (os._exit) comes back as None, the next task
+    runs in a new worker, and what a task raises is raised in the search."""
+    from gptnet.workers import Workers
+
+    pool = Workers(2, os.getpid)
+    try:
+        assert sorted(pool.map(abs, [-1, -2, -3])) == [(-3, 3), (-2, 2), (-1, 1)]
+        first = [w.process.pid for w in pool.started]
+        assert list(pool.map(os._exit, [3])) == [(3, None)]
+        assert len(pool.started) == 1 and set(first) - {w.process.pid for w in pool.started}
+        assert sorted(pool.map(abs, [-4, -5])) == [(-5, 5), (-4, 4)] and len(pool.started) == 2
+        with pytest.raises(ValueError, match="invalid literal"):
+            list(pool.map(int, ["x"]))
+    finally:
+        pool.close()
+    assert gone(first) and not pool.started
+
+
+def test_workers_end_with_a_search_killed_while_they_start(tmp_path: Path) -> None:
+    """Killed while its workers still import torch, the search takes them with it (each learnt its parent only
+    after the import, by then init's pid, and outlived it)."""
+    proc = start(tmp_path, "s", *TINY[:-4], "--steps", "500", "--trials", "2")  # one training: a minute
+    deadline, workers = time.monotonic() + 120, []
+    while not workers and proc.poll() is None and time.monotonic() < deadline:
+        workers = workers_of(proc.pid)
+        time.sleep(0.01)
+    proc.send_signal(signal.SIGKILL)
+    proc.communicate(timeout=60)
+    assert workers and gone(workers, 5), "the workers outlived the search"
 
 
 @pytest.mark.parametrize("args, message", [

@@ -9,6 +9,7 @@ import json
 import marshal
 import shutil
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -291,3 +292,130 @@ def test_channels_that_contradict_inside_a_branch_are_an_error_not_a_broken_mode
                 "--yes", "--out", "out", cwd=tmp_path)
     assert f"{said} but gets a 16x32x32 input" in one_line_error(r, 1)
     assert not (tmp_path / "out").exists()
+
+
+def _classes(*classes: tuple[str, list[str], list[str]], returns: str) -> str:
+    """A hand-written model.py in gptnet's grammar: each class as (name, __init__ lines, forward lines)."""
+    source = "import torch\nfrom torch import nn\n"
+    for name, init, forward in classes:
+        source += f"\n\nclass {name}(nn.Module):\n    def __init__(self) -> None:\n        super().__init__()\n"
+        source += "".join(f"        {line}\n" for line in init)
+        source += "\n    def forward(self, x):\n" + "".join(f"        {line}\n" for line in forward or ["return x"])
+    return source + f"\n\ndef build_model(num_classes: int = 10) -> {returns}:\n    return {returns}()\n"
+
+
+def _nested(depth: int, init: list[str], forward: list[str]) -> str:
+    """M1 ... M`depth`, each holding the one below as `inner` (M0 is a ReLU)."""
+    leaf = ("M0", ["self.relu = nn.ReLU()"], ["return self.relu(x)"])
+    return _classes(leaf, *((f"M{i}", [line.replace("BELOW", f"M{i - 1}") for line in init], forward)
+                            for i in range(1, depth + 1)), returns=f"M{depth}")
+
+
+UNBOUNDED = {
+    # 2^60 calls: each module calls its child twice
+    "calls-doubling": (_nested(60, ["self.inner = BELOW()"], ["x = self.inner(x)", "return self.inner(x)"]),
+                       "one call of M16 makes 196,607 module calls, more than the 100,000 gptnet allows"),
+    # 2^60 modules built: each builds two of the one below
+    "builds-doubling": (_nested(60, ["self.inner = BELOW()", "self.again = BELOW()"], []),
+                        "building M16 makes 196,607 modules, more than the 100,000 gptnet allows"),
+    # 2^60 calls inside one class: each nn.Sequential lists the one before twice
+    "sequential-doubling": (_classes(("Block", ["self.s0 = nn.ReLU()"] + [
+        f"self.s{i} = nn.Sequential(self.s{i - 1}, self.s{i - 1})" for i in range(1, 61)],
+        ["return self.s60(x)"]), returns="Block"),
+        "one call of Block.s16 makes 131,071 module calls, more than the 100,000 gptnet allows"),
+    "holds-itself": (_classes(("Block", ["self.conv = nn.Conv2d(3, 3, 3)", "self.me = self"],
+                              ["return self.me(self.conv(x))"]), returns="Block"),
+                     "Block reaches itself through Block.me; gptnet refuses a model whose modules form a cycle"),
+    "lists-itself": (_classes(("Block", ["self.seq = nn.Sequential(nn.ReLU(), self)"], ["return self.seq(x)"]),
+                              returns="Block"),
+                     "Block reaches itself through Block.seq; gptnet refuses a model whose modules form a cycle"),
+    "builds-its-builder": (_classes(("A", ["self.b = B()"], ["return self.b(x)"]),
+                                    ("B", ["self.a = nn.Sequential(nn.ReLU(), A())"], ["return self.a(x)"]),
+                                    returns="A"),
+                           "A reaches itself through A.b -> B.a; gptnet refuses a model whose modules form a cycle"),
+    "passes-itself": (_classes(("A", ["self.b = B(self)"], []), ("B", ["self.relu = nn.ReLU()"], []), returns="A"),
+                      "`self` is a module used as a value"),
+    "builds-in-forward": (_classes(("A", [], ["x = nn.ReLU()", "return x"]), returns="A"),
+                          "`nn.ReLU()` is a module used as a value"),
+    "calls-in-init": (_classes(("A", ["self.relu = nn.ReLU()", "self.y = self.relu(1)"], []), returns="A"),
+                      "`self.relu` is a module used as a value"),
+}
+
+
+@pytest.mark.parametrize("case", sorted(UNBOUNDED))
+def test_the_verifier_refuses_unbounded_work_naming_the_module(case: str) -> None:
+    """The grammar bounds the file's syntax, not the work it describes: a file that passes it can still describe
+    2^60 module calls or modules, or a module that reaches itself; each is refused at once, before torch runs it."""
+    from gptnet.verify import check_source
+
+    source, message = UNBOUNDED[case]
+    started = time.perf_counter()
+    problem = check_source(source.encode())
+    assert time.perf_counter() - started < 1
+    assert problem is not None and message in problem.message, problem
+
+
+@pytest.mark.parametrize("command", [["verify"], ["profile", "--target", "sd855"], ["export", "--format", "onnx"],
+                                     ["train", "--data", "digits", "--epochs", "1", "--device", "cpu"]])
+def test_every_command_refuses_unbounded_work_in_one_line(command: list[str], tmp_path: Path) -> None:
+    (tmp_path / "d").mkdir()
+    (tmp_path / "d" / "model.py").write_text(UNBOUNDED["calls-doubling"][0])
+    r = run_cli(command[0], "d", *command[1:], cwd=tmp_path)
+    assert "line 164: one call of M16 makes 196,607 module calls" in one_line_error(r, 1 if command == ["verify"]
+                                                                                   else 2)
+
+
+def test_every_rendered_model_is_within_the_bounds() -> None:
+    """What gptnet writes passes, ResNet-152 and DenseNet-201 as gptnet renders them included (about 700 and 900
+    module calls a forward, far under the bound)."""
+    from gptnet.render import render_model
+    from gptnet.spec.graph import ModelSpec
+    from gptnet.verify import check_source
+
+    for path in [*(ROOT / "tests" / "expect").glob("*.py"), *(ROOT / "generated").glob("*/model.py")]:
+        assert check_source(path.read_bytes()) is None, path
+    for spec in (_resnet152(), _densenet201()):
+        assert check_source(render_model(ModelSpec.model_validate(spec)).encode()) is None, spec["name"]
+
+
+def _layer_conv(cin: object, cout: object, k: int = 1, stride: object = 1) -> dict:
+    return {"op": "Conv2d", "in_channels": cin, "out_channels": cout, "kernel_size": k, "stride": stride,
+            "padding": k // 2, "bias": False}
+
+
+def _bn(c: object) -> dict:
+    return {"op": "BatchNorm2d", "num_features": c}
+
+
+POOL = [{"op": "AdaptiveAvgPool2d", "output_size": 1}, {"op": "Flatten"}]
+RELU = {"op": "ReLU"}
+
+
+def _resnet152() -> dict:
+    block = {"name": "Bottleneck", "params": ["cin", "mid", "cout", "stride"], "body": [
+        {"op": "add", "body": [_layer_conv("cin", "mid"), _bn("mid"), RELU, _layer_conv("mid", "mid", 3, "stride"),
+                               _bn("mid"), RELU, _layer_conv("mid", "cout"), _bn("cout")],
+         "shortcut": [_layer_conv("cin", "cout", 1, "stride"), _bn("cout")]}, RELU]}
+    layers, c = [_layer_conv(3, 64, 7, 2), _bn(64), RELU], 64
+    for blocks, mid in ((3, 64), (8, 128), (36, 256), (3, 512)):
+        for i in range(blocks):
+            stride = 2 if i == 0 and mid > 64 else 1
+            layers.append({"op": "call", "module": "Bottleneck", "args": [c, mid, mid * 4, stride]})
+            c = mid * 4
+    layers += [*POOL, {"op": "Linear", "in_features": c, "out_features": 1000}]
+    return {"name": "ResNet152", "num_classes": 1000, "layers": layers, "modules": [block]}
+
+
+def _densenet201() -> dict:
+    dense = {"name": "DenseLayer", "params": ["c", "g"], "body": [{"op": "concat", "branches": [
+        [{"op": "Identity"}],
+        [_bn("c"), RELU, _layer_conv("c", "4 * g"), _bn("4 * g"), RELU, _layer_conv("4 * g", "g", 3)]]}]}
+    layers, c = [_layer_conv(3, 64, 7, 2), _bn(64), RELU], 64
+    for blocks in (6, 12, 48, 32):
+        for _ in range(blocks):
+            layers.append({"op": "call", "module": "DenseLayer", "args": [c, 32]})
+            c += 32
+        layers += [_bn(c), RELU, _layer_conv(c, c // 2), {"op": "AvgPool2d", "kernel_size": 2}]
+        c //= 2
+    layers += [*POOL, {"op": "Linear", "in_features": c, "out_features": 1000}]
+    return {"name": "DenseNet201", "num_classes": 1000, "layers": layers, "modules": [dense]}

@@ -12,9 +12,6 @@ accuracy. Torch is imported only here, in the workers: the search itself never n
 from __future__ import annotations
 
 import functools
-import os
-import signal
-import threading
 import time
 from pathlib import Path
 from typing import Literal
@@ -22,6 +19,7 @@ from typing import Literal
 from pydantic import BaseModel, Field
 
 from ..train.config import TrainConfig
+from ..workers import DIED
 
 EVAL_IMAGES = 2_000  # validation images a proxy accuracy is measured on, at most (half of mnist5k's training set)
 
@@ -58,20 +56,11 @@ class Measured(BaseModel):
 
 
 def start_worker() -> None:
-    """Worker set-up: one torch thread (two workers share two cores, and the numbers depend on the count); Ctrl-C
-    is the search's to handle; and the worker ends when the search does, even one killed with SIGKILL."""
+    """Worker set-up (after workers.py has tied the worker's life to the search's): one torch thread, as two workers
+    share two cores and the numbers depend on the count."""
     import torch
 
     torch.set_num_threads(1)
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
-    parent = os.getppid()
-
-    def watch() -> None:
-        while os.getppid() == parent:
-            time.sleep(0.5)
-        os._exit(1)
-
-    threading.Thread(target=watch, daemon=True).start()
 
 
 @functools.cache
@@ -196,7 +185,8 @@ def naswot(model_py: str, recipe: Recipe) -> float | None:
 
 
 def score_task(task: tuple[int, str, dict]) -> tuple[int, float | None]:
-    """A pool task: (index, model.py path, recipe) -> (index, zero-cost score); a network torch refuses scores None."""
+    """A worker task: (index, model.py path, recipe) -> (index, zero-cost score); a network torch refuses scores
+    None."""
     index, model_py, recipe = task
     try:
         return index, naswot(model_py, Recipe.model_validate(recipe))
@@ -205,6 +195,11 @@ def score_task(task: tuple[int, str, dict]) -> tuple[int, float | None]:
 
 
 def run_task(task: tuple[int, str, dict]) -> tuple[int, dict]:
-    """A pool task: (index, model.py path, recipe) -> (index, measurement), as plain data across the pipe."""
+    """A worker task: (index, model.py path, recipe) -> (index, measurement), as plain data across the pipe."""
     index, model_py, recipe = task
     return index, train_proxy(model_py, Recipe.model_validate(recipe)).model_dump()
+
+
+def measurement(reply: tuple[int, dict] | None) -> Measured:
+    """A run_task reply as a measurement; None (from Workers.map: the worker died) as the failure it is."""
+    return Measured(error=DIED) if reply is None else Measured.model_validate(reply[1])

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import dataclasses
 import itertools
-import multiprocessing
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -37,8 +36,9 @@ from .leaderboard import Board, Candidate
 from .pareto import RULES, Prefer, front, winner
 from .progress import Progress
 from .proposers import LLMProposer, OfflineProposer, Proposal, Proposer, Trial
-from .proxy import Measured, Recipe, run_task, score_task, start_worker
+from .proxy import Measured, Recipe, measurement, run_task, score_task, start_worker
 from .state import State, open_state
+from ..workers import Workers
 
 CLASSES = {"digits": 10, "mnist5k": 10, "cifar10": 10, "cifar100": 100}  # the data sets `gptnet train` reads
 STALE_ROUNDS = 3  # rounds in a row that bring no new candidate before the search stops
@@ -136,7 +136,7 @@ class _Search:
         self.opts, self.task, self.folder, self.state = opts, task, folder, state
         self.proposer, self.recipe, self.backend, self.progress = proposer, recipe, backend, progress
         self.trials: list[Trial] = []
-        self.pool = None
+        self.workers = Workers(opts.workers, start_worker)
 
     # ---- admitting proposals
     def _admit(self, p: Proposal, number: int) -> Trial:
@@ -179,18 +179,12 @@ class _Search:
         best = winner([x.row for x in self.trials if not x.row.dropped], "accuracy")
         self.progress.measured(t.row, best, cached)
 
-    def _workers(self):
-        if self.pool is None:
-            # spawned, not forked: each worker starts clean with its own single torch thread
-            self.pool = multiprocessing.get_context("spawn").Pool(self.opts.workers, initializer=start_worker)
-        return self.pool
-
     def _prefilter(self, batch: list[Trial], keep: int) -> list[Trial]:
         """The `keep` candidates of a round with the best zero-cost scores; the others are dropped untrained."""
         if len(batch) <= keep:
             return batch
         tasks = [(t.row.index, str(self._candidate_files(t)), self.recipe.model_dump()) for t in batch]
-        scores = dict(self._workers().imap_unordered(score_task, tasks))
+        scores = {index: reply[1] if reply else None for (index, *_), reply in self.workers.map(score_task, tasks)}
         for t in batch:
             t.row.zero_cost = None if scores[t.row.index] is None else round(scores[t.row.index], 3)
         ranked = sorted(batch, key=lambda t: (t.row.zero_cost is None, -(t.row.zero_cost or 0), t.row.index))
@@ -207,8 +201,8 @@ class _Search:
             else:
                 tasks.append((t.row.index, str(self._candidate_files(t)), self.recipe.model_dump()))
         by_index = {t.row.index: t for t in batch}
-        for index, result in self._workers().imap_unordered(run_task, tasks) if tasks else ():
-            self._record(by_index[index], Measured.model_validate(result), cached=False)
+        for (index, *_), reply in self.workers.map(run_task, tasks):
+            self._record(by_index[index], measurement(reply), cached=False)
         return len(tasks)
 
     def measured(self) -> int:
@@ -243,10 +237,7 @@ class _Search:
                 return
 
     def close(self, interrupted: bool = False) -> None:
-        if self.pool is not None:
-            (self.pool.terminate if interrupted else self.pool.close)()
-            self.pool.join()
-            self.pool = None
+        self.workers.close(interrupted)
 
 
 def _board(search: _Search, settings: dict, answers: str) -> Board:
