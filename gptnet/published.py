@@ -19,8 +19,9 @@ from __future__ import annotations
 import math
 import statistics
 from functools import lru_cache
+from typing import Literal
 
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
 from .errors import UsageError
 from .latency import Work, kernels, predict, work_from_torch
@@ -84,11 +85,21 @@ def _estimate(rates: dict[str, float], m: Measurement) -> float:
     return sum(rates[r] * x for r, x in zip(RATES, features(works_of(m))))
 
 
-def leave_one_out(measurements: list[Measurement]) -> list[float]:
-    """estimate / published of each measurement, with the rates fitted to all the others (each network left out
-    once: one network's measurements on one backend are one point)."""
-    return [_estimate(_solve(measurements[:i] + measurements[i + 1:]), m) / m.adjusted_ms()
-            for i, m in enumerate(measurements)]
+def _others(measurements: list[Measurement], by_family: bool) -> list[list[Measurement]]:
+    """For each measurement, the ones a fit predicting it may see: all but itself, or (by_family) all but every
+    network of its family (gptnet.reference_models.family)."""
+    from .reference_models import family
+
+    keys = [family(m.model) if by_family else i for i, m in enumerate(measurements)]
+    return [[o for j, o in zip(keys, measurements) if j != k] for k in keys]
+
+
+def leave_one_out(measurements: list[Measurement], by_family: bool = False) -> list[float | None]:
+    """estimate / published of each measurement, with the rates fitted to the others (each network left out once:
+    one network's measurements on one backend are one point; or its whole family left out); None where no other
+    measurement is left to fit."""
+    return [_estimate(_solve(rest), m) / m.adjusted_ms() if rest else None
+            for m, rest in zip(measurements, _others(measurements, by_family))]
 
 
 def spearman(a: list[float], b: list[float]) -> float:
@@ -134,15 +145,54 @@ def fit_speedup(target: Target, backend: str, measurements: list[Measurement]) -
         f"median {100 * statistics.median(loo):.0f}%, worst {100 * max(loo):.0f}%"))
 
 
-def loo_ratios(target: Target, backend: str) -> list[tuple[Measurement, float]]:
-    """Each "fit" measurement of a fitted backend with its estimate / published when it is left out of the fit:
-    the kernel model refitted to the others, or the derived backend's speedup refitted to the others."""
+def loo_ratios(target: Target, backend: str, by_family: bool = False) -> list[tuple[Measurement, float]]:
+    """Each "fit" measurement of a fitted backend with its estimate / published when it is left out of the fit
+    (alone, or with every network of its family): the kernel model refitted to the others, or the derived
+    backend's speedup refitted to the others. Measurements with nothing left to fit them are skipped."""
     points = [m for m in target.measurements if m.backend == backend and m.role == "fit"]
     b = target.backends[backend]
     if b.derived and b.derived.base.startswith(f"{target.name}/"):
-        ratios = _speedups(target, backend, points)
-        return [(m, r / _geomean(ratios[:i] + ratios[i + 1:])) for i, (m, r) in enumerate(zip(points, ratios))]
-    return list(zip(points, leave_one_out(points)))
+        ratio = dict(zip(map(id, points), _speedups(target, backend, points)))
+        pairs = [(m, ratio[id(m)] / _geomean([ratio[id(o)] for o in rest]) if rest else None)
+                 for m, rest in zip(points, _others(points, by_family))]
+    else:
+        pairs = list(zip(points, leave_one_out(points, by_family)))
+    return [(m, r) for m, r in pairs if r is not None]
+
+
+class Accuracy(BaseModel):
+    """How well a fitted backend predicts measured networks it did not see."""
+
+    backend: str
+    left_out: Literal["network", "family"] = Field(description="what each fit leaves out: the network predicted, "
+                                                               "or every network of its family")
+    networks: int
+    families: int
+    method: str = Field(description="what the fit's latencies are: measured, predicted (by a published model), "
+                                    "or both")
+    median: float = Field(description="median |estimate / published - 1|")
+    within_10: float = Field(description="share of networks estimated within 10%")
+    within_25: float = Field(description="share of networks estimated within 25%")
+    worst: float = Field(description="largest |estimate / published - 1|")
+    spearman: float | None = Field(description="rank correlation of the left-out estimates with the published "
+                                               "times; None under 3 networks")
+
+
+def accuracy(target: Target, backend: str, by_family: bool = True) -> Accuracy | None:
+    """The backend's left-out error (per family by default), or None if it has no "fit" measurements to test."""
+    from .reference_models import family
+
+    pairs = loo_ratios(target, backend, by_family)
+    if not pairs:
+        return None
+    off = [abs(r - 1) for _, r in pairs]
+    return Accuracy(
+        backend=backend, left_out="family" if by_family else "network", networks=len(pairs),
+        families=len({family(m.model) for m, _ in pairs}), method=" and ".join(sorted({m.method for m, _ in pairs})),
+        median=statistics.median(off), within_10=sum(x <= 0.10 for x in off) / len(off),
+        within_25=sum(x <= 0.25 for x in off) / len(off), worst=max(off),
+        spearman=spearman([m.adjusted_ms() * r for m, r in pairs], [m.adjusted_ms() for m, _ in pairs])
+        if len(pairs) >= 3 else None)
 
 
 def _conditions(measurements: list[Measurement]) -> str:
