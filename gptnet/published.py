@@ -4,9 +4,9 @@ estimates with those publications.
 A roofline from spec-sheet peaks misses what phone runtimes do (how fast their kernels are for each kind of layer,
 fused BatchNorm and activations, a fixed cost per launched kernel), by 2-6x on the Snapdragon 855. So a backend
 whose measurements (role "fit") come from one runtime on the chip gets the kernel-level model of gptnet.latency
-fitted to them: ms per launched kernel, per MFLOP of kxk convolution, of 1x1 convolution and Linear (plain GEMMs)
-and of depthwise convolution, and per MB moved, non-negative and minimizing relative error. Five rates, one physical
-meaning each, so that ten or twenty networks constrain them and networks outside the fit are estimated about as
+fitted to them: ms per launched kernel, per MFLOP of kxk convolution, of 1x1 convolution and Linear (plain GEMMs),
+of depthwise and of grouped convolution, and per MB moved, non-negative and minimizing relative error (grouped
+convolutions at the kxk rate unless two of the fit's networks run them). Five or six rates, one physical meaning each, so that ten or twenty networks constrain them and networks outside the fit are estimated about as
 well as those in it (the leave-one-network-out error says how well, and is kept with the fit). A backend with only a
 handful of latencies (another thread count or precision of the same runtime) is derived from a fitted one instead,
 and only its speedup over it is fitted.
@@ -24,10 +24,10 @@ from typing import Literal
 from pydantic import BaseModel, Field
 
 from .errors import UsageError
-from .latency import Work, kernels, predict, work_from_torch
+from .latency import PARENT, Work, kernels, predict, work_from_torch
 from .targets import Figure, KernelFit, Measurement, Target
 
-RATES = ("kernel", "conv", "conv1x1", "depthwise", "mb")  # ms per launch, per MFLOP of each class, per MB
+RATES = ("kernel", "conv", "conv1x1", "depthwise", "grouped", "mb")  # ms per launch, per MFLOP of each class, per MB
 
 
 class Comparison(BaseModel):
@@ -61,28 +61,39 @@ def works_of(m: Measurement) -> list[Work]:
     return list(reference_works(m.model, m.input))
 
 
-def features(works) -> list[float]:
-    """The network's totals the rates multiply: kernels launched, MFLOP per kernel class, MB moved."""
-    row = dict.fromkeys(RATES, 0.0)
+def features(works, rates: tuple[str, ...] = RATES) -> list[float]:
+    """The network's totals the rates multiply: kernels launched, MFLOP per kernel class, MB moved; a class without
+    a rate of its own counts as its parent (latency.PARENT)."""
+    row = dict.fromkeys(rates, 0.0)
     for w, launched in zip(works, kernels(works)):
         if launched is None:
             continue
         row["kernel"] += 1
         row["mb"] += w.mbytes
+        launched = launched if launched in row else PARENT.get(launched)
         if launched in row:
             row[launched] += w.mflops
-    return [row[r] for r in RATES]
+    return [row[r] for r in rates]
+
+
+def _fittable(measurements: list[Measurement]) -> tuple[str, ...]:
+    """The rates the measurements can determine: a class with a parent gets its own rate only where two networks
+    or more run it (one alone would be fitted exactly, and say nothing about the next)."""
+    rows = [features(works_of(m)) for m in measurements]
+    return tuple(r for i, r in enumerate(RATES) if r not in PARENT or sum(row[i] > 0 for row in rows) >= 2)
 
 
 def _solve(measurements: list[Measurement]) -> dict[str, float]:
     from .calibrate import nonneg_lstsq
 
-    coef = nonneg_lstsq([features(works_of(m)) for m in measurements], [m.adjusted_ms() for m in measurements])
-    return {r: round(c, 8) for r, c in zip(RATES, coef)}
+    rates = _fittable(measurements)
+    coef = nonneg_lstsq([features(works_of(m), rates) for m in measurements],
+                        [m.adjusted_ms() for m in measurements])
+    return {r: round(c, 8) for r, c in zip(rates, coef)}
 
 
 def _estimate(rates: dict[str, float], m: Measurement) -> float:
-    return sum(rates[r] * x for r, x in zip(RATES, features(works_of(m))))
+    return sum(rates[r] * x for r, x in zip(rates, features(works_of(m), tuple(rates))))
 
 
 def _others(measurements: list[Measurement], by_family: bool) -> list[list[Measurement]]:
@@ -119,7 +130,8 @@ def spearman(a: list[float], b: list[float]) -> float:
 def fit_backend(measurements: list[Measurement]) -> KernelFit:
     """The rates fitted to all the measurements, with their leave-one-out errors (given more measurements than
     rates, so that each leave-one-out fit is still determined)."""
-    errors = [abs(r - 1) for r in leave_one_out(measurements)] if len(measurements) > len(RATES) else []
+    errors = [abs(r - 1) for r in leave_one_out(measurements)] if len(measurements) > len(_fittable(measurements)) \
+        else []
     return KernelFit(rates=_solve(measurements), points=len(measurements), fitted_to=_conditions(measurements),
                      loo_median=round(statistics.median(errors), 4) if errors else None,
                      loo_worst=round(max(errors), 4) if errors else None)
