@@ -6,8 +6,10 @@ fused BatchNorm and activations, a fixed cost per launched kernel), by 2-6x on t
 whose measurements (role "fit") come from one runtime on the chip gets the kernel-level model of gptnet.latency
 fitted to them: ms per launched kernel, per MFLOP of kxk convolution, of 1x1 convolution and Linear (plain GEMMs),
 of depthwise and of grouped convolution, and per MB moved, non-negative and minimizing relative error (grouped
-convolutions at the kxk rate unless two of the fit's networks run them). Five or six rates, one physical meaning each, so that ten or twenty networks constrain them and networks outside the fit are estimated about as
-well as those in it (the leave-one-network-out error says how well, and is kept with the fit). A backend with only a
+convolutions at the kxk rate unless two of the fit's networks run them). Five or six rates, one physical meaning
+each, so that ten or twenty networks constrain them and networks outside the fit are estimated about as well as
+those in it (the leave-one-network-out error says how well, and is kept with the fit; leave-one-family-out, in
+`accuracy`, is the stricter test). A backend with only a
 handful of latencies (another thread count or precision of the same runtime) is derived from a fitted one instead,
 and only its speedup over it is fitted.
 
