@@ -9,9 +9,8 @@ of depthwise and of grouped convolution, and per MB moved, non-negative and mini
 convolutions at the kxk rate unless two of the fit's networks run them). Five or six rates, one physical meaning
 each, so that ten or twenty networks constrain them and networks outside the fit are estimated about as well as
 those in it (the leave-one-network-out error says how well, and is kept with the fit; leave-one-family-out, in
-`accuracy`, is the stricter test). A backend with only a
-handful of latencies (another thread count or precision of the same runtime) is derived from a fitted one instead,
-and only its speedup over it is fitted.
+`accuracy`, is the stricter test). A backend with only a handful of latencies (another thread count or precision
+of the same runtime) is derived from a fitted one instead, and only its speedup over it is fitted.
 
 Measurements with role "held-out" come from the same runtime and device but stay out of the fit, so their ratios
 test it; "cross-check" ones come from other runtimes or versions, to show how far those differ on the same chip."""
