@@ -8,13 +8,15 @@ traced with torch.fx): the published time (scaled to the target's clocks when me
 uncalibrated roofline's estimate; the profile's estimate; and estimate / published. For "fit" rows, LOO is the
 estimate / published with that network left out of the fit. Then, per backend with data: the leave-one-network-out
 error (median and worst |estimate / published - 1|) and the Spearman rank correlation of those left-out estimates
-with the published times; and, for cross-check rows (other runtimes or versions), the median factor they are off."""
+with the published times; and, for cross-check rows (other runtimes or versions), the median factor they are off.
+Last, the stricter table: leave-one-family-out (every ResNet out of the fit when a ResNet is predicted, every VGG
+for a VGG, ...), with the median error, the share of networks within 10% and 25%, the worst and Spearman."""
 
 from __future__ import annotations
 
 import sys
 
-from gptnet.published import compare, geometric_off, loo_ratios, spearman, summary
+from gptnet.published import accuracy, compare, geometric_off, loo_ratios, spearman, summary
 from gptnet.targets import available, load_target
 
 
@@ -49,10 +51,25 @@ def report(target) -> None:
         if crosses:
             line += f" {len(crosses)} cross-check/held-out rows off by a median factor {geometric_off(crosses):.2f};"
         print(line + f" {b.how()}")
+    print(family_table(target))
     print("Sources:")
     for n, s in enumerate(sources, 1):
         print(f"[{n}] {s}")
     print()
+
+
+def family_table(target) -> str:
+    """Leave-one-family-out accuracy of each fitted backend, as a Markdown table."""
+    rows = [(name, a) for name in target.backends if (a := accuracy(target, name)) is not None]
+    lines = [f"{target.name}, leave-one-family-out:", "",
+             "| backend | runtime | fitted to | networks (families) | median error | within 10% | within 25% "
+             "| worst | Spearman |", "|---|---|---|---|---|---|---|---|---|"]
+    for name, a in rows:
+        rho = "-" if a.spearman is None else f"{a.spearman:.2f}"
+        lines.append(f"| {name} | {target.backends[name].label()} | {a.method} | {a.networks} ({a.families}) "
+                     f"| {100 * a.median:.0f}% | {100 * a.within_10:.0f}% | {100 * a.within_25:.0f}% "
+                     f"| {100 * a.worst:.0f}% | {rho} |")
+    return "\n".join(lines) + "\n"
 
 
 def main() -> None:

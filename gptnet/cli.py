@@ -348,10 +348,14 @@ def export(
 
 
 def _export_tflite(path, t, int8, data, data_dir, trust_edits) -> None:
-    from .litert import DELEGATES, TOLERANCE, export_tflite
+    from .litert import DELEGATES, TOLERANCE, backends_for, export_tflite
 
     r = export_tflite(path, t, int8, data, str(data_dir), trust_edits)
     out.print(f"Wrote {r.path} ({r.precision}, {r.size_bytes / 1e6:.1f} MB; weights {r.weights})", markup=False)
+    applies = backends_for(t, r.precision)
+    out.print(f"Latency estimates that apply to this {r.precision} file: " + ("; ".join(
+        f"{k} ({t.backends[k].label()}; {t.backends[k].how()})" for k in applies) or f"none: {t.name} has no "
+        f"LiteRT backend at {r.precision}"), markup=False)
     if r.max_diff is not None:
         out.print(f"LiteRT matches PyTorch: max |difference| {r.max_diff:.1e} on 4 random inputs (tolerance "
                   f"{TOLERANCE})", markup=False)

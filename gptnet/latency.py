@@ -5,7 +5,8 @@ Each layer is reduced to a kind (the target's operator name), its arithmetic (FL
 (bytes of input, output and weights). A backend is predicted one of four ways, best first:
 
 - fitted to published latencies of real networks on the chip (`fit`, by `gptnet calibrate --from-published`): the
-  kernels the runtime launches, priced per launch, per MFLOP of dense and of depthwise convolution and per MB moved;
+  kernels the runtime launches, priced per launch, per MFLOP of each kernel shape (kxk, 1x1 and Linear, grouped,
+  depthwise) and per MB moved;
   BatchNorm and ReLU/ReLU6 after a conv, Linear or Add are folded into that kernel, as phone runtimes do;
 - scaled from such a fit on a sibling chip with the same runtime (`derived`), by a sourced speedup;
 - calibrated on this machine (`calibration`, by `gptnet calibrate`): a fitted line per kind, ms = c0 + c1 x MFLOP
@@ -79,11 +80,14 @@ class Estimate(BaseModel):
 
 
 # how phone runtimes launch each kind of layer: the class of kernel whose rate per MFLOP prices it (kxk convs run
-# as im2col or Winograd, 1x1 convs and Linear as plain GEMMs, depthwise convs memory-bound; "memory": priced by the
-# bytes it moves only); kinds not listed launch nothing (views, dropout)
-KERNELS = {"Conv2d": "conv", "Conv1x1": "conv1x1", "GroupConv2d": "conv", "Linear": "conv1x1",
+# as im2col or Winograd, 1x1 convs and Linear as plain GEMMs, depthwise convs memory-bound, grouped convs as one
+# small GEMM per group, far slower per FLOP than a dense conv; "memory": priced by the bytes it moves only); kinds
+# not listed launch nothing (views, dropout)
+KERNELS = {"Conv2d": "conv", "Conv1x1": "conv1x1", "GroupConv2d": "grouped", "Linear": "conv1x1",
            "DepthwiseConv2d": "depthwise", "BatchNorm2d": "memory", "Activation": "memory", "Add": "memory",
            "Concat": "memory", "Pool": "memory", "Copy": "memory"}
+# the class priced in its place by a fit that lacks its rate (too few of the fit's networks run it to fit one)
+PARENT = {"grouped": "conv"}
 FOLD_INTO = {"Conv2d", "Conv1x1", "GroupConv2d", "DepthwiseConv2d", "Linear", "Add"}
 
 
@@ -233,8 +237,9 @@ def predict(works: list[Work], target: Target, backend: str) -> Estimate:
         rates = b.fit.rates
         rows = []
         for w, launched in zip(works, kernels(works)):
+            rate = rates.get(launched, rates.get(PARENT.get(launched), 0.0))
             ms = 0.0 if launched is None else \
-                rates.get("kernel", 0.0) + rates.get(launched, 0.0) * w.mflops + rates.get("mb", 0.0) * w.mbytes
+                rates.get("kernel", 0.0) + rate * w.mflops + rates.get("mb", 0.0) * w.mbytes
             rows.append(LayerLatency(index=w.index, layer=w.layer, ms=ms))
         return _with(b, backend, sum(r.ms for r in rows), rows, True)
     if b.calibration:

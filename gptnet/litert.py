@@ -85,6 +85,14 @@ class Bench(BaseModel):
     dtype: str
 
 
+def backends_for(target: Target, precision: str) -> list[str]:
+    """The target's LiteRT backends whose latency estimates describe a converted file of this precision: an int8
+    file runs on the int8 ones (CPU kernels, Hexagon); an fp32 file on the fp32 CPU ones and on the GPU delegate,
+    which computes it in fp16 by default."""
+    return [k for k, b in target.backends.items() if b.delegate and
+            (b.precision == precision or (precision == "fp32" and b.delegate == "gpu"))]
+
+
 @contextlib.contextmanager
 def _quiet() -> Iterator[None]:
     """LiteRT and its converter log from C++ straight to the process's stdout and stderr (absl start-up lines, the

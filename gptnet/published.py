@@ -4,12 +4,13 @@ estimates with those publications.
 A roofline from spec-sheet peaks misses what phone runtimes do (how fast their kernels are for each kind of layer,
 fused BatchNorm and activations, a fixed cost per launched kernel), by 2-6x on the Snapdragon 855. So a backend
 whose measurements (role "fit") come from one runtime on the chip gets the kernel-level model of gptnet.latency
-fitted to them: ms per launched kernel, per MFLOP of kxk convolution, of 1x1 convolution and Linear (plain GEMMs)
-and of depthwise convolution, and per MB moved, non-negative and minimizing relative error. Five rates, one physical
-meaning each, so that ten or twenty networks constrain them and networks outside the fit are estimated about as
-well as those in it (the leave-one-network-out error says how well, and is kept with the fit). A backend with only a
-handful of latencies (another thread count or precision of the same runtime) is derived from a fitted one instead,
-and only its speedup over it is fitted.
+fitted to them: ms per launched kernel, per MFLOP of kxk convolution, of 1x1 convolution and Linear (plain GEMMs),
+of depthwise and of grouped convolution, and per MB moved, non-negative and minimizing relative error (grouped
+convolutions at the kxk rate unless two of the fit's networks run them). Five or six rates, one physical meaning
+each, so that ten or twenty networks constrain them and networks outside the fit are estimated about as well as
+those in it (the leave-one-network-out error says how well, and is kept with the fit; leave-one-family-out, in
+`accuracy`, is the stricter test). A backend with only a handful of latencies (another thread count or precision
+of the same runtime) is derived from a fitted one instead, and only its speedup over it is fitted.
 
 Measurements with role "held-out" come from the same runtime and device but stay out of the fit, so their ratios
 test it; "cross-check" ones come from other runtimes or versions, to show how far those differ on the same chip."""
@@ -19,14 +20,15 @@ from __future__ import annotations
 import math
 import statistics
 from functools import lru_cache
+from typing import Literal
 
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
 from .errors import UsageError
-from .latency import Work, kernels, predict, work_from_torch
+from .latency import PARENT, Work, kernels, predict, work_from_torch
 from .targets import Figure, KernelFit, Measurement, Target
 
-RATES = ("kernel", "conv", "conv1x1", "depthwise", "mb")  # ms per launch, per MFLOP of each class, per MB
+RATES = ("kernel", "conv", "conv1x1", "depthwise", "grouped", "mb")  # ms per launch, per MFLOP of each class, per MB
 
 
 class Comparison(BaseModel):
@@ -60,35 +62,56 @@ def works_of(m: Measurement) -> list[Work]:
     return list(reference_works(m.model, m.input))
 
 
-def features(works) -> list[float]:
-    """The network's totals the rates multiply: kernels launched, MFLOP per kernel class, MB moved."""
-    row = dict.fromkeys(RATES, 0.0)
+def features(works, rates: tuple[str, ...] = RATES) -> list[float]:
+    """The network's totals the rates multiply: kernels launched, MFLOP per kernel class, MB moved; a class without
+    a rate of its own counts as its parent (latency.PARENT)."""
+    row = dict.fromkeys(rates, 0.0)
     for w, launched in zip(works, kernels(works)):
         if launched is None:
             continue
         row["kernel"] += 1
         row["mb"] += w.mbytes
+        launched = launched if launched in row else PARENT.get(launched)
         if launched in row:
             row[launched] += w.mflops
-    return [row[r] for r in RATES]
+    return [row[r] for r in rates]
+
+
+def _fittable(measurements: list[Measurement]) -> tuple[str, ...]:
+    """The rates the measurements can determine: a class with a parent gets its own rate only where two networks
+    or more run it (one alone would be fitted exactly, and say nothing about the next)."""
+    rows = [features(works_of(m)) for m in measurements]
+    return tuple(r for i, r in enumerate(RATES) if r not in PARENT or sum(row[i] > 0 for row in rows) >= 2)
 
 
 def _solve(measurements: list[Measurement]) -> dict[str, float]:
     from .calibrate import nonneg_lstsq
 
-    coef = nonneg_lstsq([features(works_of(m)) for m in measurements], [m.adjusted_ms() for m in measurements])
-    return {r: round(c, 8) for r, c in zip(RATES, coef)}
+    rates = _fittable(measurements)
+    coef = nonneg_lstsq([features(works_of(m), rates) for m in measurements],
+                        [m.adjusted_ms() for m in measurements])
+    return {r: round(c, 8) for r, c in zip(rates, coef)}
 
 
 def _estimate(rates: dict[str, float], m: Measurement) -> float:
-    return sum(rates[r] * x for r, x in zip(RATES, features(works_of(m))))
+    return sum(rates[r] * x for r, x in zip(rates, features(works_of(m), tuple(rates))))
 
 
-def leave_one_out(measurements: list[Measurement]) -> list[float]:
-    """estimate / published of each measurement, with the rates fitted to all the others (each network left out
-    once: one network's measurements on one backend are one point)."""
-    return [_estimate(_solve(measurements[:i] + measurements[i + 1:]), m) / m.adjusted_ms()
-            for i, m in enumerate(measurements)]
+def _others(measurements: list[Measurement], by_family: bool) -> list[list[Measurement]]:
+    """For each measurement, the ones a fit predicting it may see: all but itself, or (by_family) all but every
+    network of its family (gptnet.reference_models.family)."""
+    from .reference_models import family
+
+    keys = [family(m.model) if by_family else i for i, m in enumerate(measurements)]
+    return [[o for j, o in zip(keys, measurements) if j != k] for k in keys]
+
+
+def leave_one_out(measurements: list[Measurement], by_family: bool = False) -> list[float | None]:
+    """estimate / published of each measurement, with the rates fitted to the others (each network left out once:
+    one network's measurements on one backend are one point; or its whole family left out); None where no other
+    measurement is left to fit."""
+    return [_estimate(_solve(rest), m) / m.adjusted_ms() if rest else None
+            for m, rest in zip(measurements, _others(measurements, by_family))]
 
 
 def spearman(a: list[float], b: list[float]) -> float:
@@ -108,7 +131,8 @@ def spearman(a: list[float], b: list[float]) -> float:
 def fit_backend(measurements: list[Measurement]) -> KernelFit:
     """The rates fitted to all the measurements, with their leave-one-out errors (given more measurements than
     rates, so that each leave-one-out fit is still determined)."""
-    errors = [abs(r - 1) for r in leave_one_out(measurements)] if len(measurements) > len(RATES) else []
+    errors = [abs(r - 1) for r in leave_one_out(measurements)] if len(measurements) > len(_fittable(measurements)) \
+        else []
     return KernelFit(rates=_solve(measurements), points=len(measurements), fitted_to=_conditions(measurements),
                      loo_median=round(statistics.median(errors), 4) if errors else None,
                      loo_worst=round(max(errors), 4) if errors else None)
@@ -134,15 +158,54 @@ def fit_speedup(target: Target, backend: str, measurements: list[Measurement]) -
         f"median {100 * statistics.median(loo):.0f}%, worst {100 * max(loo):.0f}%"))
 
 
-def loo_ratios(target: Target, backend: str) -> list[tuple[Measurement, float]]:
-    """Each "fit" measurement of a fitted backend with its estimate / published when it is left out of the fit:
-    the kernel model refitted to the others, or the derived backend's speedup refitted to the others."""
+def loo_ratios(target: Target, backend: str, by_family: bool = False) -> list[tuple[Measurement, float]]:
+    """Each "fit" measurement of a fitted backend with its estimate / published when it is left out of the fit
+    (alone, or with every network of its family): the kernel model refitted to the others, or the derived
+    backend's speedup refitted to the others. Measurements with nothing left to fit them are skipped."""
     points = [m for m in target.measurements if m.backend == backend and m.role == "fit"]
     b = target.backends[backend]
     if b.derived and b.derived.base.startswith(f"{target.name}/"):
-        ratios = _speedups(target, backend, points)
-        return [(m, r / _geomean(ratios[:i] + ratios[i + 1:])) for i, (m, r) in enumerate(zip(points, ratios))]
-    return list(zip(points, leave_one_out(points)))
+        ratio = dict(zip(map(id, points), _speedups(target, backend, points)))
+        pairs = [(m, ratio[id(m)] / _geomean([ratio[id(o)] for o in rest]) if rest else None)
+                 for m, rest in zip(points, _others(points, by_family))]
+    else:
+        pairs = list(zip(points, leave_one_out(points, by_family)))
+    return [(m, r) for m, r in pairs if r is not None]
+
+
+class Accuracy(BaseModel):
+    """How well a fitted backend predicts measured networks it did not see."""
+
+    backend: str
+    left_out: Literal["network", "family"] = Field(description="what each fit leaves out: the network predicted, "
+                                                               "or every network of its family")
+    networks: int
+    families: int
+    method: str = Field(description="what the fit's latencies are: measured, predicted (by a published model), "
+                                    "or both")
+    median: float = Field(description="median |estimate / published - 1|")
+    within_10: float = Field(description="share of networks estimated within 10%")
+    within_25: float = Field(description="share of networks estimated within 25%")
+    worst: float = Field(description="largest |estimate / published - 1|")
+    spearman: float | None = Field(description="rank correlation of the left-out estimates with the published "
+                                               "times; None under 3 networks")
+
+
+def accuracy(target: Target, backend: str, by_family: bool = True) -> Accuracy | None:
+    """The backend's left-out error (per family by default), or None if it has no "fit" measurements to test."""
+    from .reference_models import family
+
+    pairs = loo_ratios(target, backend, by_family)
+    if not pairs:
+        return None
+    off = [abs(r - 1) for _, r in pairs]
+    return Accuracy(
+        backend=backend, left_out="family" if by_family else "network", networks=len(pairs),
+        families=len({family(m.model) for m, _ in pairs}), method=" and ".join(sorted({m.method for m, _ in pairs})),
+        median=statistics.median(off), within_10=sum(x <= 0.10 for x in off) / len(off),
+        within_25=sum(x <= 0.25 for x in off) / len(off), worst=max(off),
+        spearman=spearman([m.adjusted_ms() * r for m, r in pairs], [m.adjusted_ms() for m, _ in pairs])
+        if len(pairs) >= 3 else None)
 
 
 def _conditions(measurements: list[Measurement]) -> str:

@@ -21,6 +21,18 @@ LITE = {"efficientnet_lite0": (1.0, 1.0), "efficientnet_lite1": (1.0, 1.1), "eff
         "efficientnet_lite3": (1.2, 1.4), "efficientnet_lite4": (1.4, 1.8)}
 
 
+# what leave-one-family-out holds out together: networks sharing a design (ResNet-18/34/50, every VGG, every
+# MobileNet, EfficientNet-Lite0-4) share kernels, so predicting one from its siblings flatters the cost model
+FAMILIES = {"squeezenet": "squeezenet", "mobilenet": "mobilenet", "shufflenet": "shufflenet", "mnasnet": "mnasnet",
+            "efficientnet": "efficientnet", "regnet": "regnet", "googlenet": "inception", "inception": "inception",
+            "resnet": "resnet", "alexnet": "alexnet", "vgg": "vgg", "densenet": "densenet"}
+
+
+def family(name: str) -> str:
+    """The design family of a reference network, e.g. resnet for resnet50, mobilenet for mobilenet_v3_small."""
+    return next((f for prefix, f in FAMILIES.items() if name.startswith(prefix)), name)
+
+
 def mobilenet_v1(num_classes: int = 1000):
     """MobileNetV1 (Howard et al. 2017, table 1): a 3x3 stem, then 13 depthwise-separable blocks."""
     from torch import nn

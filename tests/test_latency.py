@@ -8,6 +8,7 @@ import re
 import shutil
 from pathlib import Path
 
+import pytest
 from conftest import ROOT, clean_env, run_cli
 
 from gptnet.targets import load_target
@@ -141,3 +142,27 @@ def test_newer_chips_are_not_slower_on_the_same_runtime() -> None:
                 was = {e.backend: e.total_ms for e in theirs}
                 if ms[b] is not None:
                     assert ms[b] < was[b], (name, b)
+
+
+def test_grouped_convolutions_have_a_rate_of_their_own_where_the_fit_has_one() -> None:
+    from gptnet.latency import Work, predict
+
+    target = load_target("sd855")
+    works = [Work(index="0", layer="conv", kind="GroupConv2d", mflops=10.0, mbytes=0.0)]
+    fit = target.backends["cpu"].fit
+    assert "grouped" not in fit.rates  # none of its networks runs a grouped conv: priced at the kxk rate
+    at_conv = predict(works, target, "cpu").total_ms
+    assert at_conv == pytest.approx(fit.rates["kernel"] + 10 * fit.rates["conv"], abs=1e-4)
+    rates = {**fit.rates, "grouped": 4 * fit.rates["conv"]}
+    b = target.backends["cpu"].model_copy(update={"fit": fit.model_copy(update={"rates": rates})})
+    grouped = target.model_copy(update={"backends": {**target.backends, "cpu": b}})
+    assert predict(works, grouped, "cpu").total_ms == pytest.approx(fit.rates["kernel"] + 40 * fit.rates["conv"],
+                                                                    abs=1e-4)
+
+
+def test_an_exported_file_names_the_backends_whose_estimates_apply() -> None:
+    from gptnet.litert import backends_for
+
+    assert backends_for(load_target("sd855"), "int8") == ["cpu4int8", "dsp"]
+    assert backends_for(load_target("sd855"), "fp32") == ["cpu", "cpu4", "gpu"]  # the GPU delegate runs it in fp16
+    assert backends_for(load_target("sd845"), "int8") == []  # no LiteRT backend named there

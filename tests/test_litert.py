@@ -51,6 +51,7 @@ def test_fp32_export_runs_like_pytorch(exported) -> None:
 
     design = exported.design
     assert f"Wrote {design / 'model.tflite'} (fp32" in exported.stdout
+    assert "Latency estimates that apply to this fp32 file: cpu (" in exported.stdout and "; gpu (" in exported.stdout
     assert f"weights trained: {design / 'train' / 'best.pt'} (epoch 3, test acc@1 50.00%)" in exported.stdout
     assert float(re.search(r"max \|difference\| ([\d.e+-]+)", exported.stdout).group(1)) <= 1e-4
     # the command's claim, checked with an interpreter of our own on another input
@@ -99,6 +100,7 @@ def test_int8_export_reports_agreement_and_the_accuracy_drop(tmp_path: Path) -> 
     r = run_cli("export", str(design), "--format", "tflite", "--int8", cwd=tmp_path, timeout=900)
     assert r.returncode == 0, r.stderr
     assert f"Wrote {design / 'model_int8.tflite'} (int8" in r.stdout and "weights trained: " in r.stdout
+    assert "Latency estimates that apply to this int8 file: cpu4int8 (" in r.stdout and "; dsp (" in r.stdout
     share = float(re.search(r"agree on the top-1 class of ([\d.]+)% of 360 digits test images", r.stdout).group(1))
     assert share >= 80
     fp32, int8, drop = map(float, re.search(r"PyTorch fp32 ([\d.]+)%, LiteRT int8 ([\d.]+)% \(drop (-?[\d.]+) points",

@@ -9,6 +9,7 @@ import os
 import re
 from pathlib import Path
 
+import pytest
 from conftest import ROOT, clean_env, run_cli
 
 from gptnet.published import loo_ratios, spearman, summary
@@ -93,3 +94,32 @@ def test_a_missing_extra_is_named_with_the_install_command(tmp_path: Path) -> No
     assert r.returncode == 2 and "Traceback" not in r.stderr
     assert "this command needs torchvision, which is not installed" in r.stderr
     assert 'pip install -e ".[train]"' in r.stderr and not (tmp_path / "x.json").exists()
+
+
+def test_families_group_the_designs_that_share_kernels() -> None:
+    from gptnet.reference_models import FAMILIES, INPUTS, family
+
+    assert {family(n) for n in ("resnet18", "resnet34", "resnet50")} == {"resnet"}
+    assert {family(n) for n in ("mobilenet", "mobilenet_v2", "mobilenet_v3_small")} == {"mobilenet"}
+    assert family("googlenet") == family("inception_v3") == "inception"
+    assert family("regnety_400m") == "regnet" and family("efficientnet_lite3") == family("efficientnet_b0")
+    assert {family(n) for n in INPUTS} <= set(FAMILIES.values())  # every network has a named family
+
+
+def test_leave_one_family_out_sees_no_sibling_of_the_network_it_predicts() -> None:
+    """Short form of the benchmark's table, on cpu4's stored measurements (MobileNetV1 and EfficientNet-Lite0-4):
+    an EfficientNet-Lite is predicted from MobileNetV1's speedup alone, never from another Lite."""
+    from benchmarks.published_latency import family_table
+    from gptnet.published import _speedups, accuracy
+
+    target = load_target("sd855")
+    a = accuracy(target, "cpu4")
+    assert (a.left_out, a.networks, a.families, a.method) == ("family", 6, 2, "measured")
+    assert 0 <= a.median <= a.worst and 0 <= a.within_10 <= a.within_25 <= 1 and -1 <= a.spearman <= 1
+    points = [m for m in target.measurements if m.backend == "cpu4" and m.role == "fit"]
+    speedup = dict(zip((m.model for m in points), _speedups(target, "cpu4", points)))
+    by_family = dict((m.model, r) for m, r in loo_ratios(target, "cpu4", by_family=True))
+    assert by_family["efficientnet_lite2"] == pytest.approx(speedup["efficientnet_lite2"] / speedup["mobilenet"])
+    assert accuracy(target, "dsp") is None  # nothing fitted: nothing to hold out
+    table = family_table(target.model_copy(update={"measurements": points}))
+    assert "| cpu4 | TFLite CPU (Pixel 4 tables, 2019-20), 4 threads, fp32 on " in table and "| 6 (2) |" in table

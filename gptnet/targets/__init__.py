@@ -27,10 +27,11 @@ class Figure(BaseModel):
 
 class KernelFit(BaseModel):
     """A backend's kernel-level cost model fitted to published latencies (gptnet.published): ms per launched kernel,
-    per MFLOP of each kernel class (conv: dense convs and Linear; depthwise) and per MB moved (fp32 inputs, outputs
-    and weights of every launched kernel)."""
+    per MFLOP of each kernel class (conv: kxk convs; conv1x1: 1x1 convs and Linear; depthwise; grouped) and per MB
+    moved (fp32 inputs, outputs and weights of every launched kernel)."""
 
-    rates: dict[str, float] = Field(description="kernel: ms per launch; conv, depthwise: ms per MFLOP; mb: ms per MB")
+    rates: dict[str, float] = Field(description="kernel: ms per launch; conv, conv1x1, depthwise, grouped: ms per "
+                                                "MFLOP (grouped absent: priced at conv's); mb: ms per MB")
     points: int = Field(description="published latencies fitted")
     fitted_to: str = Field(description="the runtime, device and networks of those latencies")
     loo_median: float | None = Field(None, description="leave-one-network-out |estimate/published - 1|, median")
