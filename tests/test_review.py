@@ -67,6 +67,21 @@ def test_edit_widens_a_layer_and_the_output_reflects_it(tmp_path: Path) -> None:
     assert_replays_to_same_model(out, tmp_path, "--budget", "10M")
 
 
+def test_widening_the_stem_carries_through_the_depthwise_conv_gptnet_filled_in(tmp_path: Path) -> None:
+    """The depthwise call's out_channels was filled in by gptnet; widening the conv before it must not strand it."""
+    child = spawn(tmp_path, EDITOR=EDITOR, GPTNET_TEST_WIDEN="3,32,48")
+    child.send("e")
+    child.expect(PROMPT)
+    screen = child.before
+    assert "cannot be used" not in screen
+    for text in ("Conv2d(3, 48", "DepthwiseConv2d(48, 48", "Conv2d(48, 64"):
+        assert text in screen
+    child.send("a")
+    assert finish(child) == 0
+    net = load_model_module(tmp_path / "out" / "model.py").build_model()
+    assert net.model[3].depthwise_conv.out_channels == 48 and net.model[6].in_channels == 48
+
+
 def test_a_broken_edit_is_explained_and_offered_back(tmp_path: Path) -> None:
     flag = tmp_path / "broke"
     child = spawn(tmp_path, EDITOR=EDITOR, GPTNET_TEST_BREAK_FIRST=str(flag))

@@ -6,9 +6,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from ..spec.graph import Call
+from ..spec.graph import Call, ModuleSpec
 from ..spec.layers import Conv2d, Layer
-from ..spec.walk import MissingArgs, bind
+from ..spec.walk import MissingArgs, bind, concrete
 from .context import Repair, call_value, channels_in, in_param, out_param, set_call_value
 
 
@@ -73,6 +73,30 @@ def _layer(r: Repair, i: int, shape: tuple) -> None:
         r.add("missing-argument", i, f"{layer.channel_out} was not given; {why}", before, layer.signature())
 
 
+def _grouped_by_input(call: Call, module: ModuleSpec, pin: str, value: int) -> bool:
+    """Whether a conv inside the module takes its groups from the call's input count (a depthwise conv): setting
+    the input to `value` regroups it."""
+    moved = call.model_copy(deep=True)
+    set_call_value(moved, module, pin, value)
+    try:
+        pairs = zip(concrete(module.body, bind(call, module)), concrete(module.body, bind(moved, module)))
+    except ValueError:  # arguments that do not bind yet: the walk reports them
+        return False
+    return any(isinstance(a, Conv2d) and a.groups not in (1, None) and b.groups == value and a.groups != value
+               for a, b in pairs)
+
+
+def _set_call_in(call: Call, module: ModuleSpec, stated: Any, value: int) -> None:
+    """Set the call's input count; a depthwise module's output count follows when it equals the input's, as a
+    depthwise layer's does (it must stay a multiple of the groups)."""
+    pin, pout = in_param(module), out_param(module)
+    follows = bool(pout) and stated is not None and call_value(call, module, pout) == stated \
+        and _grouped_by_input(call, module, pin, value)
+    set_call_value(call, module, pin, value)
+    if follows:
+        set_call_value(call, module, pout, value)
+
+
 def _call(r: Repair, i: int, shape: tuple) -> None:
     call: Call = r.layers[i]
     module = r.modules.get(call.module)
@@ -101,8 +125,8 @@ def _call(r: Repair, i: int, shape: tuple) -> None:
         r.add("missing-argument", i, f"{param} was not given; {why}", before, call.signature())
         before = call.signature()
     if pin:
-        _fix_in(r, i, call_value(call, module, pin), shape[0],
-                lambda value: set_call_value(call, module, pin, value))
+        stated = call_value(call, module, pin)
+        _fix_in(r, i, stated, shape[0], lambda value: _set_call_in(call, module, stated, value))
 
 
 def fix_channels(r: Repair, i: int, shape: tuple) -> None:
