@@ -110,6 +110,20 @@ def test_keep_the_previous_spec_after_a_broken_edit(tmp_path: Path) -> None:
     assert "nn.Conv2d(512, 1024" in (tmp_path / "out" / "model.py").read_text()
 
 
+def test_other_keys_after_a_broken_edit_say_what_to_press(tmp_path: Path) -> None:
+    flag = tmp_path / "broke"
+    child = spawn(tmp_path, EDITOR=EDITOR, GPTNET_TEST_BREAK_FIRST=str(flag))
+    child.send("e")
+    child.expect(r"\[k\]eep the previous spec > ")
+    child.send("a")
+    child.expect(r"\[k\]eep the previous spec > ")
+    assert "Press e to edit the spec again or k to keep the previous one." in child.before
+    child.send("k")
+    child.expect(PROMPT)
+    child.send("q")
+    assert finish(child) == 1
+
+
 def test_feedback_goes_to_the_llm_and_comes_back_for_review(tmp_path: Path) -> None:
     script = Script(answers=[*ARTICLE, SMALLER])
     with FakeOpenAI(script) as server:

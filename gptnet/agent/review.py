@@ -27,6 +27,7 @@ from .pipeline import Designer, Design, ReviewEvent
 
 PROMPT = "[a]ccept  [e]dit  [f]eedback  [d]iff  [q]uit > "
 PROMPT_OPTIONS = "[a]ccept  [e]dit  [f]eedback  [c]andidates  [d]iff  [q]uit > "  # when the answer offered several
+KEEP_PROMPT = "[e]dit again  [k]eep the previous spec > "  # after an edit that cannot be used
 
 
 class Quit(Stopped):
@@ -147,11 +148,18 @@ class Review:
                 self.console.print("The edited spec cannot be used:", markup=False)
                 for line in problems:
                     self.console.print(f"  {line}", markup=False)
-                self.console.print("[e]dit again  [k]eep the previous spec > ", end="", markup=False)
-                key = self.getkey().strip().lower()
-                self.console.print(key, markup=False)
-                if key != "e":
+                if self._ask_keep():
                     return design
+
+    def _ask_keep(self) -> bool:
+        """After a broken edit: whether the reviewer keeps the previous spec (k) rather than edit again (e)."""
+        while True:
+            self.console.print(KEEP_PROMPT, end="", markup=False)
+            key = self.getkey().strip().lower()
+            self.console.print(key, markup=False)
+            if key in ("e", "k"):
+                return key == "k"
+            self.console.print("Press e to edit the spec again or k to keep the previous one.", markup=False)
 
     def _record(self, event: ReviewEvent) -> None:
         self.designer.conversation.add_review(event.model_dump(exclude_none=True))
