@@ -87,6 +87,10 @@ def render_report(design: Design, task: Task, command: str) -> str:
                   for i, f in enumerate(repairs, 1)]
     else:
         lines.append("None: the LLM's answer was usable as given.")
+    warnings = [f for f in design.findings if f.severity == "warning"]
+    if warnings:
+        lines += ["", "## Warnings", "", "Left as written: usable, but likely not what was meant.", ""]
+        lines += [f"- {shown(f.where)}: `{table_cell(f.before)}`: {shown(f.why)}" for f in warnings]
     if len(design.options) > 1:  # why this model and not another the answer offered
         lines += ["", "## Candidates", "", f"The answer offered {len(design.options)} models; the one marked was "
                   "taken (the Notes say why).", "",

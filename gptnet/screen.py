@@ -28,6 +28,11 @@ def show_design(console: Console, design: Design, task: Task) -> None:
     console.print(f"Repairs gptnet made: {len(repairs)}", markup=False)
     for f in repairs:
         console.print(f"  - {f.line()}", markup=False)
+    warnings = [f for f in design.findings if f.severity == "warning"]
+    if warnings:
+        console.print(f"Warnings (left as written): {len(warnings)}", markup=False)
+        for f in warnings:
+            console.print(f"  - {f.line()}", markup=False)
     for e in design.review:
         if e.event != "accept":
             console.print(f"  * review: {e.event}" + (f": {one_line(e.text)}" if e.text else ""), markup=False)

@@ -40,7 +40,8 @@ class Repair:
             severity: str = "repair") -> Finding:
         where = self.where(i) if isinstance(i, int) else i
         finding = Finding(kind=kind, where=where, before=before, after=after, why=why, severity=severity)
-        self.findings.append(finding)
+        if finding not in self.findings:  # the layer pass runs again after the head repair: say a thing once
+            self.findings.append(finding)
         return finding
 
 

@@ -18,8 +18,9 @@ class Finding(BaseModel):
     before: Union[str, None] = Field(None, description="the spec as the LLM gave it")
     after: Union[str, None] = Field(None, description="the spec after gptnet's repair; empty when not repaired")
     why: str = Field(description="the reason, in one sentence")
-    severity: Literal["repair", "error", "note"] = Field(
-        "repair", description="repair: gptnet fixed it; error: needs the LLM or the user; note: for information")
+    severity: Literal["repair", "error", "warning", "note"] = Field(
+        "repair", description="repair: gptnet fixed it; error: needs the LLM or the user; warning: usable, but "
+                              "likely not what was meant, left as written; note: for information")
 
     def line(self) -> str:
         """The finding as the terminal shows it: inert, on one line (it quotes the answer and file names)."""
