@@ -172,9 +172,10 @@ def design(opts: Options, say: Callable[[str], None] = lambda s: None,
     conversation = designer.conversation
     out = opts.out or Path("generated") / result.spec.folder_name
     cassette = conversation.cassette()
+    at224 = result.profile.macs_224_besides()
     header = {"params": f"Params: {result.profile.params:,}; MACs: {result.profile.macs:,} at "
-                        f"{'x'.join(map(str, task.input))}" + (f", {result.profile.macs_224:,} at 224x224"
-                                                               if result.profile.macs_224 is not None else "") + ".",
+                        f"{'x'.join(map(str, task.input))}" + (f", {at224:,} at 224x224" if at224 is not None
+                                                               else "") + ".",
               "target": f"Target: {task.target.title} ({task.target.name}); budget {format_count(task.budget)}.",
               "redo": "Regenerate (in this folder): " + command_line(opts, task)}
     source = render_checked(result.spec, header, "the rendered model.py", "the cassette of this run")

@@ -28,6 +28,10 @@ class Profile(BaseModel):
                                   "convention; None when the model only accepts its task input size")
     rows: list[LayerRow]
 
+    def macs_224_besides(self) -> int | None:
+        """MACs at 224x224 to show beside `macs`: none when the task input is 224x224 (the same count twice)."""
+        return None if tuple(self.input[1:]) == (ARTICLE_SIZE, ARTICLE_SIZE) else self.macs_224
+
 
 def _rows(steps: list[Step], prefix: str = "") -> list[LayerRow]:
     rows = []

@@ -26,7 +26,8 @@ def verdict(design: Design, task: Task) -> str:
 
 def totals_line(design: Design, task: Task) -> str:
     p = design.profile
-    at224 = f", {format_count(p.macs_224)} MACs at 224x224" if p.macs_224 is not None else ""
+    macs_224 = p.macs_224_besides()
+    at224 = f", {format_count(macs_224)} MACs at 224x224" if macs_224 is not None else ""
     share = 100 * p.params / task.budget
     return (f"{format_count(p.params)} params ({p.params:,}; {share:.0f}% of the {format_count(task.budget)} "
             f"budget), {format_count(p.macs)} MACs at {'x'.join(map(str, task.input))}{at224}")
