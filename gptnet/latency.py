@@ -150,6 +150,9 @@ def work_from_torch(module, input_shape: tuple[int, ...]) -> list[Work]:
         inputs = [a for a in node.all_input_nodes]
         n_in, n_out = sum(numel(a) for a in inputs), numel(node)
         params, mflops, fuses = 0, 0.0, False
+        # a module by its path in the model (features.0.0); a function or method by its name (flatten, add), not
+        # the repr of the function object
+        name = node.target if node.op == "call_module" else getattr(node.target, "__name__", str(node.target))
         if node.op == "call_module":
             m = graph.get_submodule(node.target)
             params = sum(p.numel() for p in m.parameters(recurse=False))
@@ -169,7 +172,6 @@ def work_from_torch(module, input_shape: tuple[int, ...]) -> list[Work]:
                 kind, mflops = "Activation", n_out / 1e6
                 fuses = type(m).__name__ in FOLDED
         else:
-            name = getattr(node.target, "__name__", str(node.target))
             if name in ("add", "iadd", "__add__", "__iadd__"):
                 kind, mflops = "Add", n_out / 1e6
             elif name in ("cat", "concat"):
@@ -185,7 +187,7 @@ def work_from_torch(module, input_shape: tuple[int, ...]) -> list[Work]:
                 continue  # size(), getitem of shapes, arithmetic on ints
             else:
                 kind = "Free"  # view, reshape, flatten, transpose, chunk: no data moved until a copy
-        out.append(Work(index=str(i), layer=str(node.target), kind=kind, mflops=mflops,
+        out.append(Work(index=str(i), layer=name, kind=kind, mflops=mflops,
                         mbytes=4 * (n_in + n_out + params) / 1e6, fuses=fuses))
     return out
 
