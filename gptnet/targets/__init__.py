@@ -65,6 +65,13 @@ class Backend(BaseModel):
     uncertainty: str = Field("read as an order of magnitude (off by 1.5-6.3x against published Snapdragon 855 "
                              "latencies)", description="how far a roofline estimate may be off, for one without a fit")
 
+    @model_validator(mode="after")
+    def _runs_well_or_slow(self) -> Backend:
+        both = [op for op in self.slow if op in self.operators]
+        if both:  # `targets show` and export's verdicts would say both
+            raise ValueError(f"{', '.join(both)} both run well and are slow; keep each in one of operators and slow")
+        return self
+
     def peak(self) -> float | None:
         figure = self.peak_gflops.get(self.precision)
         return figure.value if figure else None
