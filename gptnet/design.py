@@ -97,6 +97,14 @@ def make_task(opts: Options) -> Task:
                 max_macs=parse_count(opts.max_macs, "--max-macs") if opts.max_macs else None)
 
 
+def limits_text(task: Task) -> str:
+    """The limits besides the parameter budget, as the run's first line says them: `, at most 1G MACs, ...`."""
+    macs = f", at most {format_count(task.max_macs)} MACs" if task.max_macs else ""
+    latency = f", at most {task.max_latency_ms:g} ms on {task.backend or task.target.default_backend}" \
+        if task.max_latency_ms else ""
+    return macs + latency
+
+
 def choose_llm(opts: Options, say: Callable[[str], None]) -> LLM:
     base_url = opts.base_url or os.environ.get("OPENAI_BASE_URL")
     key = os.environ.get("OPENAI_API_KEY")
@@ -146,10 +154,7 @@ def design(opts: Options, say: Callable[[str], None] = lambda s: None,
     if opts.out:
         existing_design(opts.out)  # refuse a file or a folder gptnet did not write before asking the LLM anything
     llm = llm or choose_llm(opts, say)
-    macs = f", at most {format_count(task.max_macs)} MACs" if task.max_macs else ""
-    latency = f", at most {task.max_latency_ms:g} ms on {task.backend or task.target.default_backend}" \
-        if task.max_latency_ms else ""
-    say(f"Designing for {task.target.title}: budget {format_count(task.budget)} params{macs}{latency}, "
+    say(f"Designing for {task.target.title}: budget {format_count(task.budget)} params{limits_text(task)}, "
         f"{task.classes} classes, input {'x'.join(map(str, task.input))} ({llm.description}).")
     record = opts.record or (live_log_path() if isinstance(llm, LiveLLM) else None)
     if record:

@@ -22,7 +22,7 @@ from ..agent.live import LiveLLM
 from ..agent.llm import LLM, NoAnswer, ReplayLLM
 from ..agent.pipeline import Designer, ReviewEvent
 from ..agent.review import spec_diff
-from ..design import Options, check_estimate, choose_llm, design, make_task
+from ..design import Options, check_estimate, choose_llm, design, limits_text, make_task
 from ..errors import UsageError
 from ..latency import estimate
 from ..output import write_atomic
@@ -325,9 +325,9 @@ def search(opts: SearchOptions, say: Callable[[str], None] = lambda s: None) -> 
         proposer: Proposer = OfflineProposer(designer, opts.seed, backend, opts.prefer)
     else:
         proposer = LLMProposer(designer, backend, recipe.describe(), d.max_macs, d.max_latency)
-    progress.note(f"Searching for {task.target.title} ({backend}): budget {d.budget} params, {task.classes} "
-                  f"classes, input {settings['input']}, {opts.trials} candidates on {opts.data} with {opts.workers} "
-                  f"workers; proposer: {proposer.description}; writing {folder}/"
+    progress.note(f"Searching for {task.target.title} ({backend}): budget {d.budget} params{limits_text(task)}, "
+                  f"{task.classes} classes, input {settings['input']}, {opts.trials} candidates on {opts.data} with "
+                  f"{opts.workers} workers; proposer: {proposer.description}; writing {folder}/"
                   + (" (resuming)" if opts.resume else ""))
     run = _Search(opts, task, folder, state, proposer, recipe, backend, progress)
     try:
