@@ -1,0 +1,60 @@
+"""What gptnet says, read as a user reads it: each line says a thing once, names things by their names, and a hint
+points at what this run can do."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+from conftest import clean_env, run_cli
+from gptnet.targets import load_target
+
+
+def test_totals_at_a_224_input_give_the_macs_once(tmp_path: Path) -> None:
+    r = run_cli("design", "--budget", "10M", "--target", "sd855", "--input", "3x224x224", "--yes", "--out", "out",
+                cwd=tmp_path)
+    assert r.returncode == 0, r.stderr
+    [totals] = [line for line in r.stdout.splitlines() if line.startswith("Totals:")]
+    assert totals.endswith("MACs at 3x224x224") and "at 224x224" not in totals
+    assert re.search(r"MACs: [\d,]+ at 3x224x224\.\n", (tmp_path / "out" / "model.py").read_text())
+
+
+def test_a_search_says_its_limits_as_a_design_does(tmp_path: Path) -> None:
+    r = run_cli("search", "--budget", "1M", "--target", "sd855", "--data", "digits", "--steps", "1", "--subset", "10",
+                "--trials", "1", "--per-round", "1", "--workers", "1", "--max-macs", "1G", "--max-latency", "50ms",
+                "--out", "s", cwd=tmp_path, timeout=300)
+    assert r.returncode == 0, r.stderr
+    assert "Searching for Qualcomm Snapdragon 855 (cpu): budget 1M params, at most 1G MACs, at most 50 ms on cpu, " \
+           "10 classes" in r.stderr
+
+
+def test_traced_functions_are_named_by_their_names() -> None:
+    from gptnet.latency import work_from_torch
+    from gptnet.reference_models import build
+
+    layers = [w.layer for w in work_from_torch(*build("mobilenet_v2"))]
+    assert {"features.0.0", "add", "adaptive_avg_pool2d", "flatten", "classifier.1"} <= set(layers)
+    assert not [name for name in layers if "<" in name or " at 0x" in name]
+
+
+def test_targets_show_lists_an_operator_as_running_well_or_slow_never_both(tmp_path: Path) -> None:
+    r = run_cli("targets", "show", "sd855", cwd=tmp_path)
+    assert r.returncode == 0, r.stderr
+    blocks = [b for b in re.split(r"\n  (?=\S)", r.stdout) if "runs well: " in b]  # one per backend
+    assert len(blocks) == len(load_target("sd855").backends)
+    for block in blocks:
+        fast = set(re.search(r"runs well: (.*)", block).group(1).split(", "))
+        assert not fast & set(re.findall(r"slow: (\w+):", block)), block
+
+
+def test_a_profile_that_lists_an_operator_as_both_is_refused_in_one_line(tmp_path: Path) -> None:
+    profile = load_target("sd855").model_dump(mode="json")
+    profile["name"] = "both"
+    profile["backends"]["gpu"]["slow"]["Conv2d"] = "said to be slow too"
+    (tmp_path / "home" / "targets").mkdir(parents=True)
+    (tmp_path / "home" / "targets" / "both.json").write_text(json.dumps(profile))
+    r = run_cli("targets", "show", "both", cwd=tmp_path, env=clean_env(GPTNET_HOME=str(tmp_path / "home")))
+    assert r.returncode == 2
+    assert "backends.gpu: Value error, Conv2d both run well and are slow; keep each in one of operators and slow" \
+        in r.stderr and "Traceback" not in r.stderr
