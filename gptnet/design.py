@@ -13,11 +13,11 @@ from typing import Callable
 from . import limits
 from .agent.cassette import cassette_json, load_cassette, now, save_cassette
 from .agent.live import LiveLLM
-from .agent.llm import LLM, ReplayLLM
+from .agent.llm import LLM, NoAnswer, ReplayLLM
 from .agent.pipeline import Design, Designer, ReviewEvent
 from .agent.review import replay_review
 from .design_folder import existing_design, write_design
-from .errors import UsageError
+from .errors import DesignError, UsageError
 from .latency import can_estimate
 from .render import render_checked
 from .report import render_report
@@ -27,6 +27,7 @@ from .untrusted import one_line
 from .validators import Task
 
 ARTICLE = "article.json"
+BUNDLED = "the article's conversation (bundled)"  # the offline default's source
 
 
 def live_log_path() -> Path:
@@ -117,7 +118,7 @@ def choose_llm(opts: Options, say: Callable[[str], None]) -> LLM:
     if opts.record:
         raise UsageError("--record needs a live LLM", "set OPENAI_API_KEY, or pass --base-url for a local server")
     say("No LLM configured (OPENAI_API_KEY, OPENAI_BASE_URL or --base-url): replaying the article's conversation.")
-    return ReplayLLM(load_cassette(article_cassette()), "the article's conversation (bundled)")
+    return ReplayLLM(load_cassette(article_cassette()), BUNDLED)
 
 
 def command_line(opts: Options, task: Task) -> str:
@@ -166,7 +167,14 @@ def design(opts: Options, say: Callable[[str], None] = lambda s: None,
     designer = Designer(task, llm, budget_text=opts.budget, max_revisions=opts.max_revisions, say=say,
                         on_record=(lambda c: save_cassette(c.cassette(), record)) if record else None,
                         created=str(replayed["created"]) if "created" in replayed else None)
-    result = designer.start()
+    try:
+        result = designer.start()
+    except DesignError as e:
+        if getattr(llm, "source", None) == BUNDLED and isinstance(e.__context__, NoAnswer):
+            # the user has no cassette to add a turn to: what they can change is the run
+            e.hint = ("the bundled article's answers have no revision: raise the budget the error names, or run "
+                      "against a live LLM (set OPENAI_API_KEY, or --base-url for a local server)")
+        raise
     if isinstance(llm, ReplayLLM) and llm.cassette.review:
         result = replay_review(designer, result, llm.cassette.review, say)
     if not opts.yes:

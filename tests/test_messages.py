@@ -7,7 +7,7 @@ import json
 import re
 from pathlib import Path
 
-from conftest import clean_env, run_cli
+from conftest import ROOT, clean_env, run_cli
 from gptnet.targets import load_target
 
 
@@ -58,3 +58,15 @@ def test_a_profile_that_lists_an_operator_as_both_is_refused_in_one_line(tmp_pat
     assert r.returncode == 2
     assert "backends.gpu: Value error, Conv2d both run well and are slow; keep each in one of operators and slow" \
         in r.stderr and "Traceback" not in r.stderr
+
+
+def test_a_budget_the_bundled_answers_cannot_meet_hints_at_the_run_not_a_cassette(tmp_path: Path) -> None:
+    r = run_cli("design", "--budget", "1K", "--target", "sd855", "--yes", cwd=tmp_path)
+    assert r.returncode == 1 and "exceed the budget of 1K" in r.stderr
+    assert "hint: the bundled article's answers have no revision: raise the budget the error names, or run against " \
+           "a live LLM" in r.stderr and "cassette" not in r.stderr.splitlines()[-1]
+    # a cassette of the user's own can take the turn
+    (tmp_path / "mine.json").write_text((ROOT / "gptnet" / "data" / "article.json").read_text())
+    r = run_cli("design", "--budget", "1K", "--target", "sd855", "--yes", "--replay", "mine.json", cwd=tmp_path)
+    assert r.returncode == 1 and r.stderr.splitlines()[-1] == \
+        'hint: add a "revise" turn to the cassette, or run against a live LLM'
