@@ -480,7 +480,8 @@ def profile(
 
 @app.command()
 def bench(
-    path: Path = typer.Argument(..., help="a .tflite model, e.g. from gptnet export DIR --format tflite"),
+    path: Path = typer.Argument(..., help="a design folder (its model.tflite) or a .tflite model, e.g. from "
+                                          "gptnet export DIR --format tflite"),
     threads: int = typer.Option(1, min=1, help="CPU threads for LiteRT"),
     runs: int = typer.Option(50, min=1, help="timed runs after 5 warm-up runs"),
     debug: Debug = False,

@@ -282,14 +282,26 @@ def export_tflite(path: Path, target: Target, int8: bool = False, data: str | No
     return report
 
 
+def _bench_file(path: Path) -> Path:
+    """The .tflite model to run: the file given, or a design folder's model.tflite (export's fp32 output), as every
+    other command takes the folder."""
+    if path.is_dir():
+        int8 = path / "model_int8.tflite"
+        if not (path / "model.tflite").is_file():
+            raise UsageError(f"no model.tflite in {path}", f"export one with gptnet export {path} --format tflite"
+                             + (f", or bench {int8}" if int8.is_file() else ""))
+        return path / "model.tflite"
+    if not path.is_file() or path.suffix != ".tflite":
+        raise UsageError(f"no .tflite model at {path}", "export one with gptnet export DIR --format tflite")
+    return path
+
+
 def bench(path: Path, threads: int = 1, runs: int = 50) -> Bench:
     """Median and minimum milliseconds of `runs` invocations of a .tflite model on this machine's CPU (LiteRT with
     XNNPACK), after warm-up, on a random input."""
     import numpy as np
 
-    path = Path(path)
-    if not path.is_file() or path.suffix != ".tflite":
-        raise UsageError(f"no .tflite model at {path}", "export one with gptnet export DIR --format tflite")
+    path = _bench_file(Path(path))
     try:
         runner = Runner(path, threads=threads)
     except ValueError as e:

@@ -84,6 +84,12 @@ def test_bench_prints_the_median_of_timed_runs(exported) -> None:
                      r"input 1x3x32x32 float32", r.stdout), r.stdout
     r = run_cli("bench", str(exported.design / "model.py"), cwd=exported.design)
     assert r.returncode == 2 and "no .tflite model at" in r.stderr
+    # the design folder, as every other command takes it: its model.tflite
+    r = run_cli("bench", str(exported.design), "--runs", "2", cwd=exported.design)
+    assert r.returncode == 0 and f"{exported.design / 'model.tflite'}: median " in r.stdout, r.stderr
+    r = run_cli("bench", str(exported.design / "train"), cwd=exported.design)
+    assert r.returncode == 2 and f"no model.tflite in {exported.design / 'train'}" in r.stderr
+    assert f"hint: export one with gptnet export {exported.design / 'train'} --format tflite" in r.stderr
 
 
 def test_int8_export_reports_agreement_and_the_accuracy_drop(tmp_path: Path) -> None:
