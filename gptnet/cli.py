@@ -393,7 +393,7 @@ def calibrate(
             from .published import fit_published
             from .targets import load_target, save_profile, user_dir
 
-            target = fit_published(load_target(from_published))
+            target = fit_published(load_target(from_published), say=_say, terminal=sys.stderr.isatty())
             path = save_profile(target, out_path or user_dir() / f"{target.name}.json")
             for name, backend in target.backends.items():
                 if backend.calibrated_from:

@@ -20,7 +20,7 @@ from __future__ import annotations
 import math
 import statistics
 from functools import lru_cache
-from typing import Literal
+from typing import Callable, Literal
 
 from pydantic import BaseModel, Field
 
@@ -213,13 +213,29 @@ def _conditions(measurements: list[Measurement]) -> str:
     return "; ".join(sorted({f"{m.runtime}, {m.method} on a {m.device}" for m in measurements}))
 
 
-def fit_published(target: Target) -> Target:
+def _trace(measurements: list[Measurement], say: Callable[[str], None] | None, terminal: bool) -> None:
+    """Build and trace each network the measurements name, once: the slow part of a fit (seconds per network),
+    so it shows progress as training does."""
+    from .train.progress import Progress
+
+    networks = list(dict.fromkeys((m.model, m.input) for m in measurements))
+    if say is not None:
+        say(f"Tracing the {len(networks)} networks of {len(measurements)} published latencies, once each...")
+    with Progress("tracing the published networks", len(networks), "networks", terminal, say, images=False) as bar:
+        for name, size in networks:
+            reference_works(name, size)
+            bar.advance()
+
+
+def fit_published(target: Target, say: Callable[[str], None] | None = None, terminal: bool = False) -> Target:
     """The target with each backend that has "fit" measurements fitted to them: the kernel model where the backend
     stands alone, the speedup over its base where it is derived from another backend of the same target (fitted
-    after that base)."""
-    if not any(m.role == "fit" for m in target.measurements):
+    after that base). `say` and `terminal` show progress, as training's do."""
+    fitted = [m for m in target.measurements if m.role == "fit"]
+    if not fitted:
         raise UsageError(f"{target.name} lists no published measurements to fit (role \"fit\")",
                          "add some to its profile's `measurements`, or run gptnet calibrate on the machine itself")
+    _trace(fitted, say, terminal)
     points = {name: [m for m in target.measurements if m.backend == name and m.role == "fit"]
               for name in target.backends}
     todo = [name for name in target.backends if points[name]]

@@ -20,8 +20,14 @@ PACKAGED = Path(__file__).resolve().parents[1] / "gptnet" / "targets" / "sd855.j
 
 def test_the_packaged_fits_are_what_the_command_fits(tmp_path: Path) -> None:
     out = tmp_path / "sd855.json"
-    r = run_cli("calibrate", "--from-published", "sd855", "--out", str(out), cwd=tmp_path, timeout=900)
+    r = run_cli("calibrate", "--from-published", "sd855", "--out", str(out), cwd=tmp_path, timeout=900,
+                env=clean_env(GPTNET_PROGRESS_SECONDS="0"))  # a progress line every tenth, however fast
     assert r.returncode == 0, r.stderr
+    fit = [m for m in load_target("sd855").measurements if m.role == "fit"]
+    networks = len({(m.model, m.input) for m in fit})
+    assert f"Tracing the {networks} networks of {len(fit)} published latencies, once each..." in r.stderr
+    progress = [line for line in r.stderr.splitlines() if line.startswith("tracing the published networks: ")]
+    assert len(progress) >= 5 and all(f" networks), ETA " in line for line in progress), r.stderr
     assert "sd855 cpu: gptnet calibrate --from-published sd855: fitted to 17 published latencies" in r.stderr
     assert f"Wrote {out}" in r.stderr
     fitted, packaged = json.loads(out.read_text()), json.loads(PACKAGED.read_text())

@@ -1,4 +1,5 @@
-"""How far a long step (an epoch's train or test phase, reading an image folder) has got. In a terminal, a rich bar
+"""How far a long step (an epoch's train or test phase, reading an image folder, int8 calibration, tracing the
+published networks) has got. In a terminal, a rich bar
 on stderr. Elsewhere (a log file, CI, nohup) a line now and then, so that a slow epoch is never silent and a fast
 one does not flood the log: a line once a tenth more of the step is done and `GPTNET_PROGRESS_SECONDS` (30) have
 passed since the last one, and at least every five minutes, which CI systems that kill a silent job allow."""
@@ -37,10 +38,12 @@ def duration(seconds: float) -> str:
 
 
 class Progress:
-    """Progress over `total` steps of `unit` (batches, images); `say` None shows nothing (ranks other than 0)."""
+    """Progress over `total` steps of `unit` (batches, images); `say` None shows nothing (ranks other than 0).
+    `images` False: the steps are not images and carry none (traced networks), so no images/s is said."""
 
-    def __init__(self, label: str, total: int, unit: str, terminal: bool, say: Callable[[str], None] | None) -> None:
-        self.label, self.total, self.unit, self.say = label, total, unit, say
+    def __init__(self, label: str, total: int, unit: str, terminal: bool, say: Callable[[str], None] | None,
+                 images: bool = True) -> None:
+        self.label, self.total, self.unit, self.say, self.counts_images = label, total, unit, say, images
         self.bar = None
         if say is not None and terminal:
             from rich.console import Console
@@ -75,5 +78,6 @@ class Progress:
             self.last, self.last_done = now, self.done
             elapsed = max(now - self.start, 1e-9)
             eta = elapsed / self.done * (self.total - self.done)
+            rate = f"{self.images / elapsed:.0f} images/s, " if self.counts_images else ""
             self.say(f"{self.label}: {100 * self.done // self.total}% ({self.done}/{self.total} {self.unit}), "
-                     f"{self.images / elapsed:.0f} images/s, ETA {duration(eta)}")
+                     f"{rate}ETA {duration(eta)}")
