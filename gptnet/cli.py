@@ -350,7 +350,7 @@ def export(
 def _export_tflite(path, t, int8, data, data_dir, trust_edits) -> None:
     from .litert import DELEGATES, TOLERANCE, backends_for, export_tflite
 
-    r = export_tflite(path, t, int8, data, str(data_dir), trust_edits)
+    r = export_tflite(path, t, int8, data, str(data_dir), trust_edits, say=_say, terminal=sys.stderr.isatty())
     out.print(f"Wrote {r.path} ({r.precision}, {r.size_bytes / 1e6:.1f} MB; weights {r.weights})", markup=False)
     applies = backends_for(t, r.precision)
     out.print(f"Latency estimates that apply to this {r.precision} file: " + ("; ".join(

@@ -15,7 +15,7 @@ import tempfile
 import time
 from collections import Counter
 from pathlib import Path
-from typing import Iterator
+from typing import Callable, Iterator
 
 from pydantic import BaseModel, Field
 
@@ -23,6 +23,7 @@ from .errors import DesignError, UsageError
 from .network import trained_network
 from .output import atomic_path
 from .targets import Target
+from .train.progress import Progress
 
 TOLERANCE = 1e-4  # fp32: max |difference| from PyTorch on random inputs, as for ONNX
 CALIBRATION = 200  # training images whose activation ranges set the int8 scales
@@ -212,32 +213,40 @@ def _sample(dataset, n: int, seed: int):
     return torch.stack(xs), torch.as_tensor(ys)
 
 
-def _quantized(net, shape, calibration) -> object:
+def _quantized(net, shape, calibration, say: Callable[[str], None] | None = None, terminal: bool = False) -> object:
     """The network through PT2E static int8 quantization (per-channel symmetric weights, per-tensor activations),
-    its ranges observed on the calibration images, as litert-torch documents it."""
+    its ranges observed on the calibration images, as litert-torch documents it. Observing is the slow part (a
+    fraction of a second an image): `say` and `terminal` show how far it has got, as training shows an epoch."""
     import torch
 
     litert_torch = _litert_torch()
-    from litert_torch.quantize import pt2e_quantizer as pq
-    from litert_torch.quantize.quant_config import QuantConfig
-    from torchao.quantization.pt2e import move_exported_model_to_eval, quantize_pt2e
-
     x = torch.zeros(1, *shape)
-    quantizer = pq.PT2EQuantizer().set_global(pq.get_symmetric_quantization_config(is_per_channel=True))
-    with _quiet():
+    with _quiet():  # the imports log from C++ too
+        from litert_torch.quantize import pt2e_quantizer as pq
+        from litert_torch.quantize.quant_config import QuantConfig
+        from torchao.quantization.pt2e import move_exported_model_to_eval, quantize_pt2e
+
+        quantizer = pq.PT2EQuantizer().set_global(pq.get_symmetric_quantization_config(is_per_channel=True))
         graph = torch.export.export(net, (x,)).module()
         graph = quantize_pt2e.prepare_pt2e(graph, quantizer)
         move_exported_model_to_eval(graph)
-        with torch.no_grad():
-            for image in calibration:
-                graph(image[None])
+    # outside _quiet, which would swallow the bar; observing logs nothing
+    with Progress("int8 calibration", len(calibration), "images", terminal, say) as bar, torch.no_grad():
+        for image in calibration:
+            graph(image[None])
+            bar.advance()
+    if say is not None:
+        say("Converting to LiteRT (int8)...")
+    with _quiet():
         graph = quantize_pt2e.convert_pt2e(graph, fold_quantize=False)
         move_exported_model_to_eval(graph)
         return litert_torch.convert(graph, (x,), quant_config=QuantConfig(pt2e_quantizer=quantizer))
 
 
 def export_tflite(path: Path, target: Target, int8: bool = False, data: str | None = None, data_dir: str = "data",
-                  trust_edits: bool = False) -> TfliteExport:
+                  trust_edits: bool = False, say: Callable[[str], None] | None = None,
+                  terminal: bool = False) -> TfliteExport:
+    """`say` and `terminal` show what it is doing and how far calibration has got, as training shows an epoch."""
     import numpy as np
     import torch
 
@@ -250,12 +259,17 @@ def export_tflite(path: Path, target: Target, int8: bool = False, data: str | No
     report = TfliteExport(path=out, precision="int8" if int8 else "fp32", size_bytes=0, weights=weights)
     if int8:
         name = data or (config or {}).get("data") or "mnist5k"
-        sets = load_data(name, shape, (config or {}).get("data_dir", data_dir) if data is None else data_dir)
+        sets = load_data(name, shape, (config or {}).get("data_dir", data_dir) if data is None else data_dir,
+                         say=say, terminal=terminal)
         train = getattr(sets.train, "base", sets.train)  # the images as stored, without augmentation
         calibration, _ = _sample(train, min(CALIBRATION, len(train)), seed=0)
         images, labels = _sample(sets.test, min(EVALUATION, len(sets.test)), seed=1)
-        converted = _quantized(net, shape, calibration)
+        if say is not None:
+            say(f"Observing activation ranges on {len(calibration)} {name} training images for the int8 scales...")
+        converted = _quantized(net, shape, calibration, say, terminal)
     else:
+        if say is not None:
+            say("Converting to LiteRT (fp32)...")
         with _quiet():
             converted = _litert_torch().convert(net, (torch.zeros(1, *shape),))
     with atomic_path(out, suffix=".tflite", hint="export a copy of the design to a folder you can write to") as tmp:

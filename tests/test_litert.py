@@ -103,8 +103,13 @@ def test_int8_export_reports_agreement_and_the_accuracy_drop(tmp_path: Path) -> 
     (design / "train").mkdir()
     torch.save({"model": net.state_dict(), "epoch": 1, "test_acc1": 10.0, "config": {"data": "digits"}},
                design / "train" / "best.pt")
-    r = run_cli("export", str(design), "--format", "tflite", "--int8", cwd=tmp_path, timeout=900)
+    r = run_cli("export", str(design), "--format", "tflite", "--int8", cwd=tmp_path, timeout=900,
+                env=clean_env(GPTNET_PROGRESS_SECONDS="0"))  # a progress line every tenth, however fast
     assert r.returncode == 0, r.stderr
+    assert "Observing activation ranges on 200 digits training images for the int8 scales..." in r.stderr
+    progress = [line for line in r.stderr.splitlines() if line.startswith("int8 calibration: ")]
+    assert len(progress) == 9 and progress[0].startswith("int8 calibration: 10% (20/200 images), "), r.stderr
+    assert "Converting to LiteRT (int8)..." in r.stderr and "absl" not in r.stderr  # the converter's logs stay out
     assert f"Wrote {design / 'model_int8.tflite'} (int8" in r.stdout and "weights trained: " in r.stdout
     assert "Latency estimates that apply to this int8 file: cpu4int8 (" in r.stdout and "; dsp (" in r.stdout
     share = float(re.search(r"agree on the top-1 class of ([\d.]+)% of 360 digits test images", r.stdout).group(1))
