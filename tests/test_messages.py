@@ -70,3 +70,21 @@ def test_a_budget_the_bundled_answers_cannot_meet_hints_at_the_run_not_a_cassett
     r = run_cli("design", "--budget", "1K", "--target", "sd855", "--yes", "--replay", "mine.json", cwd=tmp_path)
     assert r.returncode == 1 and r.stderr.splitlines()[-1] == \
         'hint: add a "revise" turn to the cassette, or run against a live LLM'
+
+
+def test_training_curves_tick_whole_epochs() -> None:
+    import matplotlib.pyplot as plt
+
+    from gptnet.train.plots import curves_figure
+    from gptnet.train.trainer import EpochMetrics
+
+    history = [EpochMetrics(epoch=e, lr=0.1, train_loss=2.0 / e, train_acc1=10.0 * e, train_acc5=20.0 * e,
+                            test_loss=2.1 / e, test_acc1=9.0 * e, test_acc5=19.0 * e, seconds=1.0, images_per_s=100.0)
+               for e in (1, 2, 3)]
+    fig = curves_figure(history)
+    fig.canvas.draw()
+    for ax in fig.axes:
+        low, high = ax.get_xlim()
+        ticks = [t for t in ax.get_xticks() if low <= t <= high]
+        assert ticks and all(float(t).is_integer() for t in ticks), ticks
+    plt.close(fig)

@@ -7,11 +7,13 @@ from pathlib import Path
 from ..output import atomic_path
 
 
-def plot_curves(history, path: Path) -> None:
+def curves_figure(history):
+    """The two panels, loss and accuracy, against whole epochs."""
     import matplotlib
 
     matplotlib.use("Agg")  # files only: no display on servers
     import matplotlib.pyplot as plt
+    from matplotlib.ticker import MaxNLocator
 
     epochs = [m.epoch for m in history]
     fig, (ax_loss, ax_acc) = plt.subplots(1, 2, figsize=(10, 4))
@@ -23,9 +25,17 @@ def plot_curves(history, path: Path) -> None:
     ax_acc.plot(epochs, [m.test_acc5 for m in history], "--", label="test acc@5")
     ax_acc.set(xlabel="epoch", ylabel="accuracy (%)", title="Accuracy")
     for ax in (ax_loss, ax_acc):
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))  # epochs are whole: no tick at epoch 1.5
         ax.grid(alpha=0.3)
         ax.legend()
     fig.tight_layout()
+    return fig
+
+
+def plot_curves(history, path: Path) -> None:
+    import matplotlib.pyplot as plt
+
+    fig = curves_figure(history)
     with atomic_path(path, suffix=".tmp.png") as tmp:
         fig.savefig(tmp, dpi=100)
     plt.close(fig)
