@@ -64,7 +64,8 @@ def test_the_writer_refuses_a_linked_file_or_folder_below_the_named_one(tmp_path
     with pytest.raises(UsageError, match="^" + re.escape(f"cannot write {named}/report.md: it is a symbolic link")):
         write_atomic(named / "report.md", "new\n", root=named)
     candidate = named / "candidates" / "0123456789ab"
-    with pytest.raises(UsageError, match="^" + re.escape(f"cannot write {candidate}/model.py: {candidate} is a symbolic link")):
+    with pytest.raises(UsageError, match="^" + re.escape(f"cannot write {candidate}/model.py: {candidate} is a "
+                                                         "symbolic link")):
         write_atomic(candidate / "model.py", "new\n", root=named)
     assert notes.read_text() == OUTSIDE and list(elsewhere.iterdir()) == []
     assert (named / "report.md").is_symlink() and list(real.glob(".*.tmp")) == []
