@@ -7,7 +7,7 @@ from pathlib import Path
 from ..output import atomic_path
 
 
-def plot_curves(history, path: Path) -> None:
+def plot_curves(history, path: Path, root: Path | None = None) -> None:
     import matplotlib
 
     matplotlib.use("Agg")  # files only: no display on servers
@@ -26,6 +26,6 @@ def plot_curves(history, path: Path) -> None:
         ax.grid(alpha=0.3)
         ax.legend()
     fig.tight_layout()
-    with atomic_path(path, suffix=".tmp.png") as tmp:
+    with atomic_path(path, suffix=".tmp.png", root=root) as tmp:
         fig.savefig(tmp, dpi=100)
     plt.close(fig)
