@@ -513,9 +513,10 @@ def verify(
 
     def run():
         from .errors import GptnetError
-        from .verify import check_source, locate, trust_hint
+        from .design_folder import locate_design
+        from .verify import check_source, trust_hint
 
-        _, model_py = locate(path)
+        _, model_py = locate_design(path)
         problem = check_source(model_py.read_bytes())
         if problem:
             raise GptnetError(f"{model_py} fails the check: {problem}", trust_hint(model_py, problem))

@@ -17,9 +17,10 @@ from pathlib import Path
 from typing import Callable
 
 from .errors import UsageError
-from .output import NAME_IN_TEMP, atomic_path, cannot_write, file_in_the_way, umask, write_atomic
+from .output import NAME_IN_TEMP, atomic_path, cannot_write, file_in_the_way, refuse_links, umask, write_atomic
 from .report import without_training
 from .untrusted import one_line
+from .verify import locate
 
 MANIFEST = ".gptnet-design.json"
 FORMAT = "gptnet-design/1"
@@ -27,6 +28,7 @@ SIGNATURE = ": a model designed with gptnet."  # the end of the first line of ev
 HINT = "pass --out with another folder, or empty this one"
 WRITE_HINT = "pass --out with a folder you can write to"
 SHOWN = 8  # kept entries named in the summary line
+READ = ("model.py", "spec.json", "report.md")  # what train, compare, export and profile read in a design folder
 
 
 def fingerprint(name: str, data: bytes) -> str:
@@ -86,8 +88,9 @@ def existing_design(out: Path) -> dict[str, set[str]] | None:
 
 
 def _current(path: Path) -> str | None:
-    """The fingerprint of the design file at `path`; None for a symlink or anything but a regular file."""
-    return None if path.is_symlink() or not path.is_file() else fingerprint(path.name, path.read_bytes())
+    """The fingerprint of the design file at `path`; None for anything but a regular file (links are refused
+    before)."""
+    return fingerprint(path.name, path.read_bytes()) if path.is_file() else None
 
 
 def _set_aside(path: Path, stamp: str) -> str:
@@ -120,6 +123,8 @@ def _create(out: Path, files: dict[str, str]) -> None:
 def _update(out: Path, files: dict[str, str], accepted: dict[str, set[str]], say: Callable[[str], None]) -> None:
     """Replace the design files in an existing folder, each whole; one changed since gptnet wrote it (neither
     a version gptnet recorded nor the new one) is renamed aside first."""
+    for name in [MANIFEST, *files]:  # before anything is written, so that a refusal leaves the folder as it was
+        refuse_links(out / name, out)
     before = set(os.listdir(out))
     current = {name: _current(out / name) for name in files if name in before}
     edited = [name for name, now in current.items()
@@ -142,6 +147,16 @@ def _update(out: Path, files: dict[str, str], accepted: dict[str, set[str]], say
         say(f"Replaced {', '.join(replaced)} in {out}/{kept}")
     for name, backup in backups.items():
         say(f"{name} had changed since gptnet wrote it: your version is kept as {out / backup}")
+
+
+def locate_design(path: Path) -> tuple[Path, Path]:
+    """The design folder and its model.py, from either, refusing a link among the design files read there: a folder
+    someone sent could point them (and the report `gptnet train` rewrites) at files outside it. A model.py named
+    directly is the user's choice."""
+    folder, model_py = locate(path)
+    for name in READ if Path(path).is_dir() else READ[1:]:
+        refuse_links(folder / name, folder, "read")
+    return folder, model_py
 
 
 def write_design(out: Path, files: dict[str, str], say: Callable[[str], None] = lambda s: None) -> None:

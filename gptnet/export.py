@@ -68,12 +68,12 @@ def export_onnx(path: Path, target: Target, opset: int = 17, out: Path | None = 
     import onnxruntime as ort
     import torch
 
+    from .design_folder import locate_design
     from .network import trained_network
-    from .verify import locate
 
     if opset < 17:
         raise UsageError(f"opset {opset} is too old", "use --opset 17 or newer")
-    folder, model_py = locate(path)
+    folder, model_py = locate_design(path)
     net, shape, weights, _ = trained_network(folder, model_py, trust_edits)
     out = Path(out) if out else folder / "model.onnx"
     x = torch.randn(1, *shape)

@@ -250,10 +250,10 @@ def export_tflite(path: Path, target: Target, int8: bool = False, data: str | No
     import numpy as np
     import torch
 
+    from .design_folder import locate_design
     from .train.data import load_data
-    from .verify import locate
 
-    folder, model_py = locate(path)
+    folder, model_py = locate_design(path)
     net, shape, weights, config = trained_network(folder, model_py, trust_edits)
     out = folder / ("model_int8.tflite" if int8 else "model.tflite")
     report = TfliteExport(path=out, precision="int8" if int8 else "fp32", size_bytes=0, weights=weights)

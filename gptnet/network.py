@@ -38,9 +38,9 @@ def load_network(source: str, input: str | None = None, classes: int | None = No
         net = tvm.get_model(name, num_classes=classes or 1000, **inference_kwargs(name))
         return Network(source, net.eval(), shape or (3, 224, 224), None)
     from .train.runner import design_classes, input_shape, load_builder
-    from .verify import locate
+    from .design_folder import locate_design
 
-    folder, model_py = locate(Path(source))
+    folder, model_py = locate_design(Path(source))
     net = load_builder(model_py, trust_edits)(classes or design_classes(folder)).eval()
     spec = folder / "spec.json"
     return Network(str(model_py), net, shape or input_shape(folder), spec if spec.is_file() else None)
@@ -49,9 +49,11 @@ def load_network(source: str, input: str | None = None, classes: int | None = No
 def _trained(folder: Path):
     """(state dict, checkpoint config, description) of DIR/train/best.pt, or None when the design is untrained. Read
     with weights_only=True (gptnet.train.checkpoint), so a checkpoint can only hold data."""
+    from .output import refuse_links
     from .train import checkpoint
 
     best = folder / "train" / "best.pt"
+    refuse_links(best, folder, "read")
     if not best.is_file():
         return None
     state = checkpoint.load(best, keys=("model",))

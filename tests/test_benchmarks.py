@@ -13,7 +13,7 @@ import pytest
 
 from conftest import ROOT, clean_env
 
-SHORT = ("--workers", "1", "--data", "digits", "--steps", "10", "--subset", "200", "--long-steps", "30")
+SHORT = ("--workers", "1", "--data", "digits", "--steps", "6", "--subset", "120", "--long-steps", "15")
 
 
 def bench(script: str, *args: str) -> str:

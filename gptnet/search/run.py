@@ -163,8 +163,9 @@ class _Search:
         source = render_checked(t.spec, {"search": f"Candidate {t.row.hash} of gptnet search {self.folder} "
                                                     f"({t.row.origin})."},
                                 f"candidate {t.row.hash}'s model.py", "the search's conversation.json")
-        write_atomic(folder / "spec.json", t.spec.model_dump_json(indent=2) + "\n")
-        write_atomic(folder / "model.py", source)
+        # its folder's name is predictable: one linked elsewhere in a resumed search is refused, not written into
+        write_atomic(folder / "spec.json", t.spec.model_dump_json(indent=2) + "\n", root=self.folder)
+        write_atomic(folder / "model.py", source, root=self.folder)
         return folder / "model.py"
 
     def _record(self, t: Trial, m: Measured, cached: bool) -> None:

@@ -9,13 +9,14 @@ being trained again. So a resumed search ends with the leaderboard an uninterrup
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 from typing import Any
 
 from pydantic import BaseModel, Field, ValidationError
 
 from ..errors import UsageError
-from ..output import check_writable, file_in_the_way, write_atomic
+from ..output import check_writable, file_in_the_way, refuse_links, write_atomic
 from .proxy import Measured
 
 FORMAT = "gptnet-search-state/1"
@@ -48,6 +49,11 @@ def open_state(folder: Path, settings: dict[str, Any], resume: bool) -> State:
     if (blocker := file_in_the_way(folder)) is not None:
         raise UsageError(f"{blocker} is a file, not a folder", "pass --out with a folder")
     if resume:
+        # a search folder is gptnet's alone: a link anywhere in one someone sent would have its state, candidates
+        # or winner read from, or written to, another folder
+        for top, dirs, files in os.walk(folder):  # does not follow links to folders
+            for name in sorted(dirs + files):
+                refuse_links(Path(top) / name, Path(top), "read")
         if not path.is_file():
             raise UsageError(f"nothing to resume: {path} does not exist", "start the search without --resume")
         try:

@@ -47,8 +47,8 @@ def set_rng_state(state: dict[str, Any]) -> None:
         torch.cuda.set_rng_state_all(state["cuda"])
 
 
-def save(path: Path, payload: dict[str, Any]) -> None:
-    with atomic_path(path) as tmp:
+def save(path: Path, payload: dict[str, Any], root: Path | None = None) -> None:
+    with atomic_path(path, root=root) as tmp:
         torch.save(payload, tmp)
 
 

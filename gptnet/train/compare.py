@@ -7,12 +7,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
-from ..output import check_writable
+from ..design_folder import locate_design
+from ..output import check_writable, write_atomic
 from ..report import table_cell
 from ..units import plural
 from .config import TrainConfig
 from .distributed import quiet_unless_main
-from .runner import design_data, input_shape, load_builder, locate, model_name, resnet18_builder, run_training
+from .runner import design_data, input_shape, load_builder, model_name, resnet18_builder, run_training
 
 BASELINES = {"resnet18": resnet18_builder}
 
@@ -45,23 +46,24 @@ def compare(path: Path, config: TrainConfig, baseline: str = "resnet18", out: Pa
 
         raise UsageError(f"unknown baseline {baseline!r}", f"choose one of: {', '.join(BASELINES)}")
     say = quiet_unless_main(say)
-    folder, model_py = locate(path)
+    folder, model_py = locate_design(path)
+    root = Path(out) if out else folder
     out = Path(out) if out else folder / f"compare-{baseline}"
     shape = input_shape(folder)
-    check_writable(out)
+    check_writable(out, root, ("compare.md",))  # written after both trainings: refused before them
     data, _ = design_data(folder, config, say, terminal, rebuild_head)
     rows = []
     # the design's row is named after its model (spec.json's name), its folder after the design's folder
     for name, sub, build in ((model_name(folder), folder.name, load_builder(model_py, trust_edits)),
                              (baseline, baseline, BASELINES[baseline]())):
         say(f"== {name} ==")
-        history, _ = run_training(build, data, config, out / sub, say=say, terminal=terminal)
+        history, _ = run_training(build, data, config, out / sub, say=say, terminal=terminal, root=root)
         gflops, params = _counts(build, data.classes, shape[0])
         last = history[-1]
         rows.append(Row(name, gflops, params, last.train_acc1, last.train_acc5, last.test_acc1, last.test_acc5,
                         sum(m.images_per_s for m in history) / len(history)))
     table = markdown(rows, config)
-    (out / "compare.md").write_text(table)
+    write_atomic(out / "compare.md", table, root=root)
     return rows, table
 
 

@@ -240,7 +240,7 @@ def _image_folder(value: str, shape, say: Callable[[str], None] | None, terminal
     mean, std = _channel_stats(xtr)
     pad = max(1, min(h, w) // 8)  # CIFAR's 4 at 32x32, in proportion at other sizes
     about = f"image folder: {folder.layout}; classes {imagefolder.shown_classes(folder.classes, 80)}; scaled and centre-cropped to {h}x{w}, random crop " \
-            f"(padding {pad}){' and horizontal flip' if flip else ', no flip'}"
+            f"(padding {pad}){' and horizontal flip' if flip else ', no flip'}{folder.skipped}"
     return Data(Augmented(_Images(xtr, ytr, mean, std, (h, w)), flip=flip, pad=pad),
                 _Images(xte, yte, mean, std, (h, w)), len(folder.classes), flip, tuple(folder.classes), about)
 

@@ -4,8 +4,8 @@ either split already (PATH/train/<class>/, PATH/val/<class>/) or not (PATH/<clas
 The images are untrusted input. Only files with an image extension are read, only by Pillow's decoders for those
 formats (a `.png` that is really PostScript is refused, never handed to Ghostscript), with Pillow's
 decompression-bomb limit kept and its warning treated as a refusal; hidden files (`.DS_Store`, macOS's `._x.jpg`)
-are skipped, and links to folders inside a class folder are not followed. A file that does not read is one line
-naming it.
+are skipped, and so are symbolic links, to folders or files (a class folder `dog -> ~/Pictures` would train on
+files outside the folder; the count of them is said). A file that does not read is one line naming it.
 
 No torch here: `gptnet design --data` uses it, and design never imports torch."""
 
@@ -21,6 +21,8 @@ from textwrap import shorten
 from typing import Callable, Iterator
 
 from ..errors import UsageError
+from ..output import refuse_links
+from ..units import plural
 from ..untrusted import one_line
 
 EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp", ".ppm", ".pgm", ".tif", ".tiff", ".webp")  # torchvision's
@@ -48,6 +50,13 @@ class ImageFolder:
     classes: list[str]  # label i is classes[i]: the folder names, sorted
     train: ImageSet
     test: ImageSet | None  # None: not split already (see held_out())
+    links: int = 0  # symbolic links skipped
+
+    @property
+    def skipped(self) -> str:
+        """What the folder's summary line adds about the links skipped, if any."""
+        return f"; skipped {plural(self.links, 'symbolic link')} (gptnet does not read through links)" \
+            if self.links else ""
 
     @property
     def files(self) -> list[Path]:
@@ -69,18 +78,23 @@ def _visible(name: str) -> bool:
     return not name.startswith(".")
 
 
-def _class_folders(folder: Path) -> list[str]:
-    return sorted(e.name for e in os.scandir(folder) if e.is_dir() and _visible(e.name))
+def _class_folders(folder: Path) -> tuple[list[str], int]:
+    """The class folders' names, and how many links were skipped among them."""
+    entries = [e for e in os.scandir(folder) if _visible(e.name)]
+    return sorted(e.name for e in entries if e.is_dir(follow_symlinks=False)), sum(e.is_symlink() for e in entries)
 
 
-def _images_in(folder: Path) -> list[Path]:
-    """The image files under one class folder, at any depth as ImageFolder reads them, in a fixed order."""
-    found = []
-    for top, dirs, files in os.walk(folder):  # does not follow links to folders: no cycles, nothing outside
-        dirs[:] = sorted(d for d in dirs if _visible(d))
-        found += [Path(top) / f for f in sorted(files)
-                  if _visible(f) and f.lower().endswith(EXTENSIONS) and os.path.isfile(os.path.join(top, f))]
-    return found
+def _images_in(folder: Path) -> tuple[list[Path], int]:
+    """The image files under one class folder, at any depth as ImageFolder reads them, in a fixed order; and how
+    many links were skipped (os.walk lists links to folders without entering them)."""
+    found, links = [], 0
+    for top, dirs, files in os.walk(folder):
+        linked = {n for n in dirs + files if _visible(n) and os.path.islink(os.path.join(top, n))}
+        links += len(linked)
+        dirs[:] = sorted(d for d in dirs if _visible(d) and d not in linked)
+        found += [Path(top) / f for f in sorted(files) if _visible(f) and f not in linked
+                  and f.lower().endswith(EXTENSIONS) and os.path.isfile(os.path.join(top, f))]
+    return found, links
 
 
 @contextmanager
@@ -132,26 +146,28 @@ def decode(path: Path, channels: int, size: tuple[int, int]):
         return np.array(ImageOps.fit(im, (w, h), Image.Resampling.BILINEAR))  # a copy torch may write to
 
 
-def _read_set(folder: Path, classes: list[str]) -> ImageSet:
-    files, labels = [], []
+def _read_set(folder: Path, classes: list[str]) -> tuple[ImageSet, int]:
+    """The images of `classes` in `folder`, and how many links were skipped among them."""
+    files, labels, links = [], [], 0
     for label, name in enumerate(classes):
-        found = _images_in(folder / name)
+        found, skipped = _images_in(folder / name)
         if not found:
             raise UsageError(f"{folder / name} has no images ({', '.join(EXTENSIONS)})",
                              "add images to it, or remove the folder")
         files += found
         labels += [label] * len(found)
-    return ImageSet(files, labels)
+        links += skipped
+    return ImageSet(files, labels), links
 
 
-def _classes(folder: Path) -> list[str]:
-    classes = _class_folders(folder)
+def _classes(folder: Path) -> tuple[list[str], int]:
+    classes, links = _class_folders(folder)
     if not classes:
         raise UsageError(f"{folder} has no class subfolders", LAYOUT_HINT)
     if len(classes) < 2:
         raise UsageError(f"{folder} has one class folder ({classes[0]}); a classifier needs at least 2",
                          "add a subfolder of images for each other class")
-    return classes
+    return classes, links
 
 
 def scan(root: Path) -> ImageFolder:
@@ -161,16 +177,20 @@ def scan(root: Path) -> ImageFolder:
     if not root.is_dir():
         raise UsageError(f"{root} is not a folder", f"--data takes a folder of class subfolders: {LAYOUT_HINT}")
     train_dir, val_dir = (root / s for s in SETS)
+    for d in (train_dir, val_dir):  # which layout the folder has depends on them: refused, not skipped
+        refuse_links(d, root, "read")
     if not (train_dir.is_dir() and val_dir.is_dir()):
-        classes = _classes(root)
-        return ImageFolder(root, classes, _read_set(root, classes), None)
-    classes, val_classes = _classes(train_dir), _classes(val_dir)
+        classes, links = _classes(root)
+        images, skipped = _read_set(root, classes)
+        return ImageFolder(root, classes, images, None, links + skipped)
+    (classes, train_links), (val_classes, val_links) = _classes(train_dir), _classes(val_dir)
     if classes != val_classes:
         only = [f"only in {d.name}/: {', '.join(sorted(set(a) - set(b)))}"
                 for d, a, b in ((train_dir, classes, val_classes), (val_dir, val_classes, classes)) if set(a) - set(b)]
         raise UsageError(f"{root}: train/ and val/ have different classes ({'; '.join(only)})",
                          "give both the same class subfolders")
-    return ImageFolder(root, classes, _read_set(train_dir, classes), _read_set(val_dir, classes))
+    (train, train_skipped), (val, val_skipped) = _read_set(train_dir, classes), _read_set(val_dir, classes)
+    return ImageFolder(root, classes, train, val, train_links + val_links + train_skipped + val_skipped)
 
 
 def held_out(images: int) -> int:
@@ -208,7 +228,7 @@ def task_from_folder(root: Path, classes: int | None, input: str | None, say: Ca
     why = f"{common} of its {len(folder.files)} images are {h}x{w}" + (", scaled down" if (h, w) != shape[1:] else "") \
         + ("; all grayscale" if shape[0] == 1 else "")
     say(f"From {root}: {count} classes ({shown_classes(folder.classes, 60)}), input "
-        f"{proposed} ({why}).")
+        f"{proposed} ({why}{folder.skipped}).")
     if classes is not None and classes != count:
         say(f"--classes {classes} wins over the folder's {count} (training on it will need --rebuild-head).")
     if input is not None and parse_input(input) != shape:

@@ -32,10 +32,10 @@ def curves_figure(history):
     return fig
 
 
-def plot_curves(history, path: Path) -> None:
+def plot_curves(history, path: Path, root: Path | None = None) -> None:
     import matplotlib.pyplot as plt
 
     fig = curves_figure(history)
-    with atomic_path(path, suffix=".tmp.png") as tmp:
+    with atomic_path(path, suffix=".tmp.png", root=root) as tmp:
         fig.savefig(tmp, dpi=100)
     plt.close(fig)

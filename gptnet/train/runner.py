@@ -13,11 +13,12 @@ from torch import nn
 
 from .. import limits
 from ..errors import UsageError
-from ..output import check_writable
+from ..design_folder import locate_design
+from ..output import check_writable, write_atomic
 from ..report import without_training
 from ..units import plural
 from ..untrusted import one_line
-from ..verify import load_model, locate
+from ..verify import load_model
 from .config import TrainConfig
 from .data import NAMES, Data, load_data
 from .distributed import quiet_unless_main
@@ -85,13 +86,14 @@ def design_data(folder: Path, config: TrainConfig, say: Callable[[str], None], t
 
 def run_training(build: Callable[[int], nn.Module], data: Data, config: TrainConfig, out: Path,
                  resume: bool = False, say: Callable[[str], None] = print, terminal: bool = True,
-                 ) -> tuple[list[EpochMetrics], bool]:
-    """The epochs' metrics, and whether this process is the one that writes (rank 0, or the only one)."""
+                 root: Path | None = None) -> tuple[list[EpochMetrics], bool]:
+    """The epochs' metrics, and whether this process is the one that writes (rank 0, or the only one); `root` is the
+    folder the user named, `out` or one above it (see output.refuse_links)."""
     say(f"Training on {config.data}{f' ({data.about})' if data.about else ''}: {len(data.train)} train / "
         f"{len(data.test)} test images, {data.classes} classes, {plural(config.epochs, 'epoch')}, batch "
         f"{config.batch_size}, lr {config.lr} x{config.lr_decay_rate} at {config.lr_decay_stages or 'never'}, wd "
         f"{config.wd}, {torch.get_num_threads()} CPU threads; writing to {out}")
-    trainer = Trainer(build, data, config, out, say=say, terminal=terminal)
+    trainer = Trainer(build, data, config, out, say=say, terminal=terminal, root=root)
     if resume:
         trainer.resume()
     history = trainer.fit()
@@ -127,20 +129,21 @@ def add_to_report(folder: Path, section: str) -> None:
     report = folder / "report.md"
     if not report.is_file():
         return
-    text = without_training(report.read_text())
-    report.write_text(text + "\n\n" + section)
+    text = without_training(report.read_text(encoding="utf-8"))
+    write_atomic(report, text + "\n\n" + section, root=folder)
 
 
 def train_design(path: Path, config: TrainConfig, out: Path | None = None, resume: bool = False,
                  say: Callable[[str], None] = print, terminal: bool = True, trust_edits: bool = False,
                  rebuild_head: bool = False) -> list[EpochMetrics]:
     say = quiet_unless_main(say)
-    folder, model_py = locate(path)
+    folder, model_py = locate_design(path)
+    root = Path(out) if out else folder
     out = Path(out) if out else folder / "train"
     build = load_builder(model_py, trust_edits)
-    check_writable(out)
+    check_writable(out, root)
     data, head = design_data(folder, config, say, terminal, rebuild_head)
-    history, main = run_training(build, data, config, out, resume, say, terminal)
+    history, main = run_training(build, data, config, out, resume, say, terminal, root)
     if main:
         add_to_report(folder, training_section(history, config, data, head, out, folder))
     return history

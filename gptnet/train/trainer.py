@@ -18,7 +18,7 @@ from torch import nn
 from torch.utils.data import DataLoader, DistributedSampler
 
 from ..errors import GptnetError, UsageError
-from ..output import write_atomic
+from ..output import refuse_links, write_atomic
 from . import checkpoint
 from .config import TrainConfig
 from .data import Data
@@ -71,8 +71,9 @@ def _topk(logits: torch.Tensor, y: torch.Tensor) -> tuple[int, int]:
 
 class Trainer:
     def __init__(self, build: Callable[[int], nn.Module], data: Data, config: TrainConfig, out: Path,
-                 say: Callable[[str], None] = print, terminal: bool = True) -> None:
+                 say: Callable[[str], None] = print, terminal: bool = True, root: Path | None = None) -> None:
         self.config, self.data, self.out, self.terminal = config, data, Path(out), terminal
+        self.root = Path(root) if root else self.out  # the folder the user named: no link below it is followed
         self.device = pick_device(config.device)
         self.dist: Dist = setup(self.device)
         if self.dist.active and self.device.type == "cuda":
@@ -107,6 +108,7 @@ class Trainer:
 
     def resume(self) -> None:
         path = self.out / "last.pt"
+        refuse_links(path, self.root, "read")
         if not path.is_file():
             raise UsageError(f"nothing to resume: {path} does not exist", "train without --resume first")
         state = checkpoint.load(path, keys=("model", "optimizer", "scheduler", "scaler", "epoch", "best", "history",
@@ -130,7 +132,8 @@ class Trainer:
                      f"an uninterrupted run's (OMP_NUM_THREADS={before} would match)")
 
     def _write_metrics(self) -> None:
-        write_atomic(self.out / "metrics.jsonl", "".join(json.dumps(asdict(m)) + "\n" for m in self.history))
+        write_atomic(self.out / "metrics.jsonl", "".join(json.dumps(asdict(m)) + "\n" for m in self.history),
+                     root=self.root)
 
     # ---- one epoch
     def _loader(self, dataset, train: bool, epoch: int) -> DataLoader:
@@ -207,15 +210,15 @@ class Trainer:
         improved = te1 > self.best
         self.best = max(self.best, te1)
         if self.dist.main:
-            checkpoint.save(self.out / "last.pt", self._state())
+            checkpoint.save(self.out / "last.pt", self._state(), self.root)
             if improved:
                 checkpoint.save(self.out / "best.pt", {"model": self.model.state_dict(), "epoch": self.epoch,
                                                        "test_acc1": te1, "config": asdict(self.config),
-                                                       "classes": list(self.data.labels)})
+                                                       "classes": list(self.data.labels)}, self.root)
             self._write_metrics()
             from .plots import plot_curves
 
-            plot_curves(self.history, self.out / "curves.png")
+            plot_curves(self.history, self.out / "curves.png", self.root)
         self.dist.barrier()
         self.say(f"{tag}: train loss {tr_loss:.4f} acc@1 {tr1:.2f}% acc@5 {tr5:.2f}% | test loss {te_loss:.4f} "
                  f"acc@1 {te1:.2f}% acc@5 {te5:.2f}% | lr {lr:g} | {m.seconds:.1f} s, {m.images_per_s:.0f} img/s")
