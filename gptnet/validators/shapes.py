@@ -1,5 +1,5 @@
-"""Spatial repairs: a pooling window larger than its feature map or leaving part of it unread, a Linear fed a feature map without a Flatten, and a
-Linear sized for a map other than the one that reaches it."""
+"""Spatial repairs: a pooling window larger than its feature map or leaving part of it unread, a Linear fed a
+feature map without a Flatten, and a Linear sized for a map other than the one that reaches it."""
 
 from __future__ import annotations
 
