@@ -441,7 +441,7 @@ def profile(
         try:
             works = works_for(n.spec_json, n.net, n.shape) if n.spec_json else work_from_torch(n.net, n.shape)
         except Exception as e:  # torch.fx cannot trace data-dependent control flow
-            raise UsageError(f"cannot trace {n.name} with torch.fx: {str(e).splitlines()[0]}",
+            raise UsageError(f"cannot trace {n.name} with torch.fx: {(str(e).splitlines() or [type(e).__name__])[0]}",
                              "profile a model whose forward has no data-dependent control flow") from None
         everything = [predict(works, t, b) for b in t.backends]
         est = next(e for e in everything if e.backend == name)

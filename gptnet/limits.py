@@ -45,3 +45,4 @@ MAX_EVAL_NESTING = 160  # statements and expressions being followed inside one a
 MAX_COLLECTION = 100_000  # items in one list, tuple, dict, range walked or string
 MAX_NUMBER = 1 << 62  # magnitude of any number the evaluator computes
 MAX_SPECIALISATIONS = 400  # distinct instances of the answer's classes, before they are folded (MAX_MODULES after)
+MAX_FOLD_PARAMS = 16  # numeric constructor arguments a fold tries to explain sizes by (it tries their pairs)

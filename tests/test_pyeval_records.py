@@ -80,3 +80,15 @@ def test_a_record_default_factory_is_refused_naming_it() -> None:
               "    stride: int = field(default_factory=lambda: 1)")
     with pytest.raises(ParseError, match=r"field"):
         parse_answer(PROGRAM.format(imports="from dataclasses import dataclass, field", record=record))
+
+
+@pytest.mark.parametrize("record", [
+    "@dataclass\nclass Base:\n    channels: int = 16\n\n\n@dataclass\nclass Stage(Base):\n    blocks: int = 1\n"
+    "    stride: int = 1",
+    "@dataclass\nclass Stage:\n    channels: int\n    blocks: int\n    stride: int = 1\n\n"
+    "    def __post_init__(self):\n        self.channels *= 4",
+], ids=["inherited-fields", "post-init"])
+def test_a_record_python_would_build_otherwise_is_refused_not_misread(record: str) -> None:
+    with pytest.raises(ParseError, match=r"the record Stage is not read: its fields are set in __post_init__ or come "
+                                         r"from a base class"):
+        parse_answer(PROGRAM.format(imports="from dataclasses import dataclass", record=record))

@@ -14,7 +14,7 @@ import textwrap
 from .answer import ParseError, check_answer
 from .source import read_source
 
-_FENCED = re.compile(r"```[^\n]*\n(.*?)(?:```|\Z)", re.S)
+_FENCED = re.compile(r"```[^\n`]*(?:\n|\Z)(.*?)(?:```|\Z)", re.S)  # linear: no backtick run scans ahead
 _QUOTED = re.compile(r"`([^`\n]+)`")
 _KEPT = (ast.Import, ast.ImportFrom, ast.Assign, ast.AnnAssign)
 
@@ -23,11 +23,12 @@ def construction(reply: str, program: ast.Module, builders: list[str]) -> list[a
     """The statements of `reply` that build one of `builders` (names the program defines), with what they need
     (imports, constants), numbered after the program's last line; a ParseError when it builds none of them."""
     check_answer(reply)
-    wanted = set(builders)
+    wanted, why = set(builders), ""
     for text in _pieces(reply):
         try:
             tree = read_source(textwrap.dedent(text))
-        except (SyntaxError, ParseError):
+        except (SyntaxError, ParseError) as e:  # code that names a builder but does not read: say why
+            why = why or (f" ({getattr(e, 'msg', None) or e})" if any(w in text for w in wanted) else "")
             continue
         kept = [_assigned(st) for st in tree.body if isinstance(st, _KEPT) or _builds(st, wanted)]
         if any(_builds(st, wanted) for st in kept):
@@ -35,8 +36,8 @@ def construction(reply: str, program: ast.Module, builders: list[str]) -> list[a
             for st in kept:
                 ast.increment_lineno(st, end)
             return kept
-    raise ParseError(f"the answer to stage build calls none of {', '.join(sorted(wanted))}: it should be the one "
-                     f"line that builds the model, e.g. `model = {builders[0]}(...)`")
+    raise ParseError(f"the answer to stage build calls none of {', '.join(sorted(wanted))}{why}: it should be the "
+                     f"one line that builds the model, e.g. `model = {builders[0]}(...)`")
 
 
 def _pieces(reply: str) -> list[str]:

@@ -15,7 +15,7 @@ from ...spec.grammar import RESERVED_ATTRS, check_name
 from ...spec.registry import lookup
 from . import messages
 from .messages import Refused
-from .values import PLAIN, Builtin, ClassRef, Container, Instance, Layer, LayerCtor, Namespace, check
+from .values import PLAIN, Builtin, ClassRef, Container, Instance, Layer, LayerCtor, Namespace, check, weigh
 
 UNSAFE = frozenset({"os", "sys", "subprocess", "shutil", "socket", "importlib", "pickle", "requests", "urllib",
                     "builtins", "eval", "exec", "compile", "open", "__import__", "getattr", "setattr", "delattr",
@@ -103,7 +103,7 @@ def _convert(name: str):
         if name in ("list", "tuple"):
             return _TYPES[name](items_of(ev, value))
         if name == "dict":
-            return dict(value) if isinstance(value, dict) else dict(items_of(ev, value))
+            return dict(value) if isinstance(value, dict) else dict(weigh(items_of(ev, value)))
         if not isinstance(value, PLAIN):
             raise Refused(f"{name}() of {type(value).__name__} is not read")
         if name == "str" and isinstance(value, str) is False and not isinstance(value, (int, float, bool)):
@@ -124,7 +124,7 @@ def _sequence(name: str):
         if name == "reversed":
             return items_of(ev, args[0])[::-1]
         if name == "sorted":
-            return sorted(items_of(ev, args[0]))
+            return sorted(weigh(items_of(ev, args[0])))
         return {"any": any, "all": all}[name](items_of(ev, args[0]))
     return run
 

@@ -18,7 +18,7 @@ from .builtins import BUILTINS, items_of, refuse_dunder, refuse_unsafe
 from .forward import Pending, tensor_binop
 from .messages import NOT_READ, Refused
 from .tensors import Tensor
-from .values import PLAIN, Container, Dim, External, Function, check
+from .values import PLAIN, Container, Dim, External, Function, check, weigh
 
 _BINOPS = {ast.Add: operator.add, ast.Sub: operator.sub, ast.Mult: operator.mul, ast.Div: operator.truediv,
            ast.FloorDiv: operator.floordiv, ast.Mod: operator.mod, ast.Pow: operator.pow,
@@ -276,7 +276,7 @@ class Core:
         try:
             return check(_BINOPS[type(op)](a, b))
         except (ArithmeticError, TypeError, ValueError) as e:
-            raise Refused(f"{a!r:.20} {_SYMBOLS[type(op)]} {b!r:.20}: {e}") from None
+            raise Refused(f"{weigh(a)!r:.20} {_SYMBOLS[type(op)]} {weigh(b)!r:.20}: {e}") from None
 
     def ex_Compare(self, node: ast.Compare, env: dict) -> bool:
         left = self.eval(node.left, env)
@@ -286,7 +286,7 @@ class Core:
                 raise Refused(f"`{src(node)}` depends on the input tensor, which is not known until the model runs")
             if isinstance(op, (ast.In, ast.NotIn)) and isinstance(right, Container):
                 right = right.items
-            self.step(sum(len(x) for x in (left, right) if isinstance(x, (list, tuple, str, dict))))  # O(n)
+            self.step(sum(len(x) for x in (weigh(left), weigh(right)) if isinstance(x, (list, tuple, str, dict))))
             try:
                 if not _CMPOPS[type(op)](left, right):
                     return False

@@ -15,6 +15,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
+from ... import limits
 from ...spec.grammar import check_name
 from ...spec.graph import ModuleSpec
 
@@ -179,8 +180,8 @@ def _clusters(cls: str, members: list[str], dumps: dict, params: dict, taken: se
 def _fold(cls: str, members: list[str], dumps: dict, params: dict, taken: set[str]):
     """One parametrised module for members of one structure, and the call replacing each; None if a number
     cannot be explained or a parameter's name cannot be used."""
-    if len(members) < 2:
-        return None
+    if len(members) < 2 or len(params[members[0]]) > limits.MAX_FOLD_PARAMS:  # a fold is for reading: past that,
+        return None  # the modules stay one per construction rather than the pairs of parameters be tried
     bodies = [dumps[m]["body"] for m in members]
     args = {p: [params[m].get(p) for m in members] for p in params[members[0]]}
     body = json.loads(json.dumps(bodies[0]))

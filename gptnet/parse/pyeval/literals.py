@@ -15,7 +15,7 @@ from .evaluator import Core, src
 from .forward import tensor_index
 from .messages import Refused
 from .tensors import Tensor
-from .values import PLAIN, Container, Dim, check, describe
+from .values import PLAIN, Container, Dim, check, describe, weigh
 
 _FORMATTER = string.Formatter()
 _NAME = re.compile(r"|[0-9]{1,2}|[A-Za-z_][A-Za-z0-9_]*")  # a field names an argument: by number or by keyword
@@ -53,7 +53,7 @@ class Literals(Core):
                     raise Refused(f"`**{src(v)}` is not a dict")
                 out.update(value)
                 continue
-            key = self.eval(k, env)
+            key = weigh(self.eval(k, env))
             if not isinstance(key, (*PLAIN, tuple)):
                 raise Refused(f"the dict key `{src(k)}` is not a number or a string")
             out[key] = self.eval(v, env)
@@ -67,7 +67,7 @@ class Literals(Core):
             return Container(owner.items[key], owner.kind) if isinstance(key, slice) else \
                 self.index(owner.items, key, node)
         if isinstance(owner, dict):
-            if not isinstance(key, (*PLAIN, tuple)) or key not in owner:
+            if not isinstance(key, (*PLAIN, tuple)) or weigh(key) not in owner:
                 raise Refused(f"`{src(node)}`: no such key")
             return owner[key]
         if not isinstance(owner, (list, tuple, str, range)):
@@ -80,7 +80,7 @@ class Literals(Core):
     @staticmethod
     def index(items: Any, key: Any, node: ast.AST) -> Any:
         if not isinstance(key, int) or isinstance(key, bool) or not -len(items) <= key < len(items):
-            raise Refused(f"`{src(node)}`: index {key!r:.20} is not within its {len(items)} items")
+            raise Refused(f"`{src(node)}`: index {describe(key)} is not within its {len(items)} items")
         return items[key]
 
     def ex_Slice(self, node: ast.Slice, env: dict) -> slice:
@@ -147,7 +147,7 @@ class Literals(Core):
     def ex_DictComp(self, node: ast.DictComp, env: dict) -> dict:
         out: dict = {}
         self.comprehension(node.generators, 0, dict(env),
-                           lambda scope: out.__setitem__(self.eval(node.key, scope), self.eval(node.value, scope)))
+                           lambda scope: out.__setitem__(weigh(self.eval(node.key, scope)), self.eval(node.value, scope)))
         return check(out)
 
     def comprehension(self, gens: list[ast.comprehension], k: int, scope: dict, emit) -> None:

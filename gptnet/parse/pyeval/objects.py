@@ -20,7 +20,7 @@ from .literals import Literals
 from .messages import Refused
 from .tensors import Tensor
 from .values import (PLAIN, Bound, Builtin, ClassRef, Container, Dim, External, Function, Instance, Layer, LayerCtor,
-                     Module, Namespace, Super, Weights, check, describe)
+                     Module, Namespace, Super, Weights, check, describe, weigh)
 
 _PAIRS = {"kernel_size", "stride", "padding", "dilation"}
 _NUMERIC = {"int", "float", "round", "max", "min", "abs", "math.ceil", "math.floor"}
@@ -69,7 +69,7 @@ class Objects(Literals):
             value = getattr(owner.node, name)  # conv.out_channels; m.kernel_size a pair, as torch keeps it
             return pair(value) if name in _PAIRS and isinstance(value, int) else value
         if isinstance(owner, str) and name in ("lower", "upper", "startswith", "endswith"):
-            return Builtin(name, lambda ev, *a: check(getattr(owner, name)(*[str(x) for x in a])))
+            return Builtin(name, lambda ev, *a: check(getattr(owner, name)(*[str(weigh(x)) for x in a])))
         if isinstance(owner, str) and name == "format":
             return Builtin(name, lambda ev, *a, **k: self.format_string(owner, a, k))
         if isinstance(owner, (Tensor, Dim, Pending)):
@@ -263,6 +263,8 @@ class Objects(Literals):
     def super_init(self, sup: Super, args: tuple, kwargs: dict) -> None:
         """nn.Module's __init__ builds nothing; nn.Sequential's takes the layers; a base class of the answer's own
         runs its __init__ on the same instance."""
+        if not isinstance(sup.instance, Instance):  # `super()` in a method called on something else
+            raise Refused(f"super() in {sup.cls.name} is called on {describe(sup.instance)}, not an instance of it")
         base = next((b for b in sup.cls.bases), None)
         if base is not None and base.kind != "plain" and base.method("__init__") is not None:
             self.function(base.method("__init__"), [sup.instance, *args], kwargs)

@@ -35,6 +35,22 @@ def check(value: Any) -> Any:
     return value
 
 
+def weigh(value: Any) -> Any:
+    """`value`, once the items it holds unfolded (a tuple holding another twice counts it twice) are within
+    MAX_COLLECTION: what comparing, hashing, sorting or printing it walks. A value built of shared parts
+    (`a = (a, a)` forty times) is short to build and 2**40 items to walk: refused here, before any such walk."""
+    total, todo = 0, [value]
+    while todo:
+        v = todo.pop()
+        if isinstance(v, (list, tuple, dict, str)):
+            total += len(v)
+            if total > limits.MAX_COLLECTION:
+                raise Refused(messages.too_large("a value nested of shared parts"))
+            if not isinstance(v, str):
+                todo.extend([*v.keys(), *v.values()] if isinstance(v, dict) else v)
+    return value
+
+
 @dataclass(eq=False)
 class Function:
     """A `def` of the answer (module level, or a method when `owner` is its class), or a lambda with the locals
@@ -62,6 +78,7 @@ class ClassRef:
     bases: list[ClassRef]
     kind: str  # "module" (derives from nn.Module), "sequential" (from nn.Sequential) or "plain"
     attrs: dict[str, Any] | None = None
+    made: list = field(default_factory=list)  # a record's __init__, once made
 
     @property
     def name(self) -> str:
@@ -72,27 +89,45 @@ class ClassRef:
             for st in cls.node.body:
                 if isinstance(st, ast.FunctionDef) and st.name == name:
                     return Function(st, cls)
-        return self.record_init() if name == "__init__" else None
+            if name == "__init__" and cls.record:  # a record's own, as Python makes it, before any base's
+                return cls.record_init()
+        return None
+
+    @property
+    def record(self) -> bool:
+        """A @dataclass or a typing.NamedTuple (read from the names alone, never a whole expression)."""
+        def last(node: ast.AST) -> str:
+            node = node.func if isinstance(node, ast.Call) else node
+            return node.attr if isinstance(node, ast.Attribute) else getattr(node, "id", "")
+        return any(last(d) == "dataclass" for d in self.node.decorator_list) or \
+            any(last(b) == "NamedTuple" for b in self.node.bases)
 
     def record_init(self) -> Function | None:
-        """A @dataclass's or typing.NamedTuple's `__init__` as Python makes it, `self.<field> = <field>` for each
-        annotated field in order, with its default: the config records (`StageCfg(64, 2, 2)`) answers use."""
-        decorators = [d.func if isinstance(d, ast.Call) else d for d in self.node.decorator_list]
-        if not any(ast.unparse(d).split(".")[-1] == "dataclass" for d in decorators) and \
-                not any(ast.unparse(b).split(".")[-1] == "NamedTuple" for b in self.node.bases):
-            return None
+        """A record's `__init__` as Python makes it, `self.<field> = <field>` for each annotated field in order,
+        with its default: the config records (`StageCfg(64, 2, 2)`) answers use. Made once per class. A record
+        whose fields come partly from a base class, or that changes them in `__post_init__`, is refused rather
+        than read another way than Python builds it."""
+        if self.made:
+            return self.made[0]
+        if any(isinstance(st, ast.FunctionDef) and st.name == "__post_init__" for st in self.node.body) or \
+                any(b.record for b in self.bases):
+            raise Refused(f"the record {self.name} is not read: its fields are set in __post_init__ or come from a "
+                          "base class too (write its fields in one class)", self.node.lineno)
         fields = [st for st in self.node.body if isinstance(st, ast.AnnAssign) and isinstance(st.target, ast.Name)
-                  and "ClassVar" not in ast.unparse(st.annotation)]
+                  and not {"ClassVar", "InitVar", "KW_ONLY"} & {getattr(n, "id", getattr(n, "attr", None))
+                                                                for n in ast.walk(st.annotation)}]
         args = ast.arguments(posonlyargs=[], args=[ast.arg("self")] + [ast.arg(f.target.id) for f in fields],
                              vararg=None, kwonlyargs=[], kw_defaults=[], kwarg=None,
                              defaults=[f.value for f in fields if f.value is not None])
-        if any(f.value is None for f in fields[len(fields) - len(args.defaults):]):
-            return None  # a field without a default after one with: Python refuses the class too
-        body = [ast.Assign(targets=[ast.Attribute(ast.Name("self", ast.Load()), f.target.id, ast.Store())],
-                           value=ast.Name(f.target.id, ast.Load())) for f in fields] or [ast.Pass()]
-        node = ast.FunctionDef(name="__init__", args=args, body=body, decorator_list=[], returns=None,
-                               type_params=[])
-        return Function(ast.fix_missing_locations(ast.copy_location(node, self.node)), self)
+        init = None
+        if all(f.value is not None for f in fields[len(fields) - len(args.defaults):]):  # else Python refuses it
+            body = [ast.Assign(targets=[ast.Attribute(ast.Name("self", ast.Load()), f.target.id, ast.Store())],
+                               value=ast.Name(f.target.id, ast.Load())) for f in fields] or [ast.Pass()]
+            node = ast.FunctionDef(name="__init__", args=args, body=body, decorator_list=[], returns=None,
+                                   type_params=[])
+            init = Function(ast.fix_missing_locations(ast.copy_location(node, self.node)), self)
+        self.made.append(init)
+        return init
 
     def mro(self) -> list[ClassRef]:
         out, todo = [], [self]
