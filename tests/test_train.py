@@ -113,12 +113,28 @@ def test_resuming_on_another_thread_count_says_the_numbers_will_differ(tiny: Pat
     design = copy_design(tiny, tmp_path)
     args = ["--data", "digits", "--lr-decay-stages", ""]
     r = train(design, *args, "--epochs", "1", cwd=tmp_path)
-    assert r.returncode == 0 and "1 CPU threads" in r.stderr, r.stderr
-    r = train(design, *args, "--epochs", "2", "--resume", cwd=tmp_path, env=clean_env(OMP_NUM_THREADS="2"))
+    assert r.returncode == 0 and "on 1 CPU thread;" in r.stderr, r.stderr
+    r = train(design, *args, "--epochs", "2", "--resume", "--threads", "2", cwd=tmp_path)
     assert r.returncode == 0, r.stderr
-    assert "torch CPU threads: 1 before, 2 now" in r.stderr and "OMP_NUM_THREADS=1 would match" in r.stderr
+    assert "torch CPU threads: 1 before, 2 now" in r.stderr and "--threads 1 would match" in r.stderr
     assert [m["threads"] for m in metrics(design / "train")] == [1, 2]
-    assert "2 CPU threads (the numbers depend on it" in (design / "report.md").read_text()
+    assert "2 CPU threads (the numbers depend on it; --threads 2 repeats them)" in (design / "report.md").read_text()
+
+
+def test_threads_default_to_half_the_cores_and_the_start_line_says_how_many(tiny: Path, tmp_path: Path) -> None:
+    """Torch's own default, a thread per core, oversubscribes a shared machine; --threads and OMP_NUM_THREADS set
+    the count, and below one is refused before any work."""
+    env = {k: v for k, v in clean_env().items() if k != "OMP_NUM_THREADS"}
+    half = max(1, len(os.sched_getaffinity(0)) // 2)
+    for run, (args, count) in enumerate((([], half), (["--threads", "2"], 2))):
+        design = copy_design(tiny, tmp_path / str(run))
+        r = train(design, "--data", "digits", "--epochs", "1", *args, cwd=tmp_path, env=env)
+        assert r.returncode == 0, r.stderr
+        assert f", on {count} CPU thread{'s' * (count > 1)}; writing to" in r.stderr
+        assert [m["threads"] for m in metrics(design / "train")] == [count]
+    r = train(tiny, "--data", "digits", "--threads", "0", cwd=tmp_path)
+    assert one_error(r, 2) == "gptnet: error: --threads must be at least 1, not 0"
+    assert not (tiny / "train").exists()
 
 
 def test_ctrl_c_stops_cleanly_and_says_how_to_resume(tiny: Path, tmp_path: Path) -> None:

@@ -5,9 +5,9 @@ stays an honest estimate).
 
 The recipe is the article's scaled down: SGD with momentum 0.9, lr 0.05, weight decay 5e-4, batch 64, the lr cut
 x0.1 at the same fractions of the run as the article's epochs 150, 180 and 210 of 240; the training set's
-augmentation. Every number is deterministic for a candidate: one torch thread, the seed fixing the initial
-weights, the subset, the data order and the augmentation, so a rerun, a resume or a replay measures the same
-accuracy. Torch is imported only here, in the workers: the search itself never needs it."""
+augmentation. Every number is deterministic for a candidate: the search's torch thread count (--threads), the seed
+fixing the initial weights, the subset, the data order and the augmentation, so a rerun, a resume or a replay
+measures the same accuracy. Torch is imported only here, in the workers: the search itself never needs it."""
 
 from __future__ import annotations
 
@@ -57,12 +57,12 @@ class Measured(BaseModel):
     error: str | None = Field(None, description="why training failed")
 
 
-def start_worker() -> None:
-    """Worker set-up: one torch thread (two workers share two cores, and the numbers depend on the count); Ctrl-C
-    is the search's to handle; and the worker ends when the search does, even one killed with SIGKILL."""
+def start_worker(threads: int = 1) -> None:
+    """Worker set-up: `threads` torch threads (the search's --threads; the numbers depend on the count); Ctrl-C is
+    the search's to handle; and the worker ends when the search does, even one killed with SIGKILL."""
     import torch
 
-    torch.set_num_threads(1)
+    torch.set_num_threads(threads)
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     parent = os.getppid()
 

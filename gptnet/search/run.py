@@ -29,6 +29,7 @@ from ..latency import estimate
 from ..output import write_atomic
 from ..render import render_checked
 from ..spec.walk import totals, walk
+from ..units import plural
 from ..untrusted import one_line
 from ..validators import Task
 from . import leaderboard
@@ -52,7 +53,8 @@ class SearchOptions:
     data_dir: str = "data"
     trials: int = 16  # candidates measured, the starting design included
     per_round: int = 4  # candidates proposed per round
-    workers: int = 2  # training processes, one torch thread each
+    workers: int = 2  # training processes
+    threads: int = 1  # torch threads of each worker: the proxy accuracies depend on the count
     seed: int = 0  # the offline proposer's draws, and every proxy training
     steps: int = 150  # SGD steps of a proxy training
     subset: int = 1_000  # training images a proxy training draws from
@@ -82,10 +84,10 @@ def _check(opts: SearchOptions) -> None:
     if opts.design.classes != CLASSES[opts.data]:
         raise UsageError(f"--classes {opts.design.classes} but {opts.data} has {CLASSES[opts.data]} classes",
                          "leave --classes out: a search designs for its data set")
-    if min(opts.trials, opts.per_round, opts.workers, opts.steps, opts.subset, opts.prefilter,
+    if min(opts.trials, opts.per_round, opts.workers, opts.threads, opts.steps, opts.subset, opts.prefilter,
            opts.proxy_seeds) < 1:
-        raise UsageError("--trials, --per-round, --workers, --steps, --subset, --prefilter and --proxy-seeds must "
-                         "be at least 1",
+        raise UsageError("--trials, --per-round, --workers, --threads, --steps, --subset, --prefilter and "
+                         "--proxy-seeds must be at least 1",
                          "see gptnet search --help")
     if opts.prefer not in RULES:
         raise UsageError(f"unknown --prefer {opts.prefer!r}", f"choose one of: {', '.join(RULES)}")
@@ -127,7 +129,7 @@ def _settings(opts: SearchOptions, task: Task, kind: str, backend: str) -> dict:
             "fit": d.fit, "fill": d.fill, "data": opts.data, "steps": opts.steps, "subset": opts.subset,
             "seed": opts.seed, "proxy_seeds": opts.proxy_seeds, "proxy_on": "validation", "per_round": opts.per_round,
             "prefilter": opts.prefilter, "proposer": kind, "trials": opts.trials, "workers": opts.workers,
-            "prefer": opts.prefer, "time_limit": opts.time_limit}
+            "threads": opts.threads, "prefer": opts.prefer, "time_limit": opts.time_limit}
 
 
 class _Search:
@@ -181,8 +183,9 @@ class _Search:
 
     def _workers(self):
         if self.pool is None:
-            # spawned, not forked: each worker starts clean with its own single torch thread
-            self.pool = multiprocessing.get_context("spawn").Pool(self.opts.workers, initializer=start_worker)
+            # spawned, not forked: each worker starts clean and sets its own torch threads
+            self.pool = multiprocessing.get_context("spawn").Pool(self.opts.workers, initializer=start_worker,
+                                                                   initargs=(self.opts.threads,))
         return self.pool
 
     def _prefilter(self, batch: list[Trial], keep: int) -> list[Trial]:
@@ -335,8 +338,9 @@ def search(opts: SearchOptions, say: Callable[[str], None] = lambda s: None) -> 
     else:
         proposer = LLMProposer(designer, backend, recipe.describe(), d.max_macs, d.max_latency)
     progress.note(f"Searching for {task.target.title} ({backend}): budget {d.budget} params, {task.classes} "
-                  f"classes, input {settings['input']}, {opts.trials} candidates on {opts.data} with {opts.workers} "
-                  f"workers; proposer: {proposer.description}; writing {folder}/"
+                  f"classes, input {settings['input']}, {opts.trials} candidates on {opts.data} with "
+                  f"{plural(opts.workers, 'worker')} on {plural(opts.threads, 'thread')} each; proposer: "
+                  f"{proposer.description}; writing {folder}/"
                   + (" (resuming)" if opts.resume else ""))
     run = _Search(opts, task, folder, state, proposer, recipe, backend, progress)
     try:

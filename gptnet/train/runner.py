@@ -90,7 +90,7 @@ def run_training(build: Callable[[int], nn.Module], data: Data, config: TrainCon
     say(f"Training on {config.data}{f' ({data.about})' if data.about else ''}: {len(data.train)} train / "
         f"{len(data.test)} test images, {data.classes} classes, {plural(config.epochs, 'epoch')}, batch "
         f"{config.batch_size}, lr {config.lr} x{config.lr_decay_rate} at {config.lr_decay_stages or 'never'}, wd "
-        f"{config.wd}, {torch.get_num_threads()} CPU threads; writing to {out}")
+        f"{config.wd}, on {plural(torch.get_num_threads(), 'CPU thread')}; writing to {out}")
     trainer = Trainer(build, data, config, out, say=say, terminal=terminal)
     if resume:
         trainer.resume()
@@ -118,7 +118,7 @@ def training_section(history: list[EpochMetrics], config: TrainConfig, data: Dat
         f"{last.test_acc1:.2f}% / {last.test_acc5:.2f}%, test loss {last.test_loss:.4f}.",
         f"- Best test acc@1: {best.test_acc1:.2f}% (epoch {best.epoch}, `{rel}/best.pt`).",
         f"- Speed: {sum(m.images_per_s for m in history) / len(history):.0f} training images/s on average, "
-        f"{last.threads} CPU threads (the numbers depend on it; OMP_NUM_THREADS={last.threads} repeats them).",
+        f"{plural(last.threads, 'CPU thread')} (the numbers depend on it; --threads {last.threads} repeats them).",
         f"- Files: `{rel}/metrics.jsonl`, `{rel}/curves.png`, `{rel}/last.pt`.", ""])
 
 

@@ -127,7 +127,7 @@ class Trainer:
         before = self.history[-1].threads if self.history else self.threads
         if before != self.threads:
             self.say(f"note: torch CPU threads: {before} before, {self.threads} now, so the numbers will differ from "
-                     f"an uninterrupted run's (OMP_NUM_THREADS={before} would match)")
+                     f"an uninterrupted run's (--threads {before} would match)")
 
     def _write_metrics(self) -> None:
         write_atomic(self.out / "metrics.jsonl", "".join(json.dumps(asdict(m)) + "\n" for m in self.history))
