@@ -540,7 +540,8 @@ def verify(
 Epochs = Annotated[Optional[int], typer.Option(min=1, help="epochs [recipe: 240]")]
 BatchSize = Annotated[Optional[int], typer.Option(min=1, help="images per step [64]")]
 Lr = Annotated[Optional[float], typer.Option(min=0.0, help="initial SGD learning rate [0.05]")]
-Stages = Annotated[Optional[str], typer.Option(help="epochs where lr decays, e.g. 150,180,210 [150,180,210]")]
+Stages = Annotated[Optional[str], typer.Option(help="epochs after which lr decays, e.g. 3,4 [150,180,210], or "
+                                              "those scaled to --epochs when only it is given")]
 DecayRate = Annotated[Optional[float], typer.Option(help="lr multiplier at each stage [0.1]")]
 Wd = Annotated[Optional[float], typer.Option(min=0.0, help="weight decay [5e-4]")]
 DataName = Annotated[str, typer.Option("--data", help="cifar100, cifar10, mnist5k, digits, or a folder of your images "
@@ -577,7 +578,7 @@ def _train_config(epochs, batch_size, lr, lr_decay_stages, lr_decay_rate, wd, da
     from importlib.util import find_spec
 
     from .errors import UsageError
-    from .train.config import TrainConfig, parse_stages
+    from .train.config import TrainConfig, parse_stages, scaled_stages
 
     missing = [m for m in ("torchvision", "matplotlib", "sklearn", "mlxtend") if find_spec(m) is None]
     if missing:
@@ -589,6 +590,8 @@ def _train_config(epochs, batch_size, lr, lr_decay_stages, lr_decay_rate, wd, da
         overrides = {k: v for k, v in given.items() if v is not None}
         if lr_decay_stages is not None:
             overrides["lr_decay_stages"] = parse_stages(lr_decay_stages)
+        elif epochs is not None:  # the recipe's stages, moved inside the run the user asked for
+            overrides.update(lr_decay_stages=scaled_stages(epochs), stages_scaled=True)
         return TrainConfig().updated(**overrides, data=data, data_dir=str(data_dir), download=download,
                                      device=device, seed=seed, workers=workers, flip=flip)
     except ValueError as e:

@@ -137,6 +137,23 @@ def test_threads_default_to_half_the_cores_and_the_start_line_says_how_many(tiny
     assert not (tiny / "train").exists()
 
 
+def test_epochs_alone_scale_the_recipes_decays_into_the_run(tiny: Path, tmp_path: Path) -> None:
+    """The recipe decays after epochs 150, 180 and 210 of 240; --epochs 4 without --lr-decay-stages moves them to
+    2 and 3 (rounded, each once, inside the run), and says so. A resume with more epochs decays at the new
+    run's stages, as one that never stopped."""
+    whole = copy_design(tiny, tmp_path / "whole")
+    r = train(whole, "--data", "digits", "--epochs", "4", cwd=tmp_path)
+    assert r.returncode == 0, r.stderr
+    assert "lr 0.05 x0.1 after epochs 2, 3 (the recipe's, scaled to --epochs 4), wd" in r.stderr
+    assert [m["lr"] for m in metrics(whole / "train")] == pytest.approx([0.05, 0.05, 0.005, 0.0005])
+    assert "x0.1 after epochs 2, 3 (the recipe's, scaled to --epochs 4)" in (whole / "report.md").read_text()
+    longer = copy_design(tiny, tmp_path / "longer")
+    assert train(longer, "--data", "digits", "--epochs", "1", cwd=tmp_path).returncode == 0  # no stage in 1 epoch
+    r = train(longer, "--data", "digits", "--epochs", "4", "--resume", cwd=tmp_path)
+    assert r.returncode == 0, r.stderr
+    assert without_timing(metrics(longer / "train")) == without_timing(metrics(whole / "train"))
+
+
 def test_ctrl_c_stops_cleanly_and_says_how_to_resume(tiny: Path, tmp_path: Path) -> None:
     design = copy_design(tiny, tmp_path)
     proc = subprocess.Popen([sys.executable, "-m", "gptnet", "train", str(design), "--device", "cpu", "--data",
