@@ -66,6 +66,7 @@ def main() -> None:
     if args.recalibrate or not (user_dir() / "host.json").is_file():
         calibrate()
     host = load_target("host")
+    torch.set_num_threads(host.backends["cpu"].threads or torch.get_num_threads())  # as it was calibrated
     errors = []
     print(f"{'model':22} {'input':>10} {'measured ms':>12} {'predicted ms':>13} {'error':>8}")
     with tempfile.TemporaryDirectory() as tmp:

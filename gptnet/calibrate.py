@@ -18,6 +18,8 @@ from typing import Callable
 from .latency import Work, work_from_torch
 from .output import check_writable
 from .targets import save_profile, user_dir
+from .threads import use_threads
+from .units import plural
 
 REPEATS = 30
 
@@ -184,15 +186,18 @@ def measure_peak_and_bandwidth() -> tuple[float, float]:
     return gflops, gbs
 
 
-def calibrate(out: Path | None = None, say: Callable[[str], None] = print, repeats: int = REPEATS) -> Path:
-    """Measure and write the host profile; fewer `repeats` per timing is faster and noisier."""
+def calibrate(out: Path | None = None, say: Callable[[str], None] = print, repeats: int = REPEATS,
+              threads: int | None = None) -> Path:
+    """Measure and write the host profile on `threads` torch threads (None: the default); fewer `repeats` per
+    timing is faster and noisier."""
     import torch
 
     out = Path(out) if out else user_dir() / "host.json"
     check_writable(out.parent)  # before minutes of measuring
+    threads = use_threads(threads)
     points: dict[str, list[tuple[Work, float]]] = {}
     cases = list(_cases())
-    say(f"Measuring {len(cases)} layer shapes on this machine ({torch.get_num_threads()} threads)...")
+    say(f"Measuring {len(cases)} layer shapes on this machine (torch on {plural(threads, 'thread')})...")
     for n, (kind, make, shape) in enumerate(cases, 1):
         module = make()
         works = [w for w in work_from_torch(module, shape) if w.kind == kind]
@@ -209,8 +214,8 @@ def calibrate(out: Path | None = None, say: Callable[[str], None] = print, repea
     cpu = platform.processor() or platform.machine()
     source = f"measured by gptnet calibrate on {time.strftime('%Y-%m-%d')} with torch {torch.__version__}"
     profile = {
-        "name": "host", "title": f"this machine ({cpu}, {os.cpu_count()} cores, torch on {torch.get_num_threads()}"
-                                 " threads)",
+        "name": "host", "title": f"this machine ({cpu}, {os.cpu_count()} cores, torch on "
+                                 f"{plural(threads, 'thread')})",
         "notes": ["Measured, not published: latency estimates for this target are checked against measurements "
                   "by benchmarks/latency_accuracy.py."],
         "operators": ["Conv2d", "DepthwiseConv2d", "GroupConv2d", "MaxPool2d", "AvgPool2d", "AdaptiveAvgPool2d",
@@ -219,7 +224,7 @@ def calibrate(out: Path | None = None, say: Callable[[str], None] = print, repea
                       "Add", "Concat", "LayerNorm", "Upsample"],
         "activation": "ReLU", "default_backend": "cpu",
         "memory_bandwidth": {"value": round(gbs, 2), "unit": "GB/s", "source": f"{source}: a 64 MB copy"},
-        "backends": {"cpu": {"title": cpu, "precision": "fp32",
+        "backends": {"cpu": {"title": cpu, "precision": "fp32", "threads": threads,
                              "peak_gflops": {"fp32": {"value": round(gflops, 1), "unit": "GFLOP/s",
                                                       "source": f"{source}: 1024x1024 matmul"}},
                              "operators": [], "calibration": calibration}},

@@ -185,7 +185,9 @@ def search(
     per_round: int = typer.Option(4, min=1, help="candidates trained per round"),
     prefilter: int = typer.Option(1, min=1, help="propose this many times --per-round candidates each round and "
                                   "train the best by a zero-cost proxy (NASWOT) [1: no pre-filter]"),
-    workers: int = typer.Option(2, min=1, help="training processes, one torch thread each"),
+    workers: int = typer.Option(2, min=1, help="training processes"),
+    threads: int = typer.Option(1, help="torch CPU threads of each worker [1: the workers are the parallelism, and a "
+                                "proxy accuracy repeats only on the same count]"),
     steps: int = typer.Option(150, min=1, help="SGD steps of each proxy training"),
     subset: int = typer.Option(1000, min=1, help="training images each proxy training draws from"),
     seed: int = typer.Option(0, help="seed of the offline proposer and of every proxy training"),
@@ -216,12 +218,14 @@ def search(
         from .design import Options
         from .search import SearchOptions
         from .search import search as run_search
+        from .threads import check_threads
 
         opts = SearchOptions(
             design=Options(budget=budget, target=target, classes=classes, input=input, replay=replay, record=record,
                            model=model, base_url=base_url, out=out_dir, max_revisions=max_revisions, timeout=timeout,
                            attempts=retries, max_macs=max_macs, max_latency=max_latency, fit=fit),
-            data=data, data_dir=str(data_dir), trials=trials, per_round=per_round, workers=workers, seed=seed,
+            data=data, data_dir=str(data_dir), trials=trials, per_round=per_round, workers=workers,
+            threads=check_threads(threads), seed=seed,
             steps=steps, subset=subset, proxy_seeds=proxy_seeds, prefer=prefer, prefilter=prefilter, proposer=proposer,
             resume=resume, time_limit=time_limit, progress=sys.stderr.isatty())
         result = run_search(opts, say=_say)
@@ -384,11 +388,15 @@ def calibrate(
         None, "--from-published", metavar="TARGET",
         help="instead of measuring here, fit TARGET's backends to the published latencies its profile lists"),
     repeats: int = typer.Option(30, min=1, help="timed runs per measurement (fewer: faster, noisier)"),
+    threads: Threads = None,
     debug: Debug = False,
 ) -> None:
     """Measure this machine's layers with torch and write the `host` target profile."""
 
     def run():
+        from .threads import check_threads
+
+        n = check_threads(threads)
         if from_published:
             from .published import fit_published
             from .targets import load_target, save_profile, user_dir
@@ -402,7 +410,7 @@ def calibrate(
             return
         from .calibrate import calibrate as run_calibrate
 
-        run_calibrate(out_path, say=_say, repeats=repeats)
+        run_calibrate(out_path, say=_say, repeats=repeats, threads=n)
 
     _friendly(run)(debug=debug)
 
@@ -432,6 +440,7 @@ def profile(
         from .latency import predict, work_from_torch, works_for
         from .network import load_network
         from .targets import load_target
+        from .units import plural
 
         t = load_target(target)
         name = backend or t.default_backend
@@ -448,7 +457,10 @@ def profile(
         measured = None
         if measure:
             from .calibrate import time_module
+            from .threads import use_threads
 
+            # on the backend's threads where it has a count (the host's: calibrate's), so that like meets like
+            measured_threads = use_threads(t.backends[name].threads)
             measured = time_module(n.net, n.shape)
         if json_out:
             out.print_json(json.dumps({
@@ -472,8 +484,9 @@ def profile(
             out.print(f"  {e.backend:10} {ms}  {t.backends[e.backend].label()}; {t.backends[e.backend].how()}",
                       markup=False)
         if measured is not None:
-            out.print(f"Measured here: {measured:.3f} ms (lower quartile of 30 after warm-up); predicted/measured "
-                      f"{est.total_ms / measured:.2f}", markup=False)
+            out.print(f"Measured here: {measured:.3f} ms (lower quartile of 30 after warm-up, torch on "
+                      f"{plural(measured_threads, 'thread')}); predicted/measured {est.total_ms / measured:.2f}",
+                      markup=False)
 
     _friendly(run)(debug=debug)
 
@@ -482,7 +495,7 @@ def profile(
 def bench(
     path: Path = typer.Argument(..., help="a design folder (its model.tflite) or a .tflite model, e.g. from "
                                           "gptnet export DIR --format tflite"),
-    threads: int = typer.Option(1, min=1, help="CPU threads for LiteRT"),
+    threads: int = typer.Option(1, help="CPU threads for LiteRT [1, as the targets' cpu backends run]"),
     runs: int = typer.Option(50, min=1, help="timed runs after 5 warm-up runs"),
     debug: Debug = False,
 ) -> None:
@@ -491,6 +504,9 @@ def bench(
     def run():
         import platform
 
+        from .threads import check_threads
+
+        check_threads(threads)  # before handing on, so that a bad count is refused here
         if not litert_env.here("ai_edge_litert"):  # the runtime, in the LiteRT environment if not here
             return litert_env.run_there("ai_edge_litert", ["bench", str(path), "--threads", str(threads), "--runs",
                                                            str(runs), *(["--debug"] if debug else [])])
@@ -530,7 +546,8 @@ def verify(
 Epochs = Annotated[Optional[int], typer.Option(min=1, help="epochs [recipe: 240]")]
 BatchSize = Annotated[Optional[int], typer.Option(min=1, help="images per step [64]")]
 Lr = Annotated[Optional[float], typer.Option(min=0.0, help="initial SGD learning rate [0.05]")]
-Stages = Annotated[Optional[str], typer.Option(help="epochs where lr decays, e.g. 150,180,210 [150,180,210]")]
+Stages = Annotated[Optional[str], typer.Option(help="epochs after which lr decays, e.g. 3,4 [150,180,210], or "
+                                              "those scaled to --epochs when only it is given")]
 DecayRate = Annotated[Optional[float], typer.Option(help="lr multiplier at each stage [0.1]")]
 Wd = Annotated[Optional[float], typer.Option(min=0.0, help="weight decay [5e-4]")]
 DataName = Annotated[str, typer.Option("--data", help="cifar100, cifar10, mnist5k, digits, or a folder of your images "
@@ -540,6 +557,8 @@ Download = Annotated[bool, typer.Option("--download", help="download CIFAR when 
 Device = Annotated[str, typer.Option(help="auto, cpu, cuda or mps")]
 Seed = Annotated[int, typer.Option(help="seed for data order, augmentation and initialization")]
 Workers = Annotated[int, typer.Option(min=0, help="DataLoader worker processes")]
+Threads = Annotated[Optional[int], typer.Option(help="torch CPU threads [OMP_NUM_THREADS, else half this machine's "
+                                                "cores]")]
 Debug = Annotated[bool, typer.Option("--debug", help="show tracebacks")]
 Flip = Annotated[bool, typer.Option("--flip/--no-flip", help="horizontal flips in augmentation (CIFAR, image "
                                     "folders; --no-flip for digits or text, where a mirrored 2 is not a 2)")]
@@ -565,7 +584,7 @@ def _train_config(epochs, batch_size, lr, lr_decay_stages, lr_decay_rate, wd, da
     from importlib.util import find_spec
 
     from .errors import UsageError
-    from .train.config import TrainConfig, parse_stages
+    from .train.config import TrainConfig, parse_stages, scaled_stages
 
     missing = [m for m in ("torchvision", "matplotlib", "sklearn", "mlxtend") if find_spec(m) is None]
     if missing:
@@ -577,6 +596,8 @@ def _train_config(epochs, batch_size, lr, lr_decay_stages, lr_decay_rate, wd, da
         overrides = {k: v for k, v in given.items() if v is not None}
         if lr_decay_stages is not None:
             overrides["lr_decay_stages"] = parse_stages(lr_decay_stages)
+        elif epochs is not None:  # the recipe's stages, moved inside the run the user asked for
+            overrides.update(lr_decay_stages=scaled_stages(epochs), stages_scaled=True)
         return TrainConfig().updated(**overrides, data=data, data_dir=str(data_dir), download=download,
                                      device=device, seed=seed, workers=workers, flip=flip)
     except ValueError as e:
@@ -588,7 +609,7 @@ def train(
     path: Path = typer.Argument(..., help="a design's output folder, or its model.py"),
     epochs: Epochs = None, batch_size: BatchSize = None, lr: Lr = None, lr_decay_stages: Stages = None,
     lr_decay_rate: DecayRate = None, wd: Wd = None, data: DataName = "cifar100", data_dir: DataDir = Path("data"),
-    download: Download = False, device: Device = "auto", seed: Seed = 0, workers: Workers = 0,
+    download: Download = False, device: Device = "auto", seed: Seed = 0, workers: Workers = 0, threads: Threads = None,
     out_dir: Optional[Path] = typer.Option(None, "--out", help="where checkpoints and metrics go [DIR/train]"),
     resume: bool = typer.Option(False, "--resume", help="continue from the checkpoint in the output folder"),
     flip: Flip = True, rebuild_head: RebuildHead = False,
@@ -598,10 +619,12 @@ def train(
     """Train a design with the article's recipe (240 epochs, batch 64, SGD lr 0.05 x0.1 at 150/180/210, wd 5e-4)."""
 
     def run():
+        from .threads import use_threads
         from .train.runner import train_design
 
         config = _train_config(epochs, batch_size, lr, lr_decay_stages, lr_decay_rate, wd, data, data_dir, download,
                                device, seed, workers, flip)
+        use_threads(threads)
         train_design(path, config, out_dir, resume, say=_say,
                      terminal=sys.stderr.isatty(), trust_edits=trust_edits, rebuild_head=rebuild_head)
 
@@ -614,7 +637,7 @@ def compare(
     baseline: str = typer.Option("resnet18", help="the baseline to train beside it"),
     epochs: Epochs = None, batch_size: BatchSize = None, lr: Lr = None, lr_decay_stages: Stages = None,
     lr_decay_rate: DecayRate = None, wd: Wd = None, data: DataName = "cifar100", data_dir: DataDir = Path("data"),
-    download: Download = False, device: Device = "auto", seed: Seed = 0, workers: Workers = 0,
+    download: Download = False, device: Device = "auto", seed: Seed = 0, workers: Workers = 0, threads: Threads = None,
     out_dir: Optional[Path] = typer.Option(None, "--out", help="where both runs go [DIR/compare-BASELINE]"),
     flip: Flip = True, rebuild_head: RebuildHead = False,
     trust_edits: TrustEdits = False,
@@ -623,10 +646,12 @@ def compare(
     """Train the design and a baseline with one recipe and print the article's table."""
 
     def run():
+        from .threads import use_threads
         from .train.compare import compare as run_compare
 
         config = _train_config(epochs, batch_size, lr, lr_decay_stages, lr_decay_rate, wd, data, data_dir, download,
                                device, seed, workers, flip)
+        use_threads(threads)
         _, table = run_compare(path, config, baseline, out_dir, say=_say,
                                terminal=sys.stderr.isatty(), trust_edits=trust_edits,
                                rebuild_head=rebuild_head)

@@ -95,6 +95,17 @@ def gone(pids: list[int], seconds: float = 10) -> bool:
     return not any(alive(p) for p in pids)
 
 
+@pytest.fixture
+def torch_threads():
+    """Sets torch's threads in this process, as a search's workers train (the figures depend on the count), and
+    puts the count before it back afterwards, so that later tests in this pytest worker do not inherit it."""
+    import torch
+
+    before = torch.get_num_threads()
+    yield torch.set_num_threads
+    torch.set_num_threads(before)
+
+
 @pytest.fixture(scope="module")
 def offline(tmp_path_factory) -> Path:
     """An offline search, uninterrupted: the reference the other runs must reproduce."""
@@ -344,12 +355,10 @@ def test_squeeze_excite_gates_share_one_module_count_as_torch_and_need_a_target_
     assert any(f.kind == "unsupported-operator" and ("Mul" in f.why or "Sigmoid" in f.why) for f in errors(findings))
 
 
-def test_the_zero_cost_score_is_deterministic(offline: Path) -> None:
-    import torch
-
+def test_the_zero_cost_score_is_deterministic(offline: Path, torch_threads) -> None:
     from gptnet.search.proxy import Recipe, score_task
 
-    torch.set_num_threads(1)
+    torch_threads(1)
     recipe = Recipe(data="digits", input=(3, 32, 32), seed=1).model_dump()
     models = [str(offline / "candidates" / c["hash"] / "model.py") for c in board(offline)["candidates"][:2]]
     scores = [score_task((i, m, recipe))[1] for i, m in enumerate(models)]
@@ -498,6 +507,7 @@ def test_workers_end_with_a_search_killed_while_they_start(tmp_path: Path) -> No
     (["--classes", "100"], "digits has 10 classes"),
     (["--data", "imagenet"], "unknown data set 'imagenet'"),
     (["--proposer", "llm"], "--proposer llm needs an LLM"),
+    (["--threads", "0"], "--threads must be at least 1, not 0"),
 ])
 def test_usage_errors_are_one_line_before_any_work(args: list[str], message: str, tmp_path: Path) -> None:
     r = search(tmp_path, "s", *OFFLINE, *args)
@@ -523,28 +533,46 @@ def test_a_search_from_before_the_held_out_proxy_is_not_resumed(offline: Path, t
     assert r.returncode == 2 and "made by an older gptnet" in r.stderr and "Traceback" not in r.stderr
 
 
-def test_a_search_from_before_proxy_seeds_resumes_as_one_seed(offline: Path, tmp_path: Path) -> None:
-    """Every search before --proxy-seeds measured with one seed: its state resumes as that, and nothing is trained
-    again."""
-    old = older_search(offline, tmp_path, "proxy_seeds")
+@pytest.mark.parametrize("setting", ["proxy_seeds", "threads"])
+def test_a_search_from_before_a_setting_resumes_with_its_old_value(setting: str, offline: Path,
+                                                                   tmp_path: Path) -> None:
+    """Every search before --proxy-seeds measured with one seed, and before --threads on one torch thread per
+    worker: its state resumes as that, and nothing is trained again; another value is refused (the accuracies
+    depend on both)."""
+    old = older_search(offline, tmp_path, setting)
     r = run_cli("search", *OFFLINE, "--out", str(old), "--resume", cwd=tmp_path)
     assert r.returncode == 0, r.stderr
     assert r.stderr.count("(measured before)") == measured(offline) and untimed(old) == untimed(offline)
-    r = run_cli("search", *OFFLINE, "--proxy-seeds", "2", "--out", str(old), "--resume", cwd=tmp_path)
-    assert r.returncode == 2 and "proxy_seeds 1 (now 2)" in r.stderr and "Traceback" not in r.stderr
+    option = "--" + setting.replace("_", "-")
+    r = run_cli("search", *OFFLINE, option, "2", "--out", str(old), "--resume", cwd=tmp_path)
+    assert r.returncode == 2 and f"{setting} 1 (now 2)" in r.stderr and "Traceback" not in r.stderr
 
 
-def test_proxy_seeds_average_that_many_trainings(tmp_path: Path) -> None:
+def test_threads_sets_the_workers_torch_threads_and_the_start_line_says_so(tmp_path: Path,
+                                                                          torch_threads) -> None:
+    from gptnet.search.proxy import Recipe, train_proxy
+
+    r = search(tmp_path, "two", *TINY, "--trials", "1", "--workers", "1", "--threads", "2")
+    assert r.returncode == 0, r.stderr
+    assert "with 1 worker on 2 threads each" in r.stderr
+    b = board(tmp_path / "two")
+    assert b["settings"]["threads"] == 2
+    torch_threads(2)  # the worker's figure is a two-thread training's
+    [row] = b["candidates"]
+    model = str(tmp_path / "two" / "candidates" / row["hash"] / "model.py")
+    recipe = Recipe(data="digits", input=(3, 32, 32), steps=20, subset=256)
+    assert row["accuracy"] == pytest.approx(train_proxy(model, recipe).accuracy, abs=1e-6)
+
+
+def test_proxy_seeds_average_that_many_trainings(tmp_path: Path, torch_threads) -> None:
     """--proxy-seeds 2: a candidate's proxy accuracy is the mean of the trainings with seeds 0 and 1, each the
     single-seed proxy of that seed; the winner's report says so."""
-    import torch
-
     from gptnet.search.proxy import Recipe, train_proxy
 
     r = search(tmp_path, "two", *TINY, "--trials", "1", "--proxy-seeds", "2")
     assert r.returncode == 0, r.stderr
     [row] = board(tmp_path / "two")["candidates"]
-    torch.set_num_threads(1)  # as the workers train: the figures depend on the thread count
+    torch_threads(1)
     model = str(tmp_path / "two" / "candidates" / row["hash"] / "model.py")
     single = [train_proxy(model, Recipe(data="digits", input=(3, 32, 32), steps=20, subset=256, seed=s)).accuracy
               for s in (0, 1)]

@@ -50,6 +50,18 @@ def test_bad_task_exits_2(args: list[str], tmp_path: Path) -> None:
     assert "Traceback" not in r.stderr
 
 
+@pytest.mark.parametrize("command, threads", [
+    (["train", "design"], "0"), (["compare", "design"], "0"), (["calibrate"], "-1"), (["bench", "m.tflite"], "0"),
+    (["search", "--budget", "1M", "--target", "sd855"], "0"),
+])
+def test_threads_below_one_is_one_line_before_any_work(command: list[str], threads: str, tmp_path: Path) -> None:
+    r = run_cli(*command, "--threads", threads, cwd=tmp_path)
+    assert r.returncode == 2
+    assert r.stderr.splitlines() == [f"gptnet: error: --threads must be at least 1, not {threads}",
+                                     "hint: pass 1 or more, or leave --threads out for the default (see --help)"]
+    assert not any(tmp_path.iterdir())
+
+
 @pytest.mark.parametrize("command", ["design", "search"])
 @pytest.mark.parametrize("target, backend", [("sd845", "gpu"), ("sd8gen2", "dsp")])
 def test_a_latency_limit_on_a_backend_without_an_estimate_exits_2(command: str, target: str, backend: str,

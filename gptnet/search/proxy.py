@@ -5,9 +5,9 @@ stays an honest estimate).
 
 The recipe is the article's scaled down: SGD with momentum 0.9, lr 0.05, weight decay 5e-4, batch 64, the lr cut
 x0.1 at the same fractions of the run as the article's epochs 150, 180 and 210 of 240; the training set's
-augmentation. Every number is deterministic for a candidate: one torch thread, the seed fixing the initial
-weights, the subset, the data order and the augmentation, so a rerun, a resume or a replay measures the same
-accuracy. Torch is imported only here, in the workers: the search itself never needs it."""
+augmentation. Every number is deterministic for a candidate: the search's torch thread count (--threads), the seed
+fixing the initial weights, the subset, the data order and the augmentation, so a rerun, a resume or a replay
+measures the same accuracy. Torch is imported only here, in the workers: the search itself never needs it."""
 
 from __future__ import annotations
 
@@ -55,12 +55,12 @@ class Measured(BaseModel):
     error: str | None = Field(None, description="why training failed")
 
 
-def start_worker() -> None:
-    """Worker set-up (after workers.py has tied the worker's life to the search's): one torch thread, as two workers
-    share two cores and the numbers depend on the count."""
+def start_worker(threads: int = 1) -> None:
+    """Worker set-up (after workers.py has tied the worker's life to the search's): `threads` torch threads (the
+    search's --threads; the numbers depend on the count)."""
     import torch
 
-    torch.set_num_threads(1)
+    torch.set_num_threads(threads)
 
 
 @functools.cache

@@ -11,6 +11,7 @@ Pareto front, choose the winner, and write the search folder:
 from __future__ import annotations
 
 import dataclasses
+import functools
 import itertools
 import time
 from dataclasses import dataclass
@@ -28,6 +29,7 @@ from ..latency import estimate
 from ..output import write_atomic
 from ..render import render_checked
 from ..spec.walk import totals, walk
+from ..units import plural
 from ..untrusted import one_line
 from ..validators import Task
 from . import leaderboard
@@ -52,7 +54,8 @@ class SearchOptions:
     data_dir: str = "data"
     trials: int = 16  # candidates measured, the starting design included
     per_round: int = 4  # candidates proposed per round
-    workers: int = 2  # training processes, one torch thread each
+    workers: int = 2  # training processes
+    threads: int = 1  # torch threads of each worker: the proxy accuracies depend on the count
     seed: int = 0  # the offline proposer's draws, and every proxy training
     steps: int = 150  # SGD steps of a proxy training
     subset: int = 1_000  # training images a proxy training draws from
@@ -82,10 +85,10 @@ def _check(opts: SearchOptions) -> None:
     if opts.design.classes != CLASSES[opts.data]:
         raise UsageError(f"--classes {opts.design.classes} but {opts.data} has {CLASSES[opts.data]} classes",
                          "leave --classes out: a search designs for its data set")
-    if min(opts.trials, opts.per_round, opts.workers, opts.steps, opts.subset, opts.prefilter,
+    if min(opts.trials, opts.per_round, opts.workers, opts.threads, opts.steps, opts.subset, opts.prefilter,
            opts.proxy_seeds) < 1:
-        raise UsageError("--trials, --per-round, --workers, --steps, --subset, --prefilter and --proxy-seeds must "
-                         "be at least 1",
+        raise UsageError("--trials, --per-round, --workers, --threads, --steps, --subset, --prefilter and "
+                         "--proxy-seeds must be at least 1",
                          "see gptnet search --help")
     if opts.prefer not in RULES:
         raise UsageError(f"unknown --prefer {opts.prefer!r}", f"choose one of: {', '.join(RULES)}")
@@ -127,7 +130,7 @@ def _settings(opts: SearchOptions, task: Task, kind: str, backend: str) -> dict:
             "fit": d.fit, "fill": d.fill, "data": opts.data, "steps": opts.steps, "subset": opts.subset,
             "seed": opts.seed, "proxy_seeds": opts.proxy_seeds, "proxy_on": "validation", "per_round": opts.per_round,
             "prefilter": opts.prefilter, "proposer": kind, "trials": opts.trials, "workers": opts.workers,
-            "prefer": opts.prefer, "time_limit": opts.time_limit}
+            "threads": opts.threads, "prefer": opts.prefer, "time_limit": opts.time_limit}
 
 
 class _Search:
@@ -136,7 +139,7 @@ class _Search:
         self.opts, self.task, self.folder, self.state = opts, task, folder, state
         self.proposer, self.recipe, self.backend, self.progress = proposer, recipe, backend, progress
         self.trials: list[Trial] = []
-        self.workers = Workers(opts.workers, start_worker)
+        self.workers = Workers(opts.workers, functools.partial(start_worker, opts.threads))
 
     # ---- admitting proposals
     def _admit(self, p: Proposal, number: int) -> Trial:
@@ -328,7 +331,8 @@ def search(opts: SearchOptions, say: Callable[[str], None] = lambda s: None) -> 
         proposer = LLMProposer(designer, backend, recipe.describe(), d.max_macs, d.max_latency)
     progress.note(f"Searching for {task.target.title} ({backend}): budget {d.budget} params{limits_text(task)}, "
                   f"{task.classes} classes, input {settings['input']}, {opts.trials} candidates on {opts.data} with "
-                  f"{opts.workers} workers; proposer: {proposer.description}; writing {folder}/"
+                  f"{plural(opts.workers, 'worker')} on {plural(opts.threads, 'thread')} each; proposer: "
+                  f"{proposer.description}; writing {folder}/"
                   + (" (resuming)" if opts.resume else ""))
     run = _Search(opts, task, folder, state, proposer, recipe, backend, progress)
     try:

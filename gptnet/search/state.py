@@ -24,7 +24,7 @@ NAME = "state.json"
 # settings a resumed search may change: they decide how far it goes and which candidate wins, not what is measured
 FREE = {"trials", "workers", "prefer", "time_limit"}
 # settings added since, with the value every search before them measured by
-ADDED = {"proxy_seeds": 1}
+ADDED = {"proxy_seeds": 1, "threads": 1}
 
 
 class State(BaseModel):

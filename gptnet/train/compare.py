@@ -69,7 +69,7 @@ def compare(path: Path, config: TrainConfig, baseline: str = "resnet18", out: Pa
 
 def markdown(rows: list[Row], config: TrainConfig) -> str:
     lines = [f"Trained with one recipe on {config.data}: {plural(config.epochs, 'epoch')}, batch {config.batch_size}, "
-             f"lr {config.lr} (x{config.lr_decay_rate} at {config.lr_decay_stages}), wd {config.wd}; "
+             f"lr {config.lr} {config.decay()}, wd {config.wd}; "
              "flops are thop's MACs at 1x3x224x224, as in the article; accuracies are of the last epoch.", "",
              "| model | flops (G) | params (M) | train acc1/5 | test acc1/5 | train images/s |",
              "| --- | ---: | ---: | --- | --- | ---: |"]

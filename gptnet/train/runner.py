@@ -91,8 +91,8 @@ def run_training(build: Callable[[int], nn.Module], data: Data, config: TrainCon
     folder the user named, `out` or one above it (see output.refuse_links)."""
     say(f"Training on {config.data}{f' ({data.about})' if data.about else ''}: {len(data.train)} train / "
         f"{len(data.test)} test images, {data.classes} classes, {plural(config.epochs, 'epoch')}, batch "
-        f"{config.batch_size}, lr {config.lr} x{config.lr_decay_rate} at {config.lr_decay_stages or 'never'}, wd "
-        f"{config.wd}, {torch.get_num_threads()} CPU threads; writing to {out}")
+        f"{config.batch_size}, lr {config.lr} {config.decay()}, wd {config.wd}, on "
+        f"{plural(torch.get_num_threads(), 'CPU thread')}; writing to {out}")
     trainer = Trainer(build, data, config, out, say=say, terminal=terminal, root=root)
     if resume:
         trainer.resume()
@@ -112,15 +112,15 @@ def training_section(history: list[EpochMetrics], config: TrainConfig, data: Dat
     return "\n".join([
         "## Training", "",
         f"- Data: {config.data}{f' ({data.about})' if data.about else ''}; {plural(last.epoch, 'epoch')}, batch "
-        f"{config.batch_size}, SGD lr {config.lr} (momentum {config.momentum}, x{config.lr_decay_rate} at epochs "
-        f"{config.lr_decay_stages}), weight decay {config.wd}.",
+        f"{config.batch_size}, SGD lr {config.lr} {config.decay()}, momentum {config.momentum}, weight decay "
+        f"{config.wd}.",
         *([f"- Classifier: {head}."] if head else []),
         *([f"- Classes by output index (all of them in `{rel}/best.pt`): {names}."] if data.labels else []),
         f"- Last epoch: train acc@1/5 {last.train_acc1:.2f}% / {last.train_acc5:.2f}%, test acc@1/5 "
         f"{last.test_acc1:.2f}% / {last.test_acc5:.2f}%, test loss {last.test_loss:.4f}.",
         f"- Best test acc@1: {best.test_acc1:.2f}% (epoch {best.epoch}, `{rel}/best.pt`).",
         f"- Speed: {sum(m.images_per_s for m in history) / len(history):.0f} training images/s on average, "
-        f"{last.threads} CPU threads (the numbers depend on it; OMP_NUM_THREADS={last.threads} repeats them).",
+        f"{plural(last.threads, 'CPU thread')} (the numbers depend on it; --threads {last.threads} repeats them).",
         f"- Files: `{rel}/metrics.jsonl`, `{rel}/curves.png`, `{rel}/last.pt`.", ""])
 
 

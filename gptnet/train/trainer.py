@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import math
 import time
+from collections import Counter
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Callable
@@ -123,13 +124,25 @@ class Trainer:
             checkpoint.set_rng_state(state["rng"])
         except (RuntimeError, ValueError, TypeError, KeyError, AttributeError) as e:
             raise checkpoint.mismatch(path, e) from None
+        self._follow_stages()
         if self.dist.main:  # metrics.jsonl is what the checkpoint knows, even if a kill came between the two
             self._write_metrics()
         self.say(f"Resuming after epoch {self.epoch} from {path}")
         before = self.history[-1].threads if self.history else self.threads
         if before != self.threads:
             self.say(f"note: torch CPU threads: {before} before, {self.threads} now, so the numbers will differ from "
-                     f"an uninterrupted run's (OMP_NUM_THREADS={before} would match)")
+                     f"an uninterrupted run's (--threads {before} would match)")
+
+    def _follow_stages(self) -> None:
+        """Decay at this run's stages, not the checkpoint's: a resume with more --epochs moves the scaled ones, and
+        the start line said these. The lr ahead is what they give after the epochs done."""
+        stages, rate = self.config.lr_decay_stages, self.config.lr_decay_rate
+        if self.scheduler.milestones == Counter(stages) and self.scheduler.gamma == rate:
+            return  # the same schedule: left as the checkpoint has it, to the last bit
+        self.scheduler.milestones, self.scheduler.gamma = Counter(stages), rate
+        passed = sum(s <= self.epoch for s in stages)
+        for group, base in zip(self.optimizer.param_groups, self.scheduler.base_lrs):
+            group["lr"] = base * rate ** passed
 
     def _write_metrics(self) -> None:
         write_atomic(self.out / "metrics.jsonl", "".join(json.dumps(asdict(m)) + "\n" for m in self.history),
